@@ -1,0 +1,1 @@
+"""Benchmarks: `make bench` prints one JSON object. Never asserted as timings in tests."""

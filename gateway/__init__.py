@@ -1,0 +1,1 @@
+"""The box: web app, store, worker and the `titik` CLI."""

@@ -1,0 +1,39 @@
+"""Options and helpers shared by the CLI modules."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from gateway.config import BoxConfig, ConfigError, load_box_config
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    required=True,
+    help="The box's TOML configuration file.",
+)
+data_option = click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Data directory (database, photos); overrides paths.data_dir.",
+)
+
+
+def load_config(config_path: Path, data_dir: Path | None = None) -> BoxConfig:
+    """Load the box configuration, turning a ConfigError into a clean exit message."""
+    try:
+        config = load_box_config(config_path)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    if data_dir is not None:
+        config.paths.data_dir = data_dir.resolve()
+    return config
