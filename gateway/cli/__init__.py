@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "gateway.cli.doctor_cmd",
     "gateway.cli.vision_cmd",
     "gateway.cli.box_cmd",
+    "gateway.cli.serve_cmd",
     "gateway.cli.sync_cmd",
     "gateway.cli.demo_cmd",
     "gateway.cli.receipt_cmd",
