@@ -98,7 +98,7 @@ class AccountSettings(_Model):
     tps: str | None = Field(
         default=None,
         pattern=r"^\d{13}$",
-        description="TPS code a kpps account uploads for; required for kpps, not allowed otherwise.",
+        description="TPS code a kpps account uploads for; required for kpps only.",
     )
     pin_hash: str = Field(
         min_length=20,
@@ -149,7 +149,7 @@ class WifiSettings(_Model):
             addr = ipaddress.ip_address(getattr(self, key))
             if addr not in net:
                 raise ValueError(f"{key} {addr} is outside the Wi-Fi network {net}")
-        if ipaddress.ip_address(self.dhcp_start) > ipaddress.ip_address(self.dhcp_end):
+        if int(ipaddress.ip_address(self.dhcp_start)) > int(ipaddress.ip_address(self.dhcp_end)):
             raise ValueError("dhcp_start must not come after dhcp_end")
         return self
 
