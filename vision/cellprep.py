@@ -1,0 +1,213 @@
+"""Digit box crop -> 28x28 model input, white ink on black (the MNIST recipe).
+
+The model only ever sees what this module produces, at training time and on the box, so a
+box photographed at 3 px/mm and one scanned at 12 px/mm must come out alike. Every crop is
+first resized to a fixed working height; all kernel sizes below are in working pixels.
+
+Stages: background (paper, shadows, watermark) estimated by a grey closing and divided out;
+ink contrast thresholded with hysteresis; long straight lines (box border remnants, ruling
+lines, dotted guides) removed; specks and edge slivers dropped; blank decided by ink mass;
+the ink's bounding box scaled into 20x20 and centred by its centre of mass in 28x28.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+Image = np.ndarray[Any, Any]
+U8 = np.ndarray[Any, np.dtype[np.uint8]]
+F32 = np.ndarray[Any, np.dtype[np.float32]]
+
+SIZE = 28
+FIT = 20
+WORK_H = 64  # working height: boxes are taller than wide, 64 px keeps 1-2 mm strokes >= 3 px
+STROKE = 2.2  # target stroke width in the 28x28 image, about MNIST's
+
+# Ink contrast is 1 - pixel / paper. Ballpoint and marker read 0.35-0.9; printed watermark,
+# JPEG ringing and paper grain stay under ~0.15.
+SEED_CONTRAST = 0.30
+GROW_CONTRAST = 0.16
+MIN_INK_FRACTION = 0.006  # of the working area: less than this is a blank box
+MIN_EXTENT = 0.22  # ink shorter than this (of the box height) and narrower (of width) is a speck
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """One box ready for the model, with what the preparation measured."""
+
+    image: U8
+    blank: bool
+    ink_fraction: float
+
+
+def _to_gray(crop: Image) -> F32:
+    arr = np.asarray(crop)
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[:, :, 0]
+    if arr.ndim == 3:
+        arr = cv2.cvtColor(arr.astype(np.uint8), cv2.COLOR_BGR2GRAY)
+    if arr.ndim != 2 or min(arr.shape) < 4:
+        raise ValueError(f"a box crop must be a 2-D image of at least 4x4 pixels, got {arr.shape}")
+    gray = arr.astype(np.float32)
+    if gray.max() <= 1.0 and arr.dtype != np.uint8:
+        gray *= 255.0
+    return gray
+
+
+def _resize_to_work(gray: F32) -> Image:
+    h, w = gray.shape
+    scale = WORK_H / h
+    new_w = int(np.clip(round(w * scale), 16, 3 * WORK_H))
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    return np.asarray(cv2.resize(gray, (new_w, WORK_H), interpolation=interp), np.float32)
+
+
+def ink_contrast(gray: F32) -> Image:
+    """Per-pixel darkness relative to the local paper brightness, 0 (paper) .. 1 (black)."""
+    # A grey closing wider than any pen stroke erases the ink and keeps the paper, its shadows
+    # and gradients; the median smooths the closing's blocky steps.
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (15, 15))
+    paper = cv2.morphologyEx(gray, cv2.MORPH_CLOSE, kernel, borderType=cv2.BORDER_REPLICATE)
+    paper = cv2.blur(paper, (7, 7))
+    paper = np.maximum(paper, gray)
+    return np.clip(1.0 - gray / np.maximum(paper, 24.0), 0.0, 1.0)
+
+
+def _hysteresis(contrast: Image) -> U8:
+    weak = (contrast > GROW_CONTRAST).astype(np.uint8)
+    strong = contrast > SEED_CONTRAST
+    n, labels = cv2.connectedComponents(weak, connectivity=8)
+    keep = np.zeros(n, bool)
+    keep[np.unique(labels[strong])] = True
+    keep[0] = False
+    return np.asarray(keep[labels], np.uint8)
+
+
+def _long_lines(mask: U8) -> U8:
+    """Pixels of straight horizontal/vertical lines: printed borders, rules, dotted guides.
+
+    A line must either run almost the whole box or lie in the outer margin, so the stem of a
+    '1' or the bar of a '7' in the middle of the box survives.
+    """
+    h, w = mask.shape
+
+    def morph(img: Image, op: int, kh: int, kw: int) -> Image:
+        # Zero outside the box: OpenCV's default border would extend strokes that touch the
+        # edge into "lines" of any length.
+        kernel = np.ones((max(1, kh), max(1, kw)), np.uint8)
+        return cv2.morphologyEx(img, op, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+
+    # Bridge the gaps of dotted guides before looking for length.
+    bridged_h = morph(mask, cv2.MORPH_CLOSE, 1, 7)
+    bridged_v = morph(mask, cv2.MORPH_CLOSE, 7, 1)
+    full_h = morph(bridged_h, cv2.MORPH_OPEN, 1, int(w * 0.85))
+    full_v = morph(bridged_v, cv2.MORPH_OPEN, int(h * 0.85), 1)
+    edge_h = morph(bridged_h, cv2.MORPH_OPEN, 1, int(w * 0.45))
+    edge_v = morph(bridged_v, cv2.MORPH_OPEN, int(h * 0.45), 1)
+    my, mx = max(2, h // 8), max(2, w // 8)
+    edge_h[my:-my, :] = 0
+    edge_v[:, mx:-mx] = 0
+    lines = np.asarray(full_h | full_v | edge_h | edge_v, np.uint8)
+    # Widen by one pixel to take the anti-aliased fringe of the line with it.
+    return np.asarray(cv2.dilate(lines, np.ones((3, 3), np.uint8)), np.uint8)
+
+
+def _keep_components(mask: U8) -> U8:
+    """Drop specks and slivers left at the edges; keep every stroke of the written mark."""
+    h, w = mask.shape
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    if n <= 1:
+        return mask
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    largest = int(areas.max())
+    x0, y0 = stats[1:, cv2.CC_STAT_LEFT], stats[1:, cv2.CC_STAT_TOP]
+    x1 = x0 + stats[1:, cv2.CC_STAT_WIDTH]
+    y1 = y0 + stats[1:, cv2.CC_STAT_HEIGHT]
+    big_enough = (areas >= max(12, 0.08 * largest)) | (areas >= 0.5 * largest)
+    # Border remnants that escaped line removal: small pieces hugging one edge.
+    mx, my = max(2, w // 10), max(2, h // 12)
+    in_margin = (x1 <= mx) | (x0 >= w - mx) | (y1 <= my) | (y0 >= h - my)
+    keep = np.concatenate([[False], big_enough & ~(in_margin & (areas < 0.5 * largest))])
+    return np.asarray(keep[labels], np.uint8)
+
+
+def _stroke_width(mask: U8) -> float:
+    """Mean stroke width in pixels: area over half the outline (a stroke has two sides)."""
+    inner = cv2.erode(
+        mask, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=0
+    )
+    outline = int(mask.sum()) - int(inner.sum())
+    return float(mask.sum()) / max(outline / 2.0, 1.0)
+
+
+def _thicken(
+    ink: F32, mask: U8
+) -> F32:
+    """Widen fine pen strokes so they reach MNIST's thickness after scaling to 20 px."""
+    ys, xs = np.nonzero(mask)
+    scale = FIT / max(ys.max() - ys.min() + 1, xs.max() - xs.min() + 1)
+    grow = int(round(STROKE / scale - _stroke_width(mask)))
+    if grow < 1:
+        return ink
+    size = min(grow, 9) + 1
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+    return np.asarray(cv2.dilate(ink, kernel), np.float32)
+
+
+def _centre(ink: F32) -> U8:
+    ys, xs = np.nonzero(ink > 0.05)
+    box = ink[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+    bh, bw = box.shape
+    scale = FIT / max(bh, bw)
+    nh, nw = max(1, round(bh * scale)), max(1, round(bw * scale))
+    small = cv2.resize(box, (nw, nh), interpolation=cv2.INTER_AREA)
+    total = float(small.sum())
+    cy = float((small.sum(axis=1) * np.arange(nh)).sum()) / total
+    cx = float((small.sum(axis=0) * np.arange(nw)).sum()) / total
+    top = int(np.clip(round(SIZE / 2 - cy - 0.5), 0, SIZE - nh))
+    left = int(np.clip(round(SIZE / 2 - cx - 0.5), 0, SIZE - nw))
+    out = np.zeros((SIZE, SIZE), np.float32)
+    out[top : top + nh, left : left + nw] = small
+    peak = max(float(out.max()), 1e-6)
+    return np.asarray(np.clip(out / peak * 255.0 + 0.5, 0, 255), np.uint8)
+
+
+def prepare_one(crop: Image) -> Prepared:
+    """Prepare one box and report whether it is blank."""
+    work = _resize_to_work(_to_gray(crop))
+    contrast = ink_contrast(work)
+    mask = _hysteresis(contrast)
+    mask &= 1 - _long_lines(mask)
+    mask = _keep_components(mask)
+    h, w = mask.shape
+    fraction = float(mask.sum()) / (h * w)
+    if fraction < MIN_INK_FRACTION:
+        return Prepared(np.zeros((SIZE, SIZE), np.uint8), True, fraction)
+    ys, xs = np.nonzero(mask)
+    if (ys.max() - ys.min() + 1) < MIN_EXTENT * h and (xs.max() - xs.min() + 1) < MIN_EXTENT * w:
+        return Prepared(np.zeros((SIZE, SIZE), np.uint8), True, fraction)
+    # Soft ink inside the kept strokes (plus their fringe) gives MNIST-like anti-aliased edges.
+    keep = cv2.dilate(mask, np.ones((3, 3), np.uint8)).astype(bool)
+    strength = np.clip((contrast - GROW_CONTRAST * 0.5) / (SEED_CONTRAST * 1.5), 0.0, 1.0)
+    ink = np.where(keep, strength, 0.0).astype(np.float32)
+    return Prepared(_centre(_thicken(ink, mask)), False, fraction)
+
+
+def prepare(crop: Image) -> U8:
+    """Grayscale box interior (dark ink on light paper, any size) -> 28x28 uint8, ink white."""
+    return prepare_one(crop).image
+
+
+def prepare_batch(crops: list[Image]) -> U8:
+    """All boxes of a page -> (N, 28, 28, 1) uint8, in order."""
+    out = np.zeros((len(crops), SIZE, SIZE, 1), np.uint8)
+    for i, crop in enumerate(crops):
+        out[i, :, :, 0] = prepare(crop)
+    return out
