@@ -1,0 +1,218 @@
+"""The form's arithmetic as a safety net: rules, alternative readings and TPS checks."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from vision.rules import (
+    TPS_RULES_PATH,
+    Rule,
+    check_rules,
+    check_tps,
+    load_rules,
+    resolve_fields,
+)
+
+Boxes = list[list[tuple[str, float]]]
+
+# The voter table of page 1, I.B: rows L + P = J, and the total row is the sum of rows.
+ROWS = ["pengguna_dpt", "pengguna_dptb", "pengguna_non_dpt", "pengguna_total"]
+PAGE1_RULES = load_rules(
+    [{"id": row, "lhs": [f"{row}_j"], "op": "eq", "rhs": [f"{row}_l", f"{row}_p"]} for row in ROWS]
+    + [
+        {
+            "id": f"pengguna_total_{c}",
+            "lhs": [f"pengguna_total_{c}"],
+            "op": "eq",
+            "rhs": [f"{row}_{c}" for row in ROWS[:3]],
+        }
+        for c in "lpj"
+    ]
+)
+TRUTH = {
+    "pengguna_dpt_l": 152, "pengguna_dpt_p": 70, "pengguna_dpt_j": 222,
+    "pengguna_dptb_l": 3, "pengguna_dptb_p": 2, "pengguna_dptb_j": 5,
+    "pengguna_non_dpt_l": 0, "pengguna_non_dpt_p": 1, "pengguna_non_dpt_j": 1,
+    "pengguna_total_l": 155, "pengguna_total_p": 73, "pengguna_total_j": 228,
+}  # fmt: skip
+
+
+def written(value: int, boxes: int = 3, p: float = 0.999) -> Boxes:
+    """How an officer writes `value`: right-aligned, leading boxes crossed."""
+    text = str(value) if value else ""
+    labels = ["X"] * (boxes - len(text)) + list(text)
+    return [[(label, p)] for label in labels]
+
+
+def page(**override: Boxes) -> dict[str, Boxes]:
+    boxes = {name: written(value) for name, value in TRUTH.items()}
+    boxes.update(override)
+    return boxes
+
+
+def test_a_confident_consistent_page_is_accepted_as_read() -> None:
+    result = resolve_fields(page(), PAGE1_RULES)
+    assert {n: f.value for n, f in result.fields.items()} == TRUTH
+    assert not any(f.flagged for f in result.fields.values())
+    assert len(result.checks) == len(PAGE1_RULES) and all(c.ok for c in result.checks)
+    assert result.reasons == []
+
+
+def test_152_confidently_misread_as_652_is_caught_by_the_arithmetic() -> None:
+    misread = [[("6", 0.995)], [("5", 0.999)], [("2", 0.999)]]
+    result = resolve_fields(page(pengguna_dpt_l=misread), PAGE1_RULES)
+    field = result.fields["pengguna_dpt_l"]
+    assert field.value == 652 and field.flagged
+    assert "pengguna_dpt" in (field.reason or "")
+    failing = {c.rule for c in result.checks if not c.ok}
+    assert failing == {"pengguna_dpt", "pengguna_total_l"}
+    assert "Jumlah L + P tidak sama dengan J pada baris pengguna_dpt (722 ≠ 222)" in result.reasons
+    # Every field in a failing rule goes to a person, not just the one we suspect.
+    assert result.fields["pengguna_dpt_j"].flagged
+    assert result.fields["pengguna_total_l"].flagged
+
+
+def test_a_doubtful_152_read_as_652_is_recovered_from_the_runner_up_label() -> None:
+    doubtful = [[("6", 0.60), ("1", 0.35), ("8", 0.03)], [("5", 0.99)], [("2", 0.99)]]
+    result = resolve_fields(page(pengguna_dpt_l=doubtful), PAGE1_RULES)
+    field = result.fields["pengguna_dpt_l"]
+    assert field.value == 152
+    assert field.corrected and field.read_text == "652" and field.text == "152"
+    assert "dikoreksi oleh aritmetika" in (field.reason or "")
+    # Two independent sums (its row and its column) agree on 152: it may pass.
+    assert not field.flagged
+    assert field.confidence < 0.5
+    assert all(c.ok for c in result.checks)
+
+
+def test_a_correction_checked_by_one_sum_only_still_goes_to_a_person() -> None:
+    rules = load_rules([{"id": "v", "lhs": ["c"], "op": "eq", "rhs": ["a", "b"]}])
+    boxes = {
+        "a": [[("6", 0.60), ("1", 0.35)], [("5", 0.99)], [("2", 0.99)]],
+        "b": written(48),
+        "c": written(200),
+    }
+    result = resolve_fields(boxes, rules)
+    field = result.fields["a"]
+    assert field.value == 152 and field.corrected
+    assert field.flagged and "mohon periksa" in (field.reason or "")
+
+
+def test_two_readings_that_both_balance_are_flagged_not_guessed() -> None:
+    rules = load_rules([{"id": "v", "lhs": ["j"], "op": "eq", "rhs": ["l", "p"]}])
+    boxes = {
+        "l": [[("X", 0.999)], [("5", 0.60), ("6", 0.39)]],
+        "p": [[("X", 0.999)], [("4", 0.999)]],
+        "j": [[("X", 0.60), ("1", 0.39)], [("9", 0.60), ("0", 0.39)]],
+    }
+    result = resolve_fields(boxes, rules)
+    assert result.fields["l"].flagged and result.fields["j"].flagged
+    assert "5 / 6" in (result.fields["l"].reason or "")
+    assert "9 / 10" in (result.fields["j"].reason or "")
+    assert any("Beberapa bacaan" in r for r in result.reasons)
+
+
+def test_no_alternative_balances_so_the_failing_rule_is_named() -> None:
+    rules = load_rules([{"id": "v", "lhs": ["j"], "op": "eq", "rhs": ["l", "p"]}])
+    boxes = {
+        "l": [[("X", 0.999)], [("5", 0.70), ("3", 0.29)]],
+        "p": written(4, boxes=2),
+        "j": written(20, boxes=2),
+    }
+    result = resolve_fields(boxes, rules)
+    assert all(f.flagged for f in result.fields.values())
+    assert result.checks[0].ok is False
+    assert result.reasons == ["Jumlah l + p tidak sama dengan j (9 ≠ 20)"]
+
+
+def test_a_doubtful_field_confirmed_by_the_arithmetic_is_accepted() -> None:
+    doubtful = [[("X", 0.999)], [("7", 0.85), ("1", 0.10)], [("0", 0.999)]]
+    result = resolve_fields(page(pengguna_dpt_p=doubtful), PAGE1_RULES)
+    field = result.fields["pengguna_dpt_p"]
+    assert field.value == 70 and not field.flagged
+    assert field.reason == "dikuatkan oleh aritmetika"
+
+
+def test_a_doubtful_field_in_no_rule_stays_flagged() -> None:
+    boxes = page(tanggal_hari=[[("1", 0.6), ("7", 0.3)], [("4", 0.99)]])
+    result = resolve_fields(boxes, PAGE1_RULES)
+    assert result.fields["tanggal_hari"].flagged
+    assert result.fields["tanggal_hari"].value == 14
+
+
+def test_an_x_after_a_digit_is_flagged_even_when_the_rest_balances() -> None:
+    boxes = page(pengguna_dptb_l=[[("X", 0.999)], [("3", 0.999)], [("X", 0.999)]])
+    result = resolve_fields(boxes, PAGE1_RULES)
+    field = result.fields["pengguna_dptb_l"]
+    assert field.value is None and field.flagged and field.reason == "tanda X setelah angka"
+
+
+def test_rules_skip_missing_values_and_unknown_params() -> None:
+    rules = load_rules(
+        [
+            {"id": "sum", "lhs": ["a"], "op": "eq", "rhs": ["b", "c"]},
+            {"id": "cap", "lhs": ["a"], "op": "le", "rhs_const": 300},
+            {"id": "dpt", "lhs": ["a"], "op": "le", "rhs_param": "dpt"},
+        ]
+    )
+    checks = check_rules(rules, {"a": 10, "b": None, "c": 3})
+    assert [(c.rule, c.ok) for c in checks] == [("cap", True)]
+    checks = check_rules(rules, {"a": 10, "b": 7, "c": 3}, {"dpt": 9})
+    assert [(c.rule, c.ok) for c in checks] == [("sum", True), ("cap", True), ("dpt", False)]
+    assert checks[2].message == "a melebihi DPT (10 > 9)"
+
+
+def test_rule_arithmetic_with_constant_and_param() -> None:
+    rule = Rule.from_dict(
+        {"id": "r", "lhs": ["x"], "op": "eq", "rhs": ["y"], "rhs_const": 2, "rhs_param": "k"}
+    )
+    assert rule.holds({"x": 10, "y": 3}, {"k": 5}) is True
+    assert rule.holds({"x": 11, "y": 3}, {"k": 5}) is False
+    assert rule.holds({"x": 10, "y": 3}, {}) is None
+
+
+def test_unknown_operator_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown op"):
+        Rule.from_dict({"id": "r", "lhs": ["x"], "op": "approx", "rhs": ["y"]})
+
+
+def consistent_tps() -> dict[int, dict[str, int | None]]:
+    return {
+        1: {"pemilih_dpt_j": 240, "pengguna_dpt_j": 200, "pengguna_total_j": 210,
+            "surat_suara_digunakan": 210, "pengguna_disabilitas_j": 3},
+        2: {"suara_paslon_1": 100, "suara_paslon_2": 60, "suara_paslon_3": 40},
+        3: {"suara_sah": 200, "suara_tidak_sah": 10, "suara_total": 210},
+    }  # fmt: skip
+
+
+def test_tps_checks_hold_for_a_consistent_tps() -> None:
+    checks = check_tps(consistent_tps(), dpt=240)
+    assert checks and all(c.ok for c in checks)
+    rules = {c.rule for c in checks}
+    assert {"suara_paslon_sama_sah", "suara_total", "suara_total_sama_pengguna"} <= rules
+    assert "pemilih_dpt_le_dpt" in rules
+
+
+def test_tps_checks_catch_votes_not_summing_and_counts_above_dpt() -> None:
+    pages = consistent_tps()
+    pages[2]["suara_paslon_1"] = 160
+    checks = {c.rule: c for c in check_tps(pages, dpt=230)}
+    assert not checks["suara_paslon_sama_sah"].ok
+    assert "paslon" in (checks["suara_paslon_sama_sah"].message or "")
+    assert not checks["pemilih_dpt_le_dpt"].ok
+    assert checks["suara_total"].ok
+
+
+def test_tps_checks_skip_dpt_rules_when_dpt_is_unknown_and_missing_pages() -> None:
+    checks = check_tps({3: {"suara_sah": 200, "suara_tidak_sah": 10, "suara_total": 210}})
+    assert [c.rule for c in checks] == ["suara_total"]
+
+
+def test_tps_rules_file_uses_the_documented_format() -> None:
+    data = json.loads(TPS_RULES_PATH.read_text(encoding="utf-8"))
+    rules = load_rules(data["rules"])
+    assert len({r.id for r in rules}) == len(rules)
+    for rule in rules:
+        assert rule.lhs and (rule.rhs or rule.rhs_param or rule.rhs_const)
