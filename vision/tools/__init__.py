@@ -1,0 +1,1 @@
+"""Developer tools run by hand (not imported by the appliance)."""
