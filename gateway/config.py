@@ -7,6 +7,7 @@ the bad value and how to fix it. `titik config check FILE` runs the same loader.
 from __future__ import annotations
 
 import ipaddress
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -17,6 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sync.settings import BrokerSettings
 
 Role = Literal["kpps", "ppk", "admin", "observer"]
+
+_IFNAME = re.compile(r"[A-Za-z0-9_.-]{1,15}")
 
 
 class ConfigError(Exception):
@@ -144,14 +147,54 @@ class WifiSettings(_Model):
 
     @model_validator(mode="after")
     def _range_inside_network(self) -> WifiSettings:
-        net = ipaddress.ip_interface(self.address).network
+        iface = ipaddress.ip_interface(self.address)
+        net = iface.network
         for key in ("dhcp_start", "dhcp_end"):
             addr = ipaddress.ip_address(getattr(self, key))
             if addr not in net:
                 raise ValueError(f"{key} {addr} is outside the Wi-Fi network {net}")
-        if int(ipaddress.ip_address(self.dhcp_start)) > int(ipaddress.ip_address(self.dhcp_end)):
+            if addr in (net.network_address, net.broadcast_address):
+                raise ValueError(f"{key} {addr} is the network or broadcast address of {net}")
+        start = int(ipaddress.ip_address(self.dhcp_start))
+        end = int(ipaddress.ip_address(self.dhcp_end))
+        if start > end:
             raise ValueError("dhcp_start must not come after dhcp_end")
+        if start <= int(iface.ip) <= end:
+            raise ValueError(
+                f"the box's own address {iface.ip} lies inside dhcp_start..dhcp_end; "
+                "move the range so no phone is handed the box's address"
+            )
+        if self.interface == self.backhaul_interface:
+            raise ValueError("interface and backhaul_interface must be different interfaces")
         return self
+
+    @field_validator("ssid")
+    @classmethod
+    def _ssid_fits(cls, value: str) -> str:
+        # The 32-octet limit is in bytes; a control character would break hostapd.conf.
+        if len(value.encode()) > 32:
+            raise ValueError("ssid is longer than 32 bytes in UTF-8; shorten it")
+        if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+            raise ValueError("ssid must not contain control characters (newline, tab)")
+        return value
+
+    @field_validator("passphrase")
+    @classmethod
+    def _passphrase_ascii(cls, value: str) -> str:
+        # IEEE 802.11i: a passphrase is 8..63 printable ASCII characters.
+        if not all(32 <= ord(ch) <= 126 for ch in value):
+            raise ValueError("passphrase must use printable ASCII characters only")
+        return value
+
+    @field_validator("interface", "backhaul_interface")
+    @classmethod
+    def _interface_name(cls, value: str) -> str:
+        # Interface names go verbatim into hostapd, dnsmasq and nftables files.
+        if not _IFNAME.fullmatch(value):
+            raise ValueError(
+                "an interface name is 1 to 15 letters, digits, '_', '-' or '.', e.g. wlan0"
+            )
+        return value
 
     @field_validator("address")
     @classmethod
@@ -205,6 +248,12 @@ class RelaySettings(_Model):
     backoff_min_s: float = Field(default=1.0, gt=0, description="First reconnect delay.")
     backoff_max_s: float = Field(default=120.0, gt=0, description="Longest reconnect delay.")
 
+    @model_validator(mode="after")
+    def _backoff_order(self) -> RelaySettings:
+        if self.backoff_min_s > self.backoff_max_s:
+            raise ValueError("backoff_min_s must not be larger than backoff_max_s")
+        return self
+
 
 class PathSettings(_Model):
     """Where the box keeps its state."""
@@ -232,24 +281,10 @@ class BoxConfig(_Model):
 
     @model_validator(mode="after")
     def _cross_checks(self) -> BoxConfig:
-        codes = [t.code for t in self.tps]
-        dupes = sorted({c for c in codes if codes.count(c) > 1})
-        if dupes:
-            raise ValueError(f"TPS codes listed twice: {', '.join(dupes)}")
-        for t in self.tps:
-            if not t.code.startswith(self.kecamatan.code):
-                raise ValueError(
-                    f"TPS {t.code} is not in kecamatan {self.kecamatan.code}: "
-                    "its first 6 digits must be the kecamatan code"
-                )
-        logins = [a.login for a in self.accounts]
-        dupes = sorted({c for c in logins if logins.count(c) > 1})
-        if dupes:
-            raise ValueError(f"account logins listed twice: {', '.join(dupes)}")
-        known = set(codes)
-        for a in self.accounts:
-            if a.tps is not None and a.tps not in known:
-                raise ValueError(f"account {a.login} names TPS {a.tps}, which is not in [[tps]]")
+        problems = cross_check_problems(self)
+        if problems:
+            # One ValueError carries every problem, one per line, each naming its key.
+            raise ValueError("\n".join(problems))
         return self
 
     def tps_by_code(self, code: str) -> TPSSettings | None:
@@ -257,6 +292,38 @@ class BoxConfig(_Model):
 
     def account(self, login: str) -> AccountSettings | None:
         return next((a for a in self.accounts if a.login == login), None)
+
+
+def cross_check_problems(config: BoxConfig) -> list[str]:
+    """Problems that involve more than one section, as `key = value: fix` lines."""
+    problems: list[str] = []
+    seen: dict[str, int] = {}
+    for i, t in enumerate(config.tps):
+        if t.code in seen:
+            problems.append(
+                f"tps[{i}].code = {t.code!r}: already listed as tps[{seen[t.code]}]; "
+                "list each TPS once"
+            )
+        seen.setdefault(t.code, i)
+        if not t.code.startswith(config.kecamatan.code):
+            problems.append(
+                f"tps[{i}].code = {t.code!r}: TPS {t.code} is not in kecamatan "
+                f"{config.kecamatan.code}: its first 6 digits must be the kecamatan code"
+            )
+    logins: dict[str, int] = {}
+    for i, a in enumerate(config.accounts):
+        if a.login in logins:
+            problems.append(
+                f"accounts[{i}].login = {a.login!r}: account login listed twice "
+                f"(also accounts[{logins[a.login]}]); give each account its own login"
+            )
+        logins.setdefault(a.login, i)
+        if a.tps is not None and a.tps not in seen:
+            problems.append(
+                f"accounts[{i}].tps = {a.tps!r}: account {a.login} names TPS {a.tps}, "
+                "which is not in [[tps]]; add the TPS or fix the code"
+            )
+    return problems
 
 
 def _location(loc: tuple[int | str, ...]) -> str:
@@ -279,7 +346,7 @@ def _lookup(data: Any, loc: tuple[int | str, ...]) -> Any:
 
 def format_validation_error(path: Path, data: Any, exc: ValidationError) -> str:
     """One line per problem: file, key, bad value, what to do."""
-    lines = [f"{path}: {exc.error_count()} problem(s) in the configuration"]
+    lines: list[str] = []
     for err in exc.errors():
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
         key = _location(loc)
@@ -295,8 +362,12 @@ def format_validation_error(path: Path, data: Any, exc: ValidationError) -> str:
             shown = repr(value) if not isinstance(value, dict | list) else "(section)"
         if key.endswith(("pin_hash", "passphrase")):
             shown = "(hidden)"  # never echo secrets into logs
+        if not loc and err["type"] == "value_error":  # cross checks name their own keys
+            lines.extend(f"  {problem}" for problem in fix.splitlines())
+            continue
         lines.append(f"  {key} = {shown}: {fix}")
-    return "\n".join(lines)
+    header = f"{path}: {len(lines)} problem(s) in the configuration"
+    return "\n".join([header, *lines])
 
 
 def read_toml(path: Path) -> dict[str, Any]:
