@@ -323,8 +323,11 @@ def resolve_fields(
         else:
             for name in searched:
                 f = fields[name]
-                if f.flagged and f.value is not None and f.confidence >= CONFIRM_MIN and (
-                    eq_count.get(name, 0) > 0
+                if (
+                    f.flagged
+                    and f.value is not None
+                    and f.confidence >= CONFIRM_MIN
+                    and (eq_count.get(name, 0) > 0)
                 ):
                     fields[name] = replace(f, flagged=False, reason=REASON_CONFIRMED)
     elif consistent and not first_ok:
@@ -355,9 +358,7 @@ def resolve_fields(
                         corrected=True,
                         read_text=f.text,
                     )
-                elif (
-                    checked and f.flagged and f.value is not None and f.confidence >= CONFIRM_MIN
-                ):
+                elif checked and f.flagged and f.value is not None and f.confidence >= CONFIRM_MIN:
                     fields[name] = replace(f, flagged=False, reason=REASON_CONFIRMED)
             logger.info("arithmetic corrected %s", ", ".join(changed))
         else:

@@ -1,0 +1,122 @@
+"""Page 2 bubble columns: reading the filled bubble and fusing it with the digit boxes."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from vision.fields import read_field
+from vision.omr import BubbleColumn, ColumnReading, fuse_field, pick_digit, read_columns
+from vision.reading import FieldReading
+
+PX_PER_MM = 4.0
+RADIUS_MM = 4.18
+
+
+def column(box: int, x_mm: float) -> BubbleColumn:
+    return BubbleColumn(
+        box=box,
+        centers_mm=tuple((x_mm, 20.0 + 10.5 * d) for d in range(10)),
+        radius_mm=RADIUS_MM,
+    )
+
+
+def bubble_sheet(
+    filled: dict[int, list[int]], *, angle_deg: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """A printed bubble sheet photographed slightly rotated: image and page mm -> px."""
+    page = np.full((int(140 * PX_PER_MM), int(80 * PX_PER_MM)), 235, np.uint8)
+    for box in range(3):
+        col = column(box, 20.0 + 23.5 * box)
+        for digit, (x, y) in enumerate(col.centers_mm):
+            centre = (int(x * PX_PER_MM), int(y * PX_PER_MM))
+            radius = int(RADIUS_MM * PX_PER_MM)
+            cv2.circle(page, centre, radius, 90, 2, cv2.LINE_AA)
+            cv2.putText(
+                page,
+                str(digit),
+                (centre[0] - 5, centre[1] + 5),
+                cv2.FONT_HERSHEY_SIMPLEX,
+                0.4,
+                120,
+                1,
+                cv2.LINE_AA,
+            )
+            if digit in filled.get(box, []):
+                cv2.circle(page, centre, radius - 2, 40, -1, cv2.LINE_AA)
+    h, w = page.shape
+    rot = cv2.getRotationMatrix2D((w / 2, h / 2), angle_deg, 1.0)
+    photo = cv2.warpAffine(page, rot, (w, h), borderValue=235)
+    h_mm_to_px = np.vstack([rot, [0, 0, 1]]) @ np.diag([PX_PER_MM, PX_PER_MM, 1.0])
+    return photo, h_mm_to_px
+
+
+COLUMNS = [column(box, 20.0 + 23.5 * box) for box in range(3)]
+
+
+def test_the_filled_bubble_of_each_column_is_read_through_a_tilted_photo() -> None:
+    photo, h = bubble_sheet({0: [1], 1: [5], 2: [2]}, angle_deg=4.0)
+    readings = read_columns(photo, h, COLUMNS)
+    assert [(r.digit, r.state) for r in readings] == [(1, "ok"), (5, "ok"), (2, "ok")]
+
+
+def test_a_column_with_nothing_filled_or_two_filled_is_unknown() -> None:
+    photo, h = bubble_sheet({1: [3, 8], 2: [0]})
+    readings = read_columns(photo, h, COLUMNS)
+    assert [(r.digit, r.state) for r in readings] == [(None, "none"), (None, "multiple"), (0, "ok")]
+
+
+def test_pick_digit_wants_a_clear_margin() -> None:
+    assert pick_digit([0.1] * 4 + [0.8] + [0.1] * 5) == (4, "ok")
+    assert pick_digit([0.05] * 10) == (None, "none")
+    assert pick_digit([0.7, 0.6] + [0.05] * 8) == (None, "multiple")
+
+
+def field_and_columns(
+    boxes: list[list[tuple[str, float]]], filled: dict[int, list[int]]
+) -> tuple[FieldReading, list[str], list[float], list[ColumnReading]]:
+    field = read_field(boxes)
+    photo, h = bubble_sheet(filled)
+    labels = [b[0][0] for b in boxes]
+    probs = [b[0][1] for b in boxes]
+    return field, labels, probs, read_columns(photo, h, COLUMNS)
+
+
+def test_agreement_raises_confidence_and_clears_a_doubtful_field() -> None:
+    boxes = [[("1", 0.999)], [("5", 0.70), ("6", 0.25)], [("2", 0.99)]]
+    field, labels, probs, cols = field_and_columns(boxes, {0: [1], 1: [5], 2: [2]})
+    assert field.flagged
+    fused = fuse_field(field, labels, probs, cols)
+    assert fused.value == 152 and not fused.flagged
+    assert fused.confidence > field.confidence
+    assert fused.reason == "dikuatkan oleh bulatan"
+
+
+def test_a_leading_x_agrees_with_a_zero_bubble_or_none() -> None:
+    boxes = [[("X", 0.99)], [("4", 0.99)], [("7", 0.99)]]
+    field, labels, probs, cols = field_and_columns(boxes, {0: [0], 1: [4], 2: [7]})
+    fused = fuse_field(field, labels, probs, cols)
+    assert fused.value == 47 and not fused.flagged
+
+
+def test_disagreement_flags_the_field_with_both_readings() -> None:
+    boxes = [[("1", 0.999)], [("5", 0.999)], [("2", 0.999)]]
+    field, labels, probs, cols = field_and_columns(boxes, {0: [6], 1: [5], 2: [2]})
+    assert not field.flagged
+    fused = fuse_field(field, labels, probs, cols)
+    assert fused.flagged and fused.value == 152
+    assert fused.reason == "angka di kotak tidak sama dengan bulatan (kotak 1: 1 / bulatan 6)"
+
+
+def test_unknown_columns_leave_the_box_reading_alone() -> None:
+    boxes = [[("1", 0.95)], [("5", 0.999)], [("2", 0.999)]]
+    field, labels, probs, cols = field_and_columns(boxes, {})
+    assert fuse_field(field, labels, probs, cols) == field
+
+
+@pytest.mark.parametrize("value", [0, 7, 99, 250])
+def test_bubbles_alone_read_every_digit_position(value: int) -> None:
+    digits = [int(d) for d in f"{value:03d}"]
+    photo, h = bubble_sheet({i: [d] for i, d in enumerate(digits)}, angle_deg=-3.0)
+    assert [r.digit for r in read_columns(photo, h, COLUMNS)] == digits

@@ -1,0 +1,189 @@
+"""Page 2's bubble columns: a second, independent reading of each vote count.
+
+Under each digit box of a paslon's vote count is a column of ten bubbles, 0 at the top; the
+officer fills the one matching the digit. A column is read by the fill of each bubble's
+interior (the printed ring is left out) relative to the paper around it. The darkest bubble
+counts only if it is clearly filled and clearly darker than the runner-up; otherwise the
+column is unknown (none filled, or two filled) and says nothing.
+
+Fusion with the boxes: agreement makes the field more certain, disagreement sends it to a
+person. An unknown column neither helps nor hurts.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+import numpy as np
+
+from vision.fields import BLANK, CONFIDENT, CROSS, REASON_LOW_CONFIDENCE
+from vision.reading import FieldReading
+
+logger = logging.getLogger(__name__)
+
+Gray = np.ndarray[Any, np.dtype[np.uint8]]
+Matrix = np.ndarray[Any, np.dtype[np.float64]]
+ColumnState = Literal["ok", "none", "multiple"]
+
+# Pixels per mm of the small straightened strip a column is measured on.
+STRIP_PX_PER_MM = 6.0
+# Share of the bubble radius measured: inside the printed ring.
+INNER = 0.62
+# A filled bubble is at least this share inked; the runner-up at least MARGIN less.
+FILL_MIN = 0.35
+MARGIN = 0.20
+# How often a clearly read column is wrong, for raising a box's confidence on agreement.
+OMR_ERROR = 0.05
+
+REASON_OMR_CONFIRMED = "dikuatkan oleh bulatan"
+
+
+@dataclass(frozen=True)
+class BubbleColumn:
+    """One column of ten bubbles under one digit box."""
+
+    box: int
+    centers_mm: tuple[tuple[float, float], ...]
+    radius_mm: float
+
+
+@dataclass(frozen=True)
+class ColumnReading:
+    box: int
+    digit: int | None
+    state: ColumnState
+    fill: tuple[float, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "box": self.box,
+            "digit": self.digit,
+            "state": self.state,
+            "fill": [round(f, 3) for f in self.fill],
+        }
+
+
+def columns_from_template(field: Mapping[str, Any]) -> list[BubbleColumn]:
+    """The `bubbles` entry of a template field (DEVELOPERS.md template format)."""
+    return [
+        BubbleColumn(
+            box=int(col["box"]),
+            centers_mm=tuple((float(x), float(y)) for x, y in col["centers_mm"]),
+            radius_mm=float(col["radius_mm"]),
+        )
+        for col in field.get("bubbles", ())
+    ]
+
+
+def pick_digit(fill: Sequence[float]) -> tuple[int | None, ColumnState]:
+    """The filled bubble of a column, if exactly one is clearly filled."""
+    order = sorted(range(len(fill)), key=lambda i: fill[i], reverse=True)
+    best, second = fill[order[0]], fill[order[1]]
+    if best < FILL_MIN:
+        return None, "none"
+    if best - second < MARGIN:
+        return None, "multiple"
+    return order[0], "ok"
+
+
+def _strip_transform(h_mm_to_px: Matrix, x0: float, y0: float) -> Matrix:
+    """Strip pixel -> photo pixel, for warping only the few mm around one column."""
+    scale = np.array(
+        [[1 / STRIP_PX_PER_MM, 0, x0], [0, 1 / STRIP_PX_PER_MM, y0], [0, 0, 1]], dtype=np.float64
+    )
+    return np.asarray(h_mm_to_px @ scale, dtype=np.float64)
+
+
+def measure_column(gray: Gray, h_mm_to_px: Matrix, column: BubbleColumn) -> tuple[float, ...]:
+    """Inked share of each bubble's interior in a photo, given page mm -> photo px."""
+    import cv2
+
+    r = column.radius_mm
+    xs = [c[0] for c in column.centers_mm]
+    ys = [c[1] for c in column.centers_mm]
+    pad = 2 * r
+    x0, y0 = min(xs) - pad, min(ys) - pad
+    width = int(round((max(xs) + pad - x0) * STRIP_PX_PER_MM))
+    height = int(round((max(ys) + pad - y0) * STRIP_PX_PER_MM))
+    strip = cv2.warpPerspective(
+        gray,
+        _strip_transform(h_mm_to_px, x0, y0),
+        (width, height),
+        flags=cv2.INTER_AREA | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_REPLICATE,
+    )
+    yy, xx = np.mgrid[0:height, 0:width]
+    # Paper level from the strip itself, so shadows and white balance cancel out.
+    paper = float(np.percentile(strip, 90))
+    ink_level = paper * 0.6
+    fills = []
+    rin = r * INNER * STRIP_PX_PER_MM
+    for cx, cy in column.centers_mm:
+        px, py = (cx - x0) * STRIP_PX_PER_MM, (cy - y0) * STRIP_PX_PER_MM
+        inside = (xx - px) ** 2 + (yy - py) ** 2 <= rin * rin
+        fills.append(float(np.mean(strip[inside] < ink_level)))
+    return tuple(fills)
+
+
+def read_columns(
+    gray: Gray, h_mm_to_px: Matrix, columns: Sequence[BubbleColumn]
+) -> list[ColumnReading]:
+    readings = []
+    for column in columns:
+        fill = measure_column(gray, h_mm_to_px, column)
+        digit, state = pick_digit(fill)
+        readings.append(ColumnReading(column.box, digit, state, fill))
+    return readings
+
+
+def _agrees(label: str, digit: int) -> bool:
+    # A leading X or empty box is a zero the officer may or may not have bubbled as 0.
+    if label in (BLANK, CROSS):
+        return digit == 0
+    return label == str(digit)
+
+
+def fuse_field(
+    field: FieldReading,
+    labels: Sequence[str],
+    probs: Sequence[float],
+    columns: Sequence[ColumnReading],
+) -> FieldReading:
+    """Combine a field read from its boxes with its bubble columns.
+
+    `labels`/`probs` are the boxes as finally read (after any arithmetic correction).
+    """
+    known = [c for c in columns if c.state == "ok" and c.digit is not None and c.box < len(labels)]
+    if not known:
+        return field
+    disagree = [c for c in known if not _agrees(labels[c.box], c.digit or 0)]
+    if disagree:
+        detail = ", ".join(
+            f"kotak {c.box + 1}: {labels[c.box] or 'kosong'} / bulatan {c.digit}" for c in disagree
+        )
+        reason = f"angka di kotak tidak sama dengan bulatan ({detail})"
+        if field.reason and not field.reason.startswith("dikuatkan"):
+            reason = f"{field.reason}; {reason}"
+        return replace(field, flagged=True, reason=reason)
+    boosted = list(probs)
+    for c in known:
+        boosted[c.box] = 1.0 - (1.0 - probs[c.box]) * OMR_ERROR
+    confidence = float(np.prod(boosted))
+    all_digits_checked = all(
+        any(c.box == i for c in known)
+        for i, label in enumerate(labels)
+        if label not in (BLANK, CROSS)
+    )
+    if field.value is None or field.corrected:
+        return replace(field, confidence=max(field.confidence, confidence))
+    if (
+        field.flagged
+        and field.reason == REASON_LOW_CONFIDENCE
+        and all_digits_checked
+        and confidence >= CONFIDENT
+    ):
+        return replace(field, confidence=confidence, flagged=False, reason=REASON_OMR_CONFIRMED)
+    return replace(field, confidence=confidence)
