@@ -1,0 +1,1 @@
+"""Central: receives, verifies and stores what the boxes send, and acknowledges it."""

@@ -1,0 +1,439 @@
+"""The relay: drains the box outbox to central over MQTT and records what arrived.
+
+One named worker thread drives everything (paho's network loop, the database,
+reconnects), so paho callbacks run on that thread and only queue events; the
+loop applies them to the database in one transaction per turn.
+
+Order of work: results (reading/confirmation/correction/review) before audit
+before photos. At most `inflight_window` messages wait for a PUBACK and at most
+`ack_window` for central's ack; photo chunks get `photo_inflight` slots and an
+optional token bucket, so a result never queues behind megabytes of photo.
+
+Test-only fault hook: `TITIK_FAULT="after_puback:0.3,before_publish:0.1"` makes the
+process `os._exit(137)` at that point with that probability (points: `before_publish`
+- after the row was committed and read, before paho sees it; `after_puback` - PUBACK
+received, before the DB update; `after_ack` - central's ack received, before the DB
+update). Never set it on a box.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from nacl.signing import SigningKey
+
+from sync import outbox
+from sync.backoff import Backoff
+from sync.envelope import Envelope, ack_topic, encode, topic_for
+from sync.mqtt import make_client, start_connect
+from sync.photos import TokenBucket, chunk_count, photo_path, read_chunk
+from sync.settings import BrokerSettings
+
+logger = logging.getLogger(__name__)
+
+Key = tuple[int, int]  # (seq, chunk index); -1 for a message without chunks
+CONNACK_TIMEOUT_S = 15.0
+LINK_WRITE_EVERY_S = 1.0
+WATCHDOG_EVERY_S = 5.0
+
+
+@dataclass
+class RelayOptions:
+    box_id: str
+    kabkota_code: str
+    kecamatan_code: str
+    db_path: Path
+    photo_dir: Path
+    signing_key: SigningKey
+    broker: BrokerSettings = field(default_factory=BrokerSettings)
+    host: str | None = None  # overrides broker.host (`--broker`)
+    port: int | None = None
+    inflight_window: int = 32
+    ack_window: int = 128
+    photo_inflight: int = 2
+    ack_timeout_s: float = 30.0
+    photo_chunk_bytes: int = 256 * 1024
+    photo_bandwidth_bps: float | None = None
+    backoff_min_s: float = 1.0
+    backoff_max_s: float = 120.0
+    puback_retry_s: float = 30.0  # wait after a refused PUBACK before trying that message again
+
+
+def parse_faults(spec: str | None) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for part in (spec or "").split(","):
+        if part.strip():
+            name, _, p = part.partition(":")
+            out[name.strip()] = float(p or "1")
+    return out
+
+
+class Relay:
+    def __init__(self, options: RelayOptions, stop: threading.Event) -> None:
+        self.o = options
+        self.stop = stop
+        self.faults = parse_faults(os.environ.get("TITIK_FAULT"))
+        self.backoff = Backoff(options.backoff_min_s, options.backoff_max_s)
+        self.bucket = (
+            TokenBucket(options.photo_bandwidth_bps, max(options.photo_bandwidth_bps,
+                                                         options.photo_chunk_bytes))
+            if options.photo_bandwidth_bps else None
+        )
+        self.client: mqtt.Client | None = None
+        self.connected = False
+        self.connect_started = 0.0
+        self.next_attempt = 0.0
+        self.mids: dict[int, Key] = {}  # waiting for PUBACK
+        self.outstanding: dict[Key, float] = {}  # sent, waiting for central's ack
+        self.held: dict[Key, float] = {}  # PUBACK refused: not before this time
+        self.events: list[tuple[str, Any]] = []
+        self.link: dict[str, Any] = {"up": 0, "since": time.time(), "last_error": None,
+                                     "last_ack_at": None, "puback_failures": 0, "reconnects": 0}
+        self.link_dirty = True
+        self.link_written = 0.0
+        self.photo_missing: set[int] = set()
+        self.counters = {"published": 0, "pubacks": 0, "delivered": 0, "refused": 0}
+        self.conn: sqlite3.Connection | None = None
+
+    # --- fault injection (tests only) -------------------------------------------------
+    def _fault(self, point: str) -> None:
+        p = self.faults.get(point)
+        if p and random.random() < p:
+            logger.warning("TITIK_FAULT %s: exiting now", point)
+            os._exit(137)
+
+    # --- thread body -------------------------------------------------------------------
+    def run(self) -> None:
+        self.conn = outbox.connect(str(self.o.db_path))
+        outbox.create_tables(self.conn)
+        logger.info("relay for %s: %s", self.o.box_id, self.o.db_path)
+        notifier = _notifier()
+        if notifier is not None:
+            notifier.notify("READY=1")
+        watchdog_at = 0.0
+        while not self.stop.is_set():
+            now = time.monotonic()
+            if self.client is None:
+                if now >= self.next_attempt:
+                    self._connect()
+                else:
+                    self.stop.wait(min(0.2, self.next_attempt - now))
+            else:
+                self._turn(now)
+            self._write_link()
+            if notifier is not None and now - watchdog_at > WATCHDOG_EVERY_S:
+                notifier.notify("WATCHDOG=1")
+                watchdog_at = now
+        if self.client is not None:
+            self.client.disconnect()
+        self.link.update(up=0, since=time.time(), last_error="relay stopped")
+        self.link_dirty = True
+        self._write_link(force=True)
+        self.conn.close()
+        logger.info("relay stopped: %s", self.counters)
+
+    def _turn(self, now: float) -> None:
+        assert self.client is not None
+        busy = bool(self.mids)
+        rc = self.client.loop(timeout=0.005 if busy else 0.05)
+        if rc != mqtt.MQTT_ERR_SUCCESS and not self.events:
+            self._lost(f"network: {mqtt.error_string(rc)}")
+            return
+        if not self.connected and now - self.connect_started > CONNACK_TIMEOUT_S:
+            self._lost("no CONNACK from the broker")
+            return
+        self._apply_events()
+        if self.connected:
+            self._expire(now)
+            self._fill()
+
+    # --- connection --------------------------------------------------------------------
+    def _connect(self) -> None:
+        host = self.o.host or self.o.broker.host
+        port = self.o.port or self.o.broker.port
+        client = make_client(self.o.broker, self.o.box_id, inflight=self.o.inflight_window)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_publish = self._on_publish
+        client.on_message = self._on_message
+        self.connect_started = time.monotonic()
+        try:
+            start_connect(client, self.o.broker, host, port)
+        except OSError as exc:
+            self._lost(f"connect {host}:{port}: {exc}", client=client)
+            return
+        self.client = client
+
+    def _lost(self, why: str, client: mqtt.Client | None = None) -> None:
+        delay = self.backoff.next_delay()
+        was_up = self.connected
+        logger.warning("link down (%s); next attempt in %.1f s", why, delay)
+        for c in (client, self.client):
+            if c is not None:
+                c.disconnect()
+                c.loop(timeout=0)  # flush DISCONNECT and close the socket
+        self.client = None
+        self.connected = False
+        self.mids.clear()
+        self.outstanding.clear()  # republish all of it on the next connection
+        self.events.clear()
+        self.next_attempt = time.monotonic() + delay
+        self.link["last_error"] = why
+        if was_up:
+            self.link.update(up=0, since=time.time())
+        self.link_dirty = True
+
+    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, rc: Any,
+                    props: Any) -> None:
+        if rc.is_failure:
+            self.events.append(("connect_failed", str(rc)))
+            return
+        client.subscribe(ack_topic(self.o.box_id), qos=1)
+        self.events.append(("connected", None))
+
+    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, rc: Any,
+                       props: Any) -> None:
+        self.events.append(("disconnected", str(rc)))
+
+    def _on_publish(self, client: mqtt.Client, userdata: Any, mid: int, rc: Any,
+                    props: Any) -> None:
+        self.events.append(("puback", (mid, rc)))
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        try:
+            body = json.loads(msg.payload)
+        except ValueError:
+            logger.warning("unreadable message on %s ignored", msg.topic)
+            return
+        if isinstance(body, dict):
+            self.events.append(("central", body))
+
+    # --- applying events ---------------------------------------------------------------
+    def _apply_events(self) -> None:
+        if not self.events:
+            return
+        events, self.events = self.events, []
+        conn = self.conn
+        assert conn is not None
+        now = time.time()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for name, value in events:
+                if name == "puback":
+                    self._apply_puback(conn, *value, now=now)
+                elif name == "central":
+                    self._apply_central(conn, value, now=now)
+                elif name == "connected":
+                    self.connected = True
+                    self.backoff.reset()
+                    self.link.update(up=1, since=now, last_error=None)
+                    self.link["reconnects"] += 1
+                    self.link_dirty = True
+                    logger.info("link up")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        for name, value in events:
+            if name in ("connect_failed", "disconnected"):
+                self._lost(f"{name}: {value}")
+                break
+
+    def _apply_puback(self, conn: sqlite3.Connection, mid: int, rc: Any, *, now: float) -> None:
+        key = self.mids.pop(mid, None)
+        if key is None:
+            return
+        if rc.is_failure:
+            self.outstanding.pop(key, None)
+            self.held[key] = time.monotonic() + self.o.puback_retry_s
+            self.counters["refused"] += 1
+            self.link["puback_failures"] += 1
+            self.link["last_error"] = f"broker refused seq {key[0]}: {rc} (0x{rc.value:02x})"
+            self.link_dirty = True
+            logger.error("broker refused seq %s chunk %s: %s (0x%02x)", key[0], key[1], rc,
+                         rc.value)
+            return
+        self._fault("after_puback")
+        self.counters["pubacks"] += 1
+        conn.execute(
+            "UPDATE sync_outbox SET state = 'published', published_at = ?, attempts = attempts + 1"
+            " WHERE box_id = ? AND seq = ? AND state = 'pending'",
+            (now, self.o.box_id, key[0]),
+        )
+
+    def _apply_central(self, conn: sqlite3.Connection, body: dict[str, Any], *,
+                       now: float) -> None:
+        for item in body.get("acks") or []:
+            if not (isinstance(item, list) and len(item) >= 2 and isinstance(item[0], int)):
+                continue
+            self._fault("after_ack")
+            seq, idx = item[0], item[1]
+            self.link["last_ack_at"] = now
+            self.link_dirty = True
+            if idx is None:
+                self.outstanding.pop((seq, -1), None)
+                self._delivered(conn, seq, now)
+            elif isinstance(idx, int):
+                self.outstanding.pop((seq, idx), None)
+                conn.execute("INSERT OR IGNORE INTO sync_chunk_acks VALUES (?, ?, ?)",
+                             (self.o.box_id, seq, idx))
+                if self._chunks_done(conn, seq):
+                    self._delivered(conn, seq, now)
+                    conn.execute("DELETE FROM sync_chunk_acks WHERE box_id = ? AND seq = ?",
+                                 (self.o.box_id, seq))
+        for rng in body.get("resend") or []:
+            if isinstance(rng, list) and len(rng) == 2 and all(isinstance(x, int) for x in rng):
+                n = conn.execute(
+                    "UPDATE sync_outbox SET state = 'pending' WHERE box_id = ? AND seq BETWEEN"
+                    " ? AND ? AND state = 'delivered'", (self.o.box_id, rng[0], rng[1]),
+                ).rowcount
+                if n:
+                    logger.warning("central asks again for seq %s..%s: %d message(s)",
+                                   rng[0], rng[1], n)
+
+    def _delivered(self, conn: sqlite3.Connection, seq: int, now: float) -> None:
+        n = conn.execute(
+            "UPDATE sync_outbox SET state = 'delivered', delivered_at = ?"
+            " WHERE box_id = ? AND seq = ? AND state != 'delivered'",
+            (now, self.o.box_id, seq),
+        ).rowcount
+        self.counters["delivered"] += n
+
+    def _chunks_done(self, conn: sqlite3.Connection, seq: int) -> bool:
+        row = conn.execute("SELECT photo_sha256 FROM sync_outbox WHERE box_id = ? AND seq = ?",
+                           (self.o.box_id, seq)).fetchone()
+        if row is None or row[0] is None:
+            return False
+        path = photo_path(self.o.photo_dir, row[0])
+        if not path.exists():
+            return False
+        count = chunk_count(path.stat().st_size, self.o.photo_chunk_bytes)
+        (acked,) = conn.execute("SELECT COUNT(*) FROM sync_chunk_acks WHERE box_id = ? AND"
+                                " seq = ?", (self.o.box_id, seq)).fetchone()
+        return bool(acked >= count)
+
+    # --- sending -----------------------------------------------------------------------
+    def _expire(self, now: float) -> None:
+        late = [k for k, t in self.outstanding.items() if now - t > self.o.ack_timeout_s
+                and k not in self.mids.values()]
+        for k in late:
+            del self.outstanding[k]
+        if late:
+            logger.info("%d message(s) without central ack after %.0f s: sending again",
+                        len(late), self.o.ack_timeout_s)
+        for k in [k for k, t in self.held.items() if t <= now]:
+            del self.held[k]
+
+    def _free(self) -> int:
+        return min(self.o.inflight_window - len(self.mids),
+                   self.o.ack_window - len(self.outstanding))
+
+    def _fill(self) -> None:
+        free = self._free()
+        if free <= 0:
+            return
+        conn = self.conn
+        assert conn is not None
+        busy_seqs = {k[0] for k in self.outstanding} | {k[0] for k in self.held}
+        limit = free + len(busy_seqs)
+        rows = conn.execute(
+            f"SELECT {outbox.ENVELOPE_COLUMNS} FROM sync_outbox WHERE state != 'delivered'"
+            " AND box_id = ? ORDER BY priority, seq LIMIT ?", (self.o.box_id, limit),
+        ).fetchall()
+        photo_slots = self.o.photo_inflight - sum(1 for k in self.mids.values() if k[1] >= 0)
+        for row in rows:
+            if self._free() <= 0:
+                break
+            env = outbox.row_envelope(row)
+            if env.kind != "photo":
+                key = (env.seq, -1)
+                if key not in self.outstanding and key not in self.held:
+                    self._publish(env, key)
+                continue
+            if photo_slots <= 0:
+                break  # photos come last in the order, so nothing further fits either
+            photo_slots -= self._send_photo(conn, env, photo_slots)
+
+    def _send_photo(self, conn: sqlite3.Connection, env: Envelope, slots: int) -> int:
+        assert env.photo_sha256 is not None
+        path = photo_path(self.o.photo_dir, env.photo_sha256)
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            if env.seq not in self.photo_missing:
+                self.photo_missing.add(env.seq)
+                self.link["last_error"] = f"photo file missing for seq {env.seq}: {path}"
+                self.link_dirty = True
+                logger.error("photo file missing for seq %s: %s", env.seq, path)
+            return 0
+        count = chunk_count(size, self.o.photo_chunk_bytes)
+        acked = {r[0] for r in conn.execute(
+            "SELECT idx FROM sync_chunk_acks WHERE box_id = ? AND seq = ?",
+            (self.o.box_id, env.seq))}
+        sent = 0
+        for idx in range(count):
+            key = (env.seq, idx)
+            if idx in acked or key in self.outstanding or key in self.held:
+                continue
+            if sent >= slots or self._free() <= 0:
+                break
+            if self.bucket is not None and not self.bucket.ready():
+                break
+            data = read_chunk(path, idx, self.o.photo_chunk_bytes)
+            chunk = {"index": idx, "count": count, "offset": idx * self.o.photo_chunk_bytes,
+                     "photo_size": size}
+            self._publish(Envelope(**{**env.__dict__, "chunk": chunk}), key, data)
+            if self.bucket is not None:
+                self.bucket.take(len(data))
+            sent += 1
+        return sent
+
+    def _publish(self, env: Envelope, key: Key, body: bytes = b"") -> None:
+        assert self.client is not None
+        topic = topic_for(self.o.kabkota_code, self.o.kecamatan_code, self.o.box_id, env.kind)
+        data = encode(topic, env, self.o.signing_key, body)
+        self._fault("before_publish")
+        info = self.client.publish(topic, data, qos=1)
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            return  # the link is going down; the loop notices and reconnects
+        self.mids[info.mid] = key
+        self.outstanding[key] = time.monotonic()
+        self.counters["published"] += 1
+
+    # --- link state for the dashboard --------------------------------------------------
+    def _write_link(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and not self.link_dirty and now - self.link_written < LINK_WRITE_EVERY_S:
+            return
+        if not force and now - self.link_written < 0.2:
+            return
+        assert self.conn is not None
+        outbox.write_link(self.conn, backlog=outbox.backlog(self.conn), **self.link)
+        self.link_written = now
+        self.link_dirty = False
+
+
+def _notifier() -> Any:
+    if not os.environ.get("NOTIFY_SOCKET"):
+        return None
+    import sdnotify
+
+    return sdnotify.SystemdNotifier()
+
+
+def run_relay(options: RelayOptions, stop: threading.Event) -> threading.Thread:
+    """Start the relay worker thread; set `stop` to end it."""
+    relay = Relay(options, stop)
+    thread = threading.Thread(target=relay.run, name="titik-relay", daemon=False)
+    thread.start()
+    return thread
