@@ -13,7 +13,7 @@ person. An unknown column neither helps nor hurts.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -21,6 +21,7 @@ import numpy as np
 
 from vision.fields import BLANK, CONFIDENT, CROSS, REASON_LOW_CONFIDENCE
 from vision.reading import FieldReading
+from vision.template import BubbleColumn
 
 logger = logging.getLogger(__name__)
 
@@ -42,15 +43,6 @@ REASON_OMR_CONFIRMED = "dikuatkan oleh bulatan"
 
 
 @dataclass(frozen=True)
-class BubbleColumn:
-    """One column of ten bubbles under one digit box."""
-
-    box: int
-    centers_mm: tuple[tuple[float, float], ...]
-    radius_mm: float
-
-
-@dataclass(frozen=True)
 class ColumnReading:
     box: int
     digit: int | None
@@ -64,18 +56,6 @@ class ColumnReading:
             "state": self.state,
             "fill": [round(f, 3) for f in self.fill],
         }
-
-
-def columns_from_template(field: Mapping[str, Any]) -> list[BubbleColumn]:
-    """The `bubbles` entry of a template field (DEVELOPERS.md template format)."""
-    return [
-        BubbleColumn(
-            box=int(col["box"]),
-            centers_mm=tuple((float(x), float(y)) for x, y in col["centers_mm"]),
-            radius_mm=float(col["radius_mm"]),
-        )
-        for col in field.get("bubbles", ())
-    ]
 
 
 def pick_digit(fill: Sequence[float]) -> tuple[int | None, ColumnState]:

@@ -89,12 +89,12 @@ class Rule:
             raise ValueError(f"rule {data.get('id')!r}: unknown op {op!r}")
         return cls(
             id=str(data["id"]),
-            lhs=tuple(data.get("lhs", ())),
+            lhs=tuple(data.get("lhs") or ()),
             op=op,
-            rhs=tuple(data.get("rhs", ())),
-            rhs_const=int(data.get("rhs_const", 0)),
+            rhs=tuple(data.get("rhs") or ()),
+            rhs_const=int(data.get("rhs_const") or 0),
             rhs_param=data.get("rhs_param"),
-            description=str(data.get("description", "")),
+            description=str(data.get("description") or ""),
             message=data.get("message"),
         )
 
@@ -134,8 +134,20 @@ class Rule:
         return None if sides is None else bool(OPS[self.op](*sides))
 
 
-def load_rules(data: Iterable[Mapping[str, Any] | Rule]) -> list[Rule]:
-    return [r if isinstance(r, Rule) else Rule.from_dict(r) for r in data]
+def load_rules(data: Iterable[Any]) -> list[Rule]:
+    """Rules from JSON dicts, or from objects with the same attributes (template rules)."""
+    rules = []
+    for item in data:
+        if isinstance(item, Rule):
+            rules.append(item)
+        elif isinstance(item, Mapping):
+            rules.append(Rule.from_dict(item))
+        else:
+            rules.append(Rule.from_dict({k: getattr(item, k, None) for k in _RULE_KEYS}))
+    return rules
+
+
+_RULE_KEYS = ("id", "lhs", "op", "rhs", "rhs_const", "rhs_param", "description", "message")
 
 
 @lru_cache(maxsize=1)

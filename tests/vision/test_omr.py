@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from vision.fields import read_field
-from vision.omr import BubbleColumn, ColumnReading, fuse_field, pick_digit, read_columns
+from vision.omr import ColumnReading, fuse_field, pick_digit, read_columns
 from vision.reading import FieldReading
+from vision.template import BubbleColumn, template_for_page
 
 PX_PER_MM = 4.0
 RADIUS_MM = 4.18
@@ -120,3 +121,9 @@ def test_bubbles_alone_read_every_digit_position(value: int) -> None:
     digits = [int(d) for d in f"{value:03d}"]
     photo, h = bubble_sheet({i: [d] for i, d in enumerate(digits)}, angle_deg=-3.0)
     assert [r.digit for r in read_columns(photo, h, COLUMNS)] == digits
+
+
+def test_every_page_2_field_has_a_bubble_column_under_each_box() -> None:
+    for spec in template_for_page(2).fields:
+        assert [c.box for c in spec.bubbles] == list(range(len(spec.boxes_mm)))
+        assert all(len(c.centers_mm) == 10 for c in spec.bubbles)

@@ -216,3 +216,12 @@ def test_tps_rules_file_uses_the_documented_format() -> None:
     assert len({r.id for r in rules}) == len(rules)
     for rule in rules:
         assert rule.lhs and (rule.rhs or rule.rhs_param or rule.rhs_const)
+
+
+def test_template_rules_load_and_hold_on_consistent_page_values() -> None:
+    from vision.template import template_for_page
+
+    rules = load_rules(template_for_page(1).rules)
+    assert {r.id for r in rules} >= {"pengguna_dpt_lpj", "surat_suara_diterima", "pengguna_le_dpt"}
+    message = [c.message for c in check_rules(rules, {**TRUTH, "pengguna_dpt_j": 223}) if not c.ok]
+    assert "Jumlah L + P tidak sama dengan J pada baris pengguna_dpt (222 ≠ 223)" in message
