@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +48,7 @@ P2 = {"suara_paslon_1": 50, "suara_paslon_2": 70, "suara_paslon_3": 30}
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
+def store(tmp_path: Path) -> Iterator[Store]:
     s = Store(tmp_path / "data", box_id=BOX, tps_codes=[TPS, OTHER_TPS])
     yield s
     s.close()
@@ -81,7 +82,8 @@ def test_upload_is_kept_under_its_hash_and_queued(store: Store) -> None:
     assert not list(path.parent.glob(".*.tmp"))
     upload = store.get_upload(result.upload_id)
     assert upload is not None
-    assert upload["state"] == "queued" and upload["tps"] == TPS and upload["job"]["state"] == "queued"
+    assert upload["state"] == "queued" and upload["tps"] == TPS
+    assert upload["job"]["state"] == "queued"
     assert store.photo_bytes(result.upload_id) == data
     assert ("photo", TPS, None) in outbox(store)
 
