@@ -1,0 +1,258 @@
+"""`read_form`: one photo in, one `Reading` out; the stages composed, each one timed.
+
+decode -> registration -> quality -> cells -> model (every box of the page in one batched
+call) -> fields + rules (alternative readings) -> OMR (page 2) -> status. Full-resolution
+pixels are touched only where they matter (tag corners, fiducials, the boxes themselves);
+the page shown to the officer is straightened from a downscaled copy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import Any, TypeVar
+
+import numpy as np
+
+from vision.reading import (
+    STATUS_ACCEPTED,
+    STATUS_NEEDS_REVIEW,
+    STATUS_REJECTED,
+    FieldReading,
+    Reading,
+)
+
+logger = logging.getLogger(__name__)
+
+TEMPLATE_ID = "C.HASIL-PPWP-2024"
+NOT_AN_IMAGE = "Berkas ini bukan foto yang bisa dibuka (bukan JPEG/PNG) / not a readable image"
+EMPTY_FORM = "formulir kosong"
+RECTIFIED_PX_PER_MM = 1.6
+RECTIFIED_JPEG_QUALITY = 80
+TOP_K = 3
+
+Gray = np.ndarray[Any, np.dtype[np.uint8]]
+T = TypeVar("T")
+
+
+class _Timer:
+    def __init__(self) -> None:
+        self.ms: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.ms[name] = self.ms.get(name, 0.0) + (time.perf_counter() - start) * 1000
+
+    def run(self, name: str, fn: Callable[[], T]) -> T:
+        with self.stage(name):
+            return fn()
+
+
+def decode(data: bytes) -> Gray | None:
+    """JPEG/PNG bytes -> grayscale image, or None when the bytes are not an image."""
+    import cv2
+
+    if not data:
+        return None
+    buffer = np.frombuffer(data, dtype=np.uint8)
+    image = cv2.imdecode(buffer, cv2.IMREAD_GRAYSCALE)
+    return None if image is None or image.size == 0 else np.asarray(image, dtype=np.uint8)
+
+
+def read_form(data: bytes, *, dpt: int | None = None) -> Reading:
+    """Read one photo (JPEG/PNG bytes) of a C.Hasil page."""
+    from vision import register as reg_mod
+
+    timer = _Timer()
+    started = time.perf_counter()
+    sha = hashlib.sha256(data).hexdigest()
+    gray = timer.run("decode", lambda: decode(data))
+    if gray is None:
+        return _finish(_rejected(NOT_AN_IMAGE, sha), timer, started)
+
+    registration = timer.run("registration", lambda: reg_mod.register(gray))
+    if isinstance(registration, reg_mod.RegistrationFailure):
+        reading = _rejected(registration.reason, sha)
+        reading.quality = {"tag_id": registration.tag_id}
+        return _finish(reading, timer, started)
+    template = registration.template
+
+    quality = timer.run("quality", lambda: _assess_quality(gray, registration))
+    reading = Reading(
+        template=template.template_id,
+        page=template.page,
+        status=STATUS_NEEDS_REVIEW,
+        quality=quality.measures,
+        photo_sha256=sha,
+        px_per_mm=RECTIFIED_PX_PER_MM,
+    )
+    reading.rectified_jpeg = timer.run(
+        "rectify", lambda: _rectified_jpeg(gray, registration, RECTIFIED_PX_PER_MM)
+    )
+    if not quality.ok:
+        reading.status = STATUS_REJECTED
+        reading.reasons = list(quality.messages)
+        return _finish(reading, timer, started)
+
+    crops = timer.run("cells", lambda: _crop_cells(gray, registration))
+    candidates = timer.run("model", lambda: _classify(crops))
+    with timer.stage("rules"):
+        _read_fields(reading, template, candidates, dpt)
+    if any(spec.bubbles for spec in template.fields):
+        with timer.stage("omr"):
+            _read_bubbles(reading, gray, registration, candidates)
+    _set_status(reading)
+    return _finish(reading, timer, started)
+
+
+def _rejected(reason: str, sha: str) -> Reading:
+    return Reading(
+        template=None, page=None, status=STATUS_REJECTED, reasons=[reason], photo_sha256=sha
+    )
+
+
+def _finish(reading: Reading, timer: _Timer, started: float) -> Reading:
+    reading.timings_ms = dict(timer.ms)
+    reading.timings_ms["total"] = (time.perf_counter() - started) * 1000
+    logger.info(
+        "read page %s: %s in %.0f ms (%s)",
+        reading.page,
+        reading.status,
+        reading.timings_ms["total"],
+        ", ".join(f"{k} {v:.0f}" for k, v in timer.ms.items()),
+    )
+    return reading
+
+
+def _rectified_jpeg(gray: Gray, registration: Any, px_per_mm: float) -> bytes:
+    """The straightened page for the officer's screen, warped from a downscaled copy."""
+    import cv2
+
+    from vision.register import rectify
+
+    # Downscale first (area filter) so the warp neither aliases nor walks 12 MP of pixels.
+    local = registration.px_per_mm_at(
+        (registration.template.page_size_mm[0] / 2, registration.template.page_size_mm[1] / 2)
+    )
+    factor = min(1.0, 2.0 * px_per_mm / max(local, 1e-6))
+    source, scaled = gray, registration
+    if factor < 0.9:
+        small = cv2.resize(gray, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+        source = np.asarray(small, dtype=np.uint8)
+        to_small = np.array(
+            [[factor, 0, 0.5 * factor - 0.5], [0, factor, 0.5 * factor - 0.5], [0, 0, 1.0]]
+        )
+        scaled = replace(registration, homography=to_small @ registration.homography)
+    page = rectify(source, scaled, px_per_mm)
+    ok, encoded = cv2.imencode(".jpg", page, [cv2.IMWRITE_JPEG_QUALITY, RECTIFIED_JPEG_QUALITY])
+    if not ok:
+        raise RuntimeError("JPEG encoding of the rectified page failed")
+    return bytes(encoded.tobytes())
+
+
+class _Quality:
+    def __init__(self, ok: bool, messages: list[str], measures: dict[str, Any]) -> None:
+        self.ok, self.messages, self.measures = ok, messages, measures
+
+
+def _assess_quality(gray: Gray, registration: Any) -> _Quality:
+    from vision import quality
+
+    report = quality.assess(gray, registration)
+    return _Quality(bool(report.ok), list(report.messages), dict(report.to_dict()))
+
+
+def _crop_cells(gray: Gray, registration: Any) -> dict[str, list[Gray]]:
+    from vision import cells
+
+    result: dict[str, list[Gray]] = cells.crop_cells(gray, registration)
+    return result
+
+
+def _classify(crops: dict[str, list[Gray]]) -> dict[str, list[list[tuple[str, float]]]]:
+    """Every box of the page through the model in one batched call, top labels per box."""
+    from vision import cellprep, digits
+
+    names = list(crops)
+    flat = [crop for name in names for crop in crops[name]]
+    if not flat:
+        return {name: [] for name in names}
+    probabilities = digits.classify_prepared(cellprep.prepare_batch(flat))
+    ranked = digits.top_k(probabilities, k=TOP_K)
+    out: dict[str, list[list[tuple[str, float]]]] = {}
+    i = 0
+    for name in names:
+        n = len(crops[name])
+        out[name] = ranked[i : i + n]
+        i += n
+    return out
+
+
+def _read_fields(
+    reading: Reading,
+    template: Any,
+    candidates: dict[str, list[list[tuple[str, float]]]],
+    dpt: int | None,
+) -> None:
+    from vision.rules import load_rules, resolve_fields
+
+    box_mm = {spec.name: spec.bbox_mm for spec in template.fields}
+    resolution = resolve_fields(
+        candidates, load_rules(template.rules), params={"dpt": dpt}, box_mm=box_mm
+    )
+    reading.fields = {spec.name: resolution.fields[spec.name] for spec in template.fields}
+    reading.checks = resolution.checks
+    reading.reasons.extend(resolution.reasons)
+
+
+def _read_bubbles(
+    reading: Reading,
+    gray: Gray,
+    registration: Any,
+    candidates: dict[str, list[list[tuple[str, float]]]],
+) -> None:
+    from vision.omr import fuse_field, read_columns
+
+    report: dict[str, Any] = {}
+    for spec in registration.template.fields:
+        if not spec.bubbles:
+            continue
+        columns = read_columns(gray, registration.homography, spec.bubbles)
+        report[spec.name] = [c.to_dict() for c in columns]
+        field = reading.fields[spec.name]
+        labels, probs = _final_labels(field, candidates[spec.name])
+        reading.fields[spec.name] = fuse_field(field, labels, probs, columns)
+    reading.omr = report
+
+
+def _final_labels(
+    field: FieldReading, boxes: list[list[tuple[str, float]]]
+) -> tuple[list[str], list[float]]:
+    """The labels behind the field's value (corrected ones included) and their probabilities."""
+    labels = ["" if ch == "_" else ch for ch in field.text]
+    probs = []
+    for label, cands in zip(labels, boxes, strict=True):
+        probs.append(next((p for lbl, p in cands if lbl == label), 0.0))
+    return labels, probs
+
+
+def _set_status(reading: Reading) -> None:
+    fields = reading.fields
+    if fields and all(f.text.strip("_") == "" for f in fields.values()):
+        reading.status = STATUS_NEEDS_REVIEW
+        reading.reasons = [EMPTY_FORM]
+        reading.checks = []
+        return
+    for name, f in fields.items():
+        if f.flagged:
+            reading.reasons.append(f"{name}: {f.reason}")
+    ok = all(c.ok for c in reading.checks) and not any(f.flagged for f in fields.values())
+    reading.status = STATUS_ACCEPTED if ok else STATUS_NEEDS_REVIEW
