@@ -38,8 +38,16 @@ def config_group() -> None:
 
 @config_group.command("check")
 @config_file_arg
-def check_command(config_file: Path) -> None:
+@click.option(
+    "--central",
+    is_flag=True,
+    help="FILE is a central receiver configuration (central.toml), not a box configuration.",
+)
+def check_command(config_file: Path, central: bool) -> None:
     """Periksa berkas konfigurasi; setiap masalah disebutkan. (Check a configuration file.)"""
+    if central:
+        _check_central(config_file)
+        return
     config = _load(config_file)
     kpps = sum(1 for a in config.accounts if a.role == "kpps")
     click.echo(
@@ -47,6 +55,19 @@ def check_command(config_file: Path) -> None:
         f"{config.kecamatan.name}, {len(config.tps)} TPS, {len(config.accounts)} akun/accounts "
         f"({kpps} KPPS), Wi-Fi {config.wifi.ssid!r} ch {config.wifi.channel}, "
         f"web :{config.web.port}"
+    )
+
+
+def _check_central(config_file: Path) -> None:
+    from sync.central.config import CentralConfigError, load_central_config
+
+    try:
+        config = load_central_config(config_file)
+    except CentralConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(
+        f"OK {config_file}: central {config.client_id}, broker {config.broker.host}:"
+        f"{config.broker.port}, database {config.database}, keys {config.keys_dir}"
     )
 
 
