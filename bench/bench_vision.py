@@ -1,0 +1,125 @@
+"""Vision benchmark: stage times on a 12 MP photo, speed against JPEG decoding, accuracy.
+
+Accuracy runs over synthetic photos (`TITIK_BENCH_PHOTOS`, default 500) cycling the three
+pages: box and field accuracy, fields that are wrong yet not flagged (the safety number,
+target 0) and the share of pages that need a person (target <= 10%).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import resource
+import statistics
+import time
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_PHOTOS = 500
+WIDTH_12MP = 4000  # 4000 x 3000 px
+
+
+def _decode_ms(jpeg: bytes, runs: int = 5) -> float:
+    import cv2
+    import numpy as np
+
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_GRAYSCALE)
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def _speed() -> dict[str, Any]:
+    import cv2
+
+    from vision.pipeline import read_form
+    from vision.synthetic import synthetic_photo
+
+    cv2.setNumThreads(1)  # pages/s on one core
+    photo = synthetic_photo(1, seed=12, width_px=WIDTH_12MP)
+    read_form(photo.jpeg)  # load the model, warm caches
+    runs = []
+    for _ in range(3):
+        runs.append(read_form(photo.jpeg).timings_ms)
+    stages = {k: round(statistics.median(r.get(k, 0.0) for r in runs), 1) for k in runs[0]}
+    decode = _decode_ms(photo.jpeg)
+    return {
+        "photo_bytes": len(photo.jpeg),
+        "stages_ms": stages,
+        "imdecode_ms": round(decode, 1),
+        "ratio_total_to_imdecode": round(stages["total"] / decode, 2),
+        "pages_per_s_one_core": round(1000.0 / stages["total"], 2),
+    }
+
+
+def _accuracy(n: int) -> dict[str, Any]:
+    from vision.pipeline import read_form
+    from vision.synthetic import synthetic_photo
+    from vision.template import template_for_page
+
+    fields_total = fields_right = wrong_unflagged = flagged = corrected = 0
+    boxes_total = boxes_right = 0
+    pages_review = pages_rejected = 0
+    wrong_examples: list[dict[str, Any]] = []
+    for i in range(n):
+        page = 1 + i % 3
+        photo = synthetic_photo(page, seed=10_000 + i)
+        reading = read_form(photo.jpeg)
+        if reading.status == "rejected":
+            pages_rejected += 1
+            pages_review += 1
+            continue
+        if reading.status != "accepted":
+            pages_review += 1
+        spec_boxes = {s.name: len(s.boxes_mm) for s in template_for_page(page).fields}
+        for name, truth in photo.values.items():
+            field = reading.fields.get(name)
+            if field is None:
+                continue
+            fields_total += 1
+            right = field.value == truth
+            fields_right += right
+            flagged += field.flagged
+            corrected += field.corrected
+            if not right and not field.flagged:
+                wrong_unflagged += 1
+                if len(wrong_examples) < 10:
+                    wrong_examples.append(
+                        {"seed": 10_000 + i, "field": name, "truth": truth, "read": field.text}
+                    )
+            # Box accuracy where the truth's box labels are known: right-aligned with X fill.
+            text = str(truth)
+            n_boxes = spec_boxes[name]
+            if len(text) <= n_boxes:
+                want = "X" * (n_boxes - len(text)) + text if truth else "X" * n_boxes
+                got = field.read_text or field.text
+                boxes_total += n_boxes
+                boxes_right += sum(
+                    a == b or (a == "X" and b in "_0") for a, b in zip(want, got, strict=False)
+                )
+    pages = max(n, 1)
+    return {
+        "photos": n,
+        "box_accuracy": round(boxes_right / max(boxes_total, 1), 4),
+        "field_accuracy": round(fields_right / max(fields_total, 1), 4),
+        "fields": fields_total,
+        "fields_flagged": flagged,
+        "fields_corrected_by_arithmetic": corrected,
+        "fields_wrong_not_flagged": wrong_unflagged,
+        "wrong_not_flagged_examples": wrong_examples,
+        "pages_needing_review_share": round(pages_review / pages, 4),
+        "pages_rejected": pages_rejected,
+    }
+
+
+def run() -> dict[str, Any]:
+    n = int(os.environ.get("TITIK_BENCH_PHOTOS", DEFAULT_PHOTOS))
+    out: dict[str, Any] = {"speed_12mp": _speed()}
+    started = time.perf_counter()
+    out["accuracy"] = _accuracy(n)
+    out["accuracy"]["seconds"] = round(time.perf_counter() - started, 1)
+    out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    return out

@@ -1,0 +1,61 @@
+"""`titik read` and `titik form render` as an officer or a script sees them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from gateway.cli import vision_cmd
+
+
+@pytest.fixture
+def cli() -> click.Group:
+    group = click.Group("titik")
+    vision_cmd.register(group)
+    return group
+
+
+def test_form_render_writes_a_png_of_the_page(cli: click.Group, tmp_path: Path) -> None:
+    import cv2
+
+    out = tmp_path / "p2.png"
+    result = CliRunner().invoke(cli, ["form", "render", "2", "--out", str(out), "--dpi", "50"])
+    assert result.exit_code == 0, result.output
+    image = cv2.imread(str(out), cv2.IMREAD_GRAYSCALE)
+    # 600 x 900 mm at 50 dpi.
+    assert image is not None and abs(image.shape[1] - 1181) <= 2 and abs(image.shape[0] - 1772) <= 2
+
+
+def test_form_render_writes_a_pdf(cli: click.Group, tmp_path: Path) -> None:
+    out = tmp_path / "p1.pdf"
+    result = CliRunner().invoke(cli, ["form", "render", "1", "--out", str(out), "--dpi", "50"])
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes().startswith(b"%PDF")
+
+
+def test_form_render_refuses_other_formats_and_pages(cli: click.Group, tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["form", "render", "1", "--out", str(tmp_path / "p.gif")])
+    assert result.exit_code != 0 and ".png atau .pdf" in result.output
+    result = CliRunner().invoke(cli, ["form", "render", "4", "--out", str(tmp_path / "p.png")])
+    assert result.exit_code != 0
+
+
+def test_read_exits_non_zero_for_missing_and_non_image_files(
+    cli: click.Group, tmp_path: Path
+) -> None:
+    text = tmp_path / "notes.txt"
+    text.write_text("bukan foto", encoding="utf-8")
+    missing = tmp_path / "missing.jpg"
+    result = CliRunner().invoke(cli, ["read", "--json", str(text), str(missing)])
+    assert result.exit_code == 1
+    lines = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert len(lines) == 1
+    assert lines[0]["image"] == str(text)
+    assert lines[0]["status"] == "rejected"
+    assert lines[0]["page"] is None and lines[0]["fields"] == {}
+    assert "bukan foto" in lines[0]["reasons"][0]
+    assert "missing.jpg" in result.stderr
