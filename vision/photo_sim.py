@@ -1,0 +1,276 @@
+"""Phone-photo simulation: a flat page image -> a JPEG as an officer's phone would take it.
+
+The page lies on a table (wood, laminate, cloth or tiles, sometimes with a pen or another
+sheet beside it) and is shot by a pinhole camera with a phone's field of view, tilted up to
+25 degrees. On top come uneven light, a soft shadow (hand or phone), occasional glare,
+defocus and hand-shake blur, sensor noise, a white-balance cast and JPEG compression.
+
+Orientation: the page is rotated in-plane by up to +-4/10/15 degrees (easy/normal/hard).
+"hard" photos also get a quarter turn (90, 180 or 270 degrees) 15% of the time: phones often
+store pixels in sensor orientation and upload forms strip the EXIF tag that would have fixed
+it, and officers lay the big plano sheet any way round. The frame itself is always
+``width_px`` x ``height_px`` (portrait 3:4 unless asked), so a sideways page is smaller in it.
+
+Everything random comes from the ``rng`` argument: same seed, same bytes.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import cv2
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+Difficulty = Literal["easy", "normal", "hard"]
+Image = np.ndarray[Any, np.dtype[Any]]
+
+
+@dataclass(frozen=True)
+class Camera:
+    """Ranges for one difficulty level; lengths in pixels of a 3000 px wide frame."""
+
+    tilt_deg: float
+    rotate_deg: float
+    quarter_turn_p: float
+    fill: tuple[float, float]
+    defocus: tuple[float, float]
+    motion_p: float
+    motion_px: float
+    noise: tuple[float, float]
+    jpeg_quality: tuple[int, int]
+    gradient: tuple[float, float]
+    shadow_p: float
+    shadow_depth: tuple[float, float]
+    glare_p: float
+    cast: float
+
+
+CAMERAS: dict[str, Camera] = {
+    "easy": Camera(8, 4, 0.0, (0.72, 0.9), (0.3, 0.7), 0.0, 0.0, (1.5, 3.0), (85, 92),
+                   (0.0, 0.15), 0.2, (0.1, 0.2), 0.0, 0.03),
+    "normal": Camera(18, 10, 0.0, (0.6, 0.9), (0.4, 1.1), 0.2, 3.0, (2.0, 5.0), (75, 92),
+                     (0.05, 0.3), 0.5, (0.15, 0.35), 0.1, 0.06),
+    "hard": Camera(25, 15, 0.15, (0.5, 0.9), (0.6, 1.6), 0.4, 5.0, (3.0, 8.0), (70, 85),
+                   (0.1, 0.45), 0.7, (0.25, 0.5), 0.25, 0.1),
+}
+
+_FOCAL = 0.8  # focal length in frame heights: a phone's main camera, about 65 degrees
+
+
+@dataclass(frozen=True)
+class SimulatedPhoto:
+    """The JPEG plus where the page went: ``homography`` maps page pixels to photo pixels."""
+
+    jpeg: bytes
+    homography: np.ndarray[Any, np.dtype[np.float64]]
+    size: tuple[int, int]
+    quarter_turns: int
+    rotation_deg: float
+    tilt_deg: float
+
+
+def simulate_photo(page: Image, rng: np.random.Generator, difficulty: str = "normal", *,
+                   width_px: int = 3000, height_px: int | None = None) -> bytes:
+    """Photograph ``page`` (grayscale or BGR uint8) and return the JPEG bytes."""
+    return photograph(page, rng, difficulty, width_px=width_px, height_px=height_px).jpeg
+
+
+def photograph(page: Image, rng: np.random.Generator, difficulty: str = "normal", *,
+               width_px: int = 3000, height_px: int | None = None) -> SimulatedPhoto:
+    """Like :func:`simulate_photo`, keeping the geometry for tests that need the truth."""
+    if difficulty not in CAMERAS:
+        raise ValueError(f"difficulty must be one of {sorted(CAMERAS)}, not {difficulty!r}")
+    if page.ndim == 2:
+        page = cv2.cvtColor(page, cv2.COLOR_GRAY2BGR)
+    cam = CAMERAS[difficulty]
+    width = int(width_px)
+    height = int(height_px) if height_px else round(width * 4 / 3)
+    unit = width / 3000.0  # blur and shake lengths follow the frame size
+
+    quarter = int(rng.integers(1, 4)) if rng.random() < cam.quarter_turn_p else 0
+    rotation = float(rng.uniform(-cam.rotate_deg, cam.rotate_deg))
+    tilt = float(cam.tilt_deg * np.sqrt(rng.random()))
+    tilt_axis = float(rng.uniform(0, 2 * np.pi))
+    fill = float(rng.uniform(*cam.fill))
+    dst = _project_corners(page.shape[1], page.shape[0], quarter * 90 + rotation, tilt,
+                           tilt_axis, fill, width, height, rng)
+    src = np.array([[0, 0], [page.shape[1], 0], [page.shape[1], page.shape[0]],
+                    [0, page.shape[0]]], np.float32)
+    homography = cv2.getPerspectiveTransform(src, dst).astype(np.float64)
+
+    frame = _background(width, height, rng)
+    _warp_onto(page, homography, frame)
+    frame = _blur(frame, cam, unit, rng)
+    frame = _light_and_sensor(frame, cam, rng)
+    quality = int(rng.integers(cam.jpeg_quality[0], cam.jpeg_quality[1] + 1))
+    ok, buf = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise RuntimeError("JPEG encoding failed")
+    return SimulatedPhoto(buf.tobytes(), homography, (width, height), quarter, rotation, tilt)
+
+
+def _project_corners(w: int, h: int, rotation_deg: float, tilt_deg: float, tilt_axis: float,
+                     fill: float, width: int, height: int,
+                     rng: np.random.Generator) -> np.ndarray[Any, np.dtype[np.float32]]:
+    """Page corners after lying rotated on the table and being seen by a tilted camera."""
+    long_side = max(w, h)
+    corners = np.array([[-w, -h], [w, -h], [w, h], [-w, h]], np.float64) / (2 * long_side)
+    a = np.deg2rad(rotation_deg)
+    rz = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+    flat = corners @ rz.T
+    pts3 = np.column_stack([flat, np.zeros(4)])
+    # Tilt: rotate the page plane about an in-plane axis (Rodrigues).
+    axis = np.array([np.cos(tilt_axis), np.sin(tilt_axis), 0.0])
+    t = np.deg2rad(tilt_deg)
+    k = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
+    rot = np.eye(3) + np.sin(t) * k + (1 - np.cos(t)) * (k @ k)
+    pts3 = pts3 @ rot.T
+    distance = _FOCAL / fill  # the page spans about `fill` of the frame at this distance
+    proj = pts3[:, :2] / (distance + pts3[:, 2:3])
+    lo, hi = proj.min(axis=0), proj.max(axis=0)
+    span = hi - lo
+    scale = fill * min(width / span[0], height / span[1])
+    proj = (proj - lo) * scale
+    room = np.array([width, height]) - span * scale
+    offset = room * rng.uniform(0.1, 0.9, 2)
+    corners_px: np.ndarray[Any, np.dtype[np.float32]] = (proj + offset).astype(np.float32)
+    return corners_px
+
+
+def _background(width: int, height: int, rng: np.random.Generator) -> Image:
+    """A table surface, drawn coarse and scaled up (textures are smooth at phone scale)."""
+    gw, gh = max(8, width // 8), max(8, height // 8)
+    yy, xx = np.mgrid[0:gh, 0:gw].astype(np.float32)
+    kind = rng.choice(["wood", "wood", "laminate", "cloth", "tiles"])
+    mottle = cv2.resize(rng.standard_normal((6, 6)).astype(np.float32), (gw, gh),
+                        interpolation=cv2.INTER_CUBIC)
+    if kind == "wood":
+        tone = rng.uniform(110, 200)
+        base = tone * np.array([rng.uniform(0.35, 0.55), rng.uniform(0.6, 0.75), 1.0])
+        angle = rng.uniform(0, np.pi)
+        u = (np.cos(angle) * xx + np.sin(angle) * yy) / gw
+        freq = rng.uniform(20, 60)
+        grain = np.sin(2 * np.pi * freq * (u + 0.02 * mottle)) + 0.5 * np.sin(
+            2 * np.pi * 3.7 * freq * (u + 0.01 * mottle.T.reshape(mottle.shape)))
+        shade = 1 + 0.12 * grain + 0.06 * mottle
+    elif kind == "laminate":
+        base = rng.uniform(90, 230, 3)
+        shade = 1 + 0.04 * mottle
+    elif kind == "cloth":
+        base = rng.uniform(60, 220, 3)
+        period = rng.uniform(8, 30)
+        shade = 1 + 0.15 * (((xx // period + yy // period) % 2) - 0.5) + 0.05 * mottle
+    else:
+        base = rng.uniform(150, 220) * np.array([1.0, 1.0, rng.uniform(0.95, 1.05)])
+        period = rng.uniform(25, 60)
+        edge = (np.minimum(xx % period, yy % period) < 0.8).astype(np.float32)
+        shade = 1 - 0.3 * edge + 0.03 * mottle
+    small = np.clip(shade[..., None] * base[None, None, :], 0, 255).astype(np.uint8)
+    frame: Image = cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
+    _clutter(frame, rng)
+    return frame
+
+
+def _clutter(frame: Image, rng: np.random.Generator) -> None:
+    """Sometimes a pen or another sheet of paper lies on the table too."""
+    height, width = frame.shape[:2]
+    if rng.random() < 0.4:
+        centre = rng.uniform(0, 1, 2) * (width, height)
+        size = (float(rng.uniform(0.08, 0.15) * width), float(rng.uniform(0.006, 0.01) * width))
+        box = cv2.boxPoints((tuple(centre), size, float(rng.uniform(0, 180))))
+        colour = (140, 40, 20) if rng.random() < 0.5 else (30, 30, 30)
+        cv2.fillPoly(frame, [box.astype(np.int32)], colour, cv2.LINE_AA)
+    if rng.random() < 0.3:
+        centre = rng.uniform(0, 1, 2) * (width, height)
+        size = (float(rng.uniform(0.3, 0.6) * width), float(rng.uniform(0.4, 0.7) * width))
+        box = cv2.boxPoints((tuple(centre), size, float(rng.uniform(-30, 30))))
+        cv2.fillPoly(frame, [box.astype(np.int32)], (225, 230, 232), cv2.LINE_AA)
+
+
+def _warp_onto(page: Image, homography: np.ndarray[Any, Any], frame: Image) -> None:
+    # Shrink with area averaging first: a straight warp would alias thin ruling lines away.
+    area = abs(cv2.contourArea(cv2.perspectiveTransform(
+        np.array([[[0, 0], [page.shape[1], 0], [page.shape[1], page.shape[0]],
+                   [0, page.shape[0]]]], np.float32), homography)))
+    scale = float(np.sqrt(area / (page.shape[0] * page.shape[1])))
+    if scale < 0.75:
+        small = cv2.resize(page, None, fx=scale * 1.25, fy=scale * 1.25,
+                           interpolation=cv2.INTER_AREA)
+        sx, sy = page.shape[1] / small.shape[1], page.shape[0] / small.shape[0]
+        homography = homography @ np.diag([sx, sy, 1.0])
+        page = small
+    cv2.warpPerspective(page, homography, (frame.shape[1], frame.shape[0]), dst=frame,
+                        flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_TRANSPARENT)
+
+
+def _blur(frame: Image, cam: Camera, unit: float, rng: np.random.Generator) -> Image:
+    sigma = float(rng.uniform(*cam.defocus)) * max(unit, 0.3)
+    if rng.random() < cam.motion_p:
+        length = max(1.0, float(rng.uniform(1.0, cam.motion_px)) * unit)
+        size = int(np.ceil(length + 6 * sigma)) | 1
+        kernel = np.zeros((size, size), np.float32)
+        angle = rng.uniform(0, np.pi)
+        c = (size - 1) / 2
+        d = np.array([np.cos(angle), np.sin(angle)]) * length / 2
+        cv2.line(kernel, (round(c - d[0]), round(c - d[1])), (round(c + d[0]), round(c + d[1])),
+                 1.0, 1, cv2.LINE_AA)
+        soft = cv2.GaussianBlur(kernel, (size, size), sigma)
+        shaken: Image = cv2.filter2D(frame, -1, soft / soft.sum())
+        return shaken
+    blurred: Image = cv2.GaussianBlur(frame, (0, 0), sigma)
+    return blurred
+
+
+def _light_and_sensor(frame: Image, cam: Camera, rng: np.random.Generator) -> Image:
+    """Gain map (gradient, vignette, shadow), glare, colour cast, then sensor noise."""
+    height, width = frame.shape[:2]
+    gw, gh = 64, max(8, round(64 * height / width))
+    yy, xx = np.mgrid[0:gh, 0:gw].astype(np.float32)
+    x, y = xx / (gw - 1) * 2 - 1, yy / (gh - 1) * 2 - 1
+    direction = rng.uniform(0, 2 * np.pi)
+    strength = rng.uniform(*cam.gradient)
+    gain = 1 - strength * (0.5 + 0.25 * (np.cos(direction) * x + np.sin(direction) * y))
+    gain *= 1 - rng.uniform(0.05, 0.2) * (x**2 + y**2) / 2
+    if rng.random() < cam.shadow_p:
+        gain *= 1 - rng.uniform(*cam.shadow_depth) * _shadow_mask(gw, gh, rng)
+    glare = np.zeros_like(gain)
+    if rng.random() < cam.glare_p:
+        cx, cy = rng.uniform(-0.7, 0.7, 2)
+        radius = rng.uniform(0.1, 0.3)
+        glare = rng.uniform(40, 110) * np.exp(-((x - cx) ** 2 + (y - cy) ** 2) / radius**2)
+    brightness = rng.uniform(1.0, 1.15)  # auto-exposure lifts paper near white
+    cast = 1 + rng.uniform(-cam.cast, cam.cast, 3)
+    gain3 = (gain[..., None] * brightness * cast[None, None, :]).astype(np.float32)
+    gain_full = cv2.resize(gain3, (width, height), interpolation=cv2.INTER_LINEAR)
+
+    # Phone pipelines denoise, leaving grain a couple of pixels wide: draw it at half size,
+    # mostly luminance with a little chroma.
+    sigma = float(rng.uniform(*cam.noise))
+    half = ((width + 1) // 2, (height + 1) // 2)
+    luma = rng.standard_normal((half[1], half[0], 1), dtype=np.float32)
+    chroma = rng.standard_normal((half[1] // 2 + 1, half[0] // 2 + 1, 3), dtype=np.float32)
+    extra = luma * sigma + cv2.resize(chroma * (0.4 * sigma), half,
+                                      interpolation=cv2.INTER_LINEAR)
+    extra += cv2.resize(glare.astype(np.float32), half, interpolation=cv2.INTER_LINEAR)[..., None]
+    extra_full = cv2.resize(extra, (width, height), interpolation=cv2.INTER_LINEAR)
+
+    value = cv2.multiply(frame, gain_full, dtype=cv2.CV_32F)
+    cv2.add(value, extra_full, dst=value)
+    return np.clip(value, 0, 255, out=value).astype(np.uint8)
+
+
+def _shadow_mask(gw: int, gh: int, rng: np.random.Generator) -> np.ndarray[Any, Any]:
+    """A soft blob reaching in from one edge: the officer's hand or phone."""
+    mask = np.zeros((gh, gw), np.float32)
+    edge = int(rng.integers(4))
+    t = rng.uniform(0.2, 0.8)
+    anchor = [(t * gw, 0), (gw, t * gh), (t * gw, gh), (0, t * gh)][edge]
+    reach = rng.uniform(0.2, 0.5) * min(gw, gh)
+    centre = (int(anchor[0]), int(anchor[1]))
+    axes = (int(reach * rng.uniform(0.6, 1.4)), int(reach))
+    cv2.ellipse(mask, centre, axes, float(rng.uniform(0, 180)), 0, 360, 1.0, -1)
+    return cv2.GaussianBlur(mask, (0, 0), rng.uniform(2.0, 5.0))
