@@ -1,0 +1,167 @@
+"""Helpers the KPPS, PPK and API views share: access to uploads, form values, page views."""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+from typing import Any
+
+from flask import abort
+
+from gateway.web.accounts import Account
+from gateway.web.labels import FIELD_RE, PAGE_FIELDS, field_label
+from gateway.web.state import web_state
+
+logger = logging.getLogger(__name__)
+
+MAX_VALUE = 9999  # the year box has four digits
+SHA_RE = re.compile(r"^[0-9a-f]{64}$")
+WAITING_STATES = ("queued", "processing")
+FINAL_STATES = ("confirmed", "reviewed", "manual")
+
+
+def can_see_tps(user: Account, tps: str) -> bool:
+    return user.role != "kpps" or user.tps == tps
+
+
+def upload_for(user: Account, upload_id: int) -> dict[str, Any]:
+    """The upload when `user` may see it; 404 otherwise (a KPPS does not learn that another
+    TPS's upload exists)."""
+    upload = web_state().store.get_upload(upload_id)
+    if upload is None or not can_see_tps(user, str(upload.get("tps"))):
+        abort(404)
+    return upload
+
+
+def reading_of(upload: dict[str, Any]) -> dict[str, Any]:
+    reading = upload.get("reading")
+    return reading if isinstance(reading, dict) else {}
+
+
+def field_rows(upload: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per field for the result table: label, what was read, current value, flag."""
+    reading = reading_of(upload)
+    fields: dict[str, Any] = reading.get("fields") or {}
+    values: dict[str, Any] = upload.get("values") or {}
+    page = upload.get("page") or reading.get("page")
+    names = list(PAGE_FIELDS.get(int(page), [])) if page else []
+    names += [n for n in fields if n not in names]
+    names += [n for n in values if n not in names]
+    rows = []
+    for name in names:
+        if not FIELD_RE.match(name):
+            continue
+        fr = fields.get(name) or {}
+        current = values.get(name)
+        if isinstance(current, dict):  # value with provenance
+            current = current.get("value")
+        if current is None:
+            current = fr.get("value")
+        rows.append(
+            {
+                "name": name,
+                "label": field_label(name),
+                "text": fr.get("text", ""),
+                "read": fr.get("value"),
+                "value": current,
+                "confidence": fr.get("confidence"),
+                "flagged": bool(fr.get("flagged")),
+                "reason": fr.get("reason"),
+                "box_mm": fr.get("box_mm"),
+            }
+        )
+    return rows
+
+
+def failing_checks(upload: dict[str, Any]) -> list[dict[str, Any]]:
+    return [c for c in reading_of(upload).get("checks") or [] if not c.get("ok")]
+
+
+def parse_values(form: Any, names: list[str]) -> tuple[dict[str, int], list[str]]:
+    """Values typed into `value-<field>` inputs; (values, names that are not 0..999)."""
+    values: dict[str, int] = {}
+    bad: list[str] = []
+    for name in names:
+        raw = str(form.get(f"value-{name}", "")).strip()
+        if raw == "":
+            continue
+        if not raw.isdigit() or int(raw) > MAX_VALUE:
+            bad.append(name)
+            continue
+        values[name] = int(raw)
+    return values, bad
+
+
+def corrections_from(form: Any, rows: list[dict[str, Any]]) -> tuple[dict[str, int], list[str]]:
+    """Only the fields whose typed value differs from the value shown."""
+    typed, bad = parse_values(form, [r["name"] for r in rows])
+    changed = {
+        name: value
+        for name, value in typed.items()
+        if value != next(r["value"] for r in rows if r["name"] == name)
+    }
+    return changed, bad
+
+
+def rectified_bytes(upload: dict[str, Any]) -> bytes | None:
+    """The straightened page JPEG of an upload, whichever way the store hands it over."""
+    rect = upload.get("rectified_jpeg") or upload.get("rectified")
+    if isinstance(rect, bytes):
+        return rect
+    path = upload.get("rectified_path") or (rect if isinstance(rect, str) else None)
+    if path:
+        try:
+            with open(path, "rb") as fh:
+                return fh.read()
+        except FileNotFoundError:
+            logger.warning("rectified image of upload %s is missing: %s", upload.get("id"), path)
+    return None
+
+
+def overlay_boxes(upload: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The straightened page's size in mm and where to print each value (beside its boxes),
+    for an SVG whose units are millimetres; None without a straightened page."""
+    reading = reading_of(upload)
+    px_per_mm = float(reading.get("px_per_mm") or 0)
+    rect = rectified_bytes(upload)
+    if not rect or px_per_mm <= 0:
+        return None
+    from PIL import Image
+
+    with Image.open(io.BytesIO(rect)) as img:  # reads the header only
+        width_mm, height_mm = img.width / px_per_mm, img.height / px_per_mm
+    labels = []
+    for row in rows:
+        box = row.get("box_mm")
+        if not box or len(box) != 4 or float(box[2]) <= 0:
+            continue
+        x, y, w, h = (float(v) for v in box)
+        labels.append(
+            {
+                "x": round(x + w + 1.5, 1),
+                "y": round(y + 0.85 * h, 1),
+                "size": round(max(h, 4.0), 1),
+                "value": row["value"],
+                "flagged": row["flagged"],
+            }
+        )
+    return {"width": round(width_mm, 1), "height": round(height_mm, 1), "labels": labels}
+
+
+def photo_bytes(upload: dict[str, Any]) -> bytes | None:
+    """The photo as uploaded, from the content-addressed photo directory."""
+    sha = str(upload.get("sha256") or "")
+    if not SHA_RE.match(sha):
+        return None
+    path = web_state().data_dir / "photos" / sha[:2] / sha
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        logger.warning("photo of upload %s is missing: %s", upload.get("id"), path)
+        return None
+
+
+def tps_name(code: str) -> str:
+    tps = web_state().config.tps_by_code(code)
+    return f"TPS {code[10:]} {tps.desa}" if tps else code

@@ -1,0 +1,34 @@
+"""What every request of the web app shares: configuration, store, accounts."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, cast
+
+from flask import current_app
+
+from gateway.config import BoxConfig
+from gateway.web.accounts import Accounts
+
+if TYPE_CHECKING:
+    from gateway.store import Store
+
+EXTENSION = "titik"
+
+
+@dataclass
+class WebState:
+    config: BoxConfig
+    store: Store
+    accounts: Accounts
+    data_dir: Path
+    started: float = field(default_factory=time.time)
+
+    def tps_codes(self) -> list[str]:
+        return [t.code for t in self.config.tps]
+
+
+def web_state() -> WebState:
+    return cast(WebState, current_app.extensions[EXTENSION])

@@ -1,0 +1,110 @@
+"""The KPPS officer's flow through the web pages: sign in, photo, reading, confirm, status."""
+
+from __future__ import annotations
+
+from flask.testing import FlaskClient
+
+from gateway.store import Store
+from tests.gateway.test_web_support import (  # noqa: F401  (fixtures)
+    TPS_A,
+    app,
+    box_config,
+    client,
+    csrf_from,
+    finish_next_job,
+    jpeg_photo,
+    page_reading,
+    sign_in,
+    store,
+    upload_photo,
+)
+
+VALUES_P2 = {"suara_paslon_1": 61, "suara_paslon_2": 102, "suara_paslon_3": 47}
+
+
+def test_sign_in_page_is_bahasa_first_and_has_big_fields(client: FlaskClient) -> None:
+    page = client.get("/masuk").get_data(as_text=True)
+    assert "Masuk" in page and "Kode TPS" in page
+    assert 'name="csrf_token"' in page
+
+
+def test_kpps_signs_in_and_lands_on_own_tps(client: FlaskClient) -> None:
+    response = sign_in(client, TPS_A)
+    assert response.status_code == 302 and response.headers["Location"].endswith("/kpps/")
+    home = client.get("/kpps/").get_data(as_text=True)
+    assert "TPS 001 Gambir" in home
+    assert 'capture="environment"' in home and 'accept="image/*"' in home
+    assert home.count("Belum dikirim") == 3  # pages 1..3 not sent yet
+
+
+def test_wrong_pin_is_refused_in_plain_words(client: FlaskClient) -> None:
+    response = sign_in(client, TPS_A, "000000")
+    assert response.status_code == 401
+    assert "Kode atau PIN salah" in response.get_data(as_text=True)
+    assert client.get("/kpps/").status_code == 302  # still signed out
+
+
+def test_upload_read_confirm_status(client: FlaskClient, store: Store) -> None:
+    sign_in(client, TPS_A)
+    response = upload_photo(client, jpeg_photo(seed=1))
+    assert response.status_code == 302
+    result_url = response.headers["Location"]
+    waiting = client.get(result_url).get_data(as_text=True)
+    assert "Sedang dibaca" in waiting or "menunggu dibaca" in waiting
+    assert 'http-equiv="refresh"' in waiting
+
+    upload_id = finish_next_job(store, page_reading(2, VALUES_P2))
+    assert result_url.endswith(f"/kpps/foto/{upload_id}")
+    shown = client.get(result_url).get_data(as_text=True)
+    for name, value in VALUES_P2.items():
+        assert f'name="value-{name}"' in shown and f'value="{value}"' in shown
+    assert "<svg" in shown and f"/kpps/foto/{upload_id}/halaman.jpg" in shown
+    image = client.get(f"/kpps/foto/{upload_id}/halaman.jpg")
+    assert image.status_code == 200 and image.mimetype == "image/jpeg"
+
+    token = csrf_from(client, result_url)
+    form = {"csrf_token": token, **{f"value-{k}": str(v) for k, v in VALUES_P2.items()}}
+    form["value-suara_paslon_2"] = "120"  # the officer corrects one number
+    confirmed = client.post(f"/kpps/foto/{upload_id}/konfirmasi", data=form)
+    assert confirmed.status_code == 302
+
+    upload = store.get_upload(upload_id)
+    assert upload is not None and upload["state"] == "confirmed"
+    assert upload["values"]["suara_paslon_2"]["value"] == 120
+    assert upload["values"]["suara_paslon_2"]["machine"] == 102  # machine reading kept
+    home = client.get("/kpps/").get_data(as_text=True)
+    assert "Dikonfirmasi" in home
+
+
+def test_same_photo_twice_is_harmless(client: FlaskClient, store: Store) -> None:
+    sign_in(client, TPS_A)
+    photo = jpeg_photo(seed=3)
+    first = upload_photo(client, photo)
+    second = upload_photo(client, photo)
+    assert first.headers["Location"] == second.headers["Location"]
+    assert len(store.uploads_for_tps(TPS_A)) == 1
+    assert "sudah pernah dikirim" in client.get(second.headers["Location"]).get_data(as_text=True)
+
+
+def test_replacing_a_confirmed_page_needs_the_explicit_choice(
+    client: FlaskClient, store: Store
+) -> None:
+    sign_in(client, TPS_A)
+    upload_photo(client, jpeg_photo(seed=4))
+    first = finish_next_job(store, page_reading(2, VALUES_P2))
+    store.confirm(first, actor=TPS_A, corrections={})
+
+    upload_photo(client, jpeg_photo(seed=5))
+    plain = finish_next_job(store, page_reading(2, VALUES_P2))
+    token = csrf_from(client, f"/kpps/foto/{plain}")
+    refused = client.post(f"/kpps/foto/{plain}/konfirmasi", data={"csrf_token": token},
+                          follow_redirects=True)
+    assert "sudah" in refused.get_data(as_text=True).lower()
+    assert store.get_upload(plain)["state"] == "read"  # type: ignore[index]
+
+    upload_photo(client, jpeg_photo(seed=6), replace="1")
+    again = finish_next_job(store, page_reading(2, VALUES_P2))
+    client.post(f"/kpps/foto/{again}/konfirmasi", data={"csrf_token": token})
+    assert store.get_upload(again)["state"] == "confirmed"  # type: ignore[index]
+    old = store.get_upload(first)
+    assert old is not None and old["state"] == "superseded"  # kept, not deleted
