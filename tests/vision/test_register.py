@@ -1,0 +1,121 @@
+"""Registration recovers the page homography from photos of rendered pages, or says why not."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import cv2
+import numpy as np
+import pytest
+
+from vision.register import Registration, RegistrationFailure, rectify, register
+from vision.render import mm_to_px, render_page, render_template
+from vision.template import template_for_page
+
+DPI = 100.0
+CHECK_POINTS_MM = np.array([[x, y] for x in (0.0, 300.0, 600.0) for y in (0.0, 450.0, 900.0)])
+
+
+def _project(h: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    p = np.hstack([pts, np.ones((len(pts), 1))]) @ h.T
+    return p[:, :2] / p[:, 2:3]
+
+
+def _photo(page_img: np.ndarray, dst: list[list[float]], size: tuple[int, int],
+           quality: int = 85, background: int = 70) -> tuple[np.ndarray, np.ndarray]:
+    """Warp a rendered page into a photo frame and JPEG it; returns (photo, page px -> photo)."""
+    h, w = page_img.shape
+    src = np.float32([[-0.5, -0.5], [w - 0.5, -0.5], [w - 0.5, h - 0.5], [-0.5, h - 0.5]])
+    m = cv2.getPerspectiveTransform(src, np.float32(dst))
+    warped = cv2.warpPerspective(page_img, m, size, flags=cv2.INTER_AREA,
+                                 borderValue=background)
+    ok, buf = cv2.imencode(".jpg", warped, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    assert ok
+    return cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE), m.astype(np.float64)
+
+
+def _registered(gray: np.ndarray) -> Registration:
+    result = register(gray)
+    assert isinstance(result, Registration), getattr(result, "reason", result)
+    return result
+
+
+@pytest.mark.parametrize("page", [1, 2, 3])
+def test_rendered_page_registers_to_its_own_geometry(page: int) -> None:
+    reg = _registered(render_page(page, DPI))
+    assert reg.tag_id == 100 + page and reg.template.page == page
+    assert reg.fiducials_found == 4
+    truth = _project(mm_to_px(DPI), CHECK_POINTS_MM)
+    assert np.abs(reg.project(CHECK_POINTS_MM) - truth).max() < 0.5
+    assert reg.reprojection_error_px < 0.5
+
+
+PHOTOS = {
+    "perspective": ([[300, 250], [2700, 400], [2850, 3800], [150, 3650]], (3000, 4000)),
+    "rotated_90": ([[3800, 200], [3700, 2800], [150, 2900], [250, 300]], (4000, 3000)),
+    "upside_down": ([[2700, 3700], [350, 3750], [300, 250], [2750, 300]], (3000, 4000)),
+    "small_in_frame": ([[1100, 1200], [1900, 1230], [1880, 2400], [1120, 2380]], (3000, 4000)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(PHOTOS))
+def test_photo_homography_recovered(case: str) -> None:
+    dst, size = PHOTOS[case]
+    photo, m = _photo(render_page(2, 120.0), dst, size)
+    reg = _registered(photo)
+    assert reg.tag_id == 102 and reg.fiducials_found == 4
+    truth = _project(m @ mm_to_px(120.0), CHECK_POINTS_MM)
+    scale = reg.px_per_mm_at((300.0, 450.0))
+    # Anywhere on the page, within 0.3 mm of where the page point really is.
+    assert np.abs(reg.project(CHECK_POINTS_MM) - truth).max() < 0.3 * scale
+    assert reg.reprojection_error_mm < 0.3
+    polygon = reg.page_polygon_px
+    assert np.abs(polygon - _project(m @ mm_to_px(120.0), np.array(
+        [[0, 0], [600, 0], [600, 900], [0, 900.0]]))).max() < 0.5 * scale
+
+
+def test_not_a_form_is_rejected_with_a_plain_reason() -> None:
+    rng = np.random.default_rng(1)
+    noise = rng.integers(0, 256, (1200, 900), dtype=np.uint8)
+    result = register(cv2.GaussianBlur(noise, (5, 5), 0))
+    assert isinstance(result, RegistrationFailure)
+    assert "bukan halaman C.Hasil" in result.reason
+    page = render_page(1, 50.0)
+    page[150:320, 900:1100] = 255  # tag area blanked
+    result = register(page)
+    assert isinstance(result, RegistrationFailure) and "bukan halaman C.Hasil" in result.reason
+
+
+def test_tag_of_another_form_is_named_and_unknown_tag_is_not_a_form() -> None:
+    other = dataclasses.replace(template_for_page(1), tag_id=250)
+    page = render_template(other, 60.0)
+    named = register(page, other_forms={250: "C.HASIL-DPR halaman 1"})
+    assert isinstance(named, RegistrationFailure)
+    assert named.tag_id == 250 and "C.HASIL-DPR halaman 1" in named.reason
+    unknown = register(page, other_forms={})
+    assert isinstance(unknown, RegistrationFailure)
+    assert "bukan halaman C.Hasil" in unknown.reason and unknown.tag_id == 250
+
+
+def test_cut_off_page_registers_with_missing_fiducials() -> None:
+    page = render_page(3, 80.0)
+    cut = page[: page.shape[0] * 2 // 3]  # bottom third missing
+    reg = _registered(cut)
+    assert reg.fiducials_px[0] is not None and reg.fiducials_px[1] is not None
+    assert reg.fiducials_px[2] is None and reg.fiducials_px[3] is None
+    assert reg.fiducials_found == 2
+
+
+def test_rectify_straightens_the_page() -> None:
+    dst, size = PHOTOS["perspective"]
+    photo, _ = _photo(render_page(1, 120.0), dst, size)
+    reg = _registered(photo)
+    flat = rectify(photo, reg, px_per_mm=2.0)
+    assert flat.shape == (1800, 1200)
+    reference = render_page(1, 2.0 * 25.4)
+    diff = np.abs(flat.astype(int) - reference.astype(int))
+    assert np.mean(diff) < 6
+    box = reg.template.field("pengguna_total_j").boxes_mm[0]
+    crop = rectify(photo, reg, px_per_mm=5.0, region_mm=box)
+    assert crop.shape == (round(box[3] * 5), round(box[2] * 5))
+    assert crop[5:-5, 5:-5].min() > 200  # an empty box interior, border excluded

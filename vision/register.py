@@ -1,0 +1,352 @@
+"""Photo -> page registration: AprilTag (36h10) + four corner fiducials -> homography.
+
+Stages: find the tag on a downscaled copy (fast), refine its corners at full resolution,
+pick the template by tag id, predict where the corner fiducials are, find each one by
+template matching in a window around its prediction (coarse, downscaled) and refine its
+saddle point (where the two squares touch) at full resolution, then fit one page homography
+to tag corners + fiducials, dropping outliers. The homography maps page mm to image pixels
+(cv2 convention: pixel centres at integers).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from vision.template import OTHER_FORM_TAGS, Fiducial, Template, load_templates
+
+logger = logging.getLogger(__name__)
+
+Image = np.ndarray[Any, Any]
+Matrix = np.ndarray[Any, np.dtype[np.float64]]
+
+DETECT_LONG_SIDE = 1600  # px: the tag (32 mm) stays >= ~40 px when the page fills the frame
+FIDUCIAL_SEARCH_MM = 90.0  # half window around a fiducial's tag-based prediction
+MIN_MATCH_SCORE = 0.55
+OUTLIER_MM = 1.5
+
+NOT_A_FORM = "Ini bukan halaman C.Hasil PPWP: kode (AprilTag) di kanan atas tidak ditemukan"
+
+
+@dataclass(frozen=True)
+class RegistrationFailure:
+    """Why a photo could not be placed on any known page (officer-facing reason)."""
+
+    reason: str
+    tag_id: int | None = None
+    other_form: str | None = None
+
+
+@dataclass(frozen=True)
+class Registration:
+    tag_id: int
+    template: Template
+    homography: Matrix  # page mm -> image px
+    reprojection_error_px: float  # RMS over the points used in the fit
+    reprojection_error_mm: float
+    tag_corners_px: Matrix  # 4x2, aruco order
+    fiducials_px: tuple[tuple[float, float] | None, ...]  # tl, tr, br, bl; None = not found
+    page_polygon_px: Matrix  # 4x2: page corners tl, tr, br, bl in the image
+    image_shape: tuple[int, int]
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def fiducials_found(self) -> int:
+        return sum(p is not None for p in self.fiducials_px)
+
+    def project(self, points_mm: Sequence[tuple[float, float]] | Matrix) -> Matrix:
+        """Page mm points -> image px (N x 2)."""
+        pts = np.asarray(points_mm, dtype=np.float64).reshape(-1, 2)
+        return _apply(self.homography, pts)
+
+    def px_per_mm_at(self, point_mm: tuple[float, float]) -> float:
+        """Local image scale (geometric mean of x and y) around a page point."""
+        return _local_scale(self.homography, point_mm)
+
+
+def _apply(h: Matrix, pts: Matrix) -> Matrix:
+    homog = np.hstack([pts, np.ones((len(pts), 1))]) @ h.T
+    out: Matrix = homog[:, :2] / homog[:, 2:3]
+    return out
+
+
+def _detector() -> Any:
+    import cv2
+
+    params = cv2.aruco.DetectorParameters()
+    # 36h10 has few bits; require a clean decode rather than accepting 1-bit corrections.
+    params.errorCorrectionRate = 0.3
+    return cv2.aruco.ArucoDetector(
+        cv2.aruco.getPredefinedDictionary(cv2.aruco.DICT_APRILTAG_36h10), params
+    )
+
+
+def _downscale(gray: Image, long_side: int) -> tuple[Image, float]:
+    import cv2
+
+    scale = min(1.0, long_side / max(gray.shape))
+    if scale >= 1.0:
+        return gray, 1.0
+    size = (round(gray.shape[1] * scale), round(gray.shape[0] * scale))
+    return cv2.resize(gray, size, interpolation=cv2.INTER_AREA), scale
+
+
+def _to_full(pts_small: Matrix, scale: float) -> Matrix:
+    # Pixel centres: small px p covers full-res [(p) / s, (p + 1) / s), centre (p + 0.5) / s - 0.5.
+    out: Matrix = (pts_small + 0.5) / scale - 0.5
+    return out
+
+
+def _find_tags(gray: Image) -> tuple[list[Matrix], list[int], float]:
+    """Tag corners (full-res px) and ids; downscaled first, full resolution as a fallback."""
+    small, scale = _downscale(gray, DETECT_LONG_SIDE)
+    detector = _detector()
+    for image, s in ((small, scale), (gray, 1.0)) if scale < 1.0 else ((gray, 1.0),):
+        corners, ids, _ = detector.detectMarkers(image)
+        if ids is not None and len(ids):
+            pts = [_to_full(np.asarray(c, dtype=np.float64).reshape(4, 2), s) for c in corners]
+            return pts, [int(i) for i in np.asarray(ids).ravel()], scale
+    return [], [], scale
+
+
+def _refine_corners(gray: Image, pts: Matrix, half_window: int) -> Matrix:
+    import cv2
+
+    half_window = max(2, half_window)
+    h, w = gray.shape
+    inside = np.all((pts > half_window + 1) & (pts < np.array([w, h]) - half_window - 2), axis=1)
+    if not inside.all():
+        return pts
+    refined = pts.astype(np.float32).reshape(-1, 1, 2).copy()
+    criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 40, 0.01)
+    cv2.cornerSubPix(gray, refined, (half_window, half_window), (-1, -1), criteria)
+    out: Matrix = refined.reshape(-1, 2).astype(np.float64)
+    # A corner that wandered far was pulled onto something else: keep the detection.
+    moved = np.hypot(*(out - pts).T)
+    out[moved > half_window] = pts[moved > half_window]
+    return out
+
+
+def _fiducial_squares_mm(pattern: str, square: float) -> list[tuple[float, float, float, float]]:
+    """Dark squares (x, y, w, h) relative to the fiducial centre."""
+    if pattern == "tl-br":
+        return [(-square, -square, square, square), (0.0, 0.0, square, square)]
+    return [(0.0, -square, square, square), (-square, 0.0, square, square)]
+
+
+def _match_fiducial(
+    small: Image, h_small: Matrix, fid: Fiducial, search_mm: float
+) -> tuple[float, float] | None:
+    """Locate one fiducial in the downscaled image: (x, y) of its saddle point, small px."""
+    import cv2
+
+    cx, cy = fid.center_mm
+    square, pattern = fid.square_mm, fid.pattern
+    # Ideal fiducial drawn in page mm and warped through the current homography estimate.
+    half = square * 1.6
+    res = 8.0  # px per mm of the ideal drawing
+    n = round(2 * half * res)
+    ideal = np.full((n, n), 255, np.uint8)
+    for x, y, w, h in _fiducial_squares_mm(pattern, square):
+        x0, y0 = round((x + half) * res), round((y + half) * res)
+        ideal[y0 : y0 + round(h * res), x0 : x0 + round(w * res)] = 0
+    ideal_to_page = np.array([[1 / res, 0, cx - half], [0, 1 / res, cy - half], [0, 0, 1.0]])
+    corners_page = np.array([[cx - half, cy - half], [cx + half, cy - half],
+                             [cx + half, cy + half], [cx - half, cy + half]])
+    corners_img = _apply(h_small, corners_page)
+    x0, y0 = np.floor(corners_img.min(axis=0)).astype(int)
+    x1, y1 = np.ceil(corners_img.max(axis=0)).astype(int)
+    if x1 - x0 < 6 or y1 - y0 < 6:
+        return None
+    shift = np.array([[1, 0, -x0], [0, 1, -y0], [0, 0, 1.0]])
+    patch = cv2.warpPerspective(ideal, shift @ h_small @ ideal_to_page,
+                                (int(x1 - x0), int(y1 - y0)), flags=cv2.INTER_AREA,
+                                borderValue=255)
+    # Search window around the prediction, clipped to the image.
+    scale = float(np.mean(np.hypot(*np.diff(corners_img, axis=0).T))) / (2 * half)
+    pad = round(search_mm * scale)
+    pred = _apply(h_small, np.array([[cx, cy]]))[0]
+    hs, ws = small.shape
+    wx0, wy0 = max(0, round(pred[0]) - pad - patch.shape[1] // 2), max(
+        0, round(pred[1]) - pad - patch.shape[0] // 2)
+    wx1 = min(ws, round(pred[0]) + pad + patch.shape[1] // 2 + 1)
+    wy1 = min(hs, round(pred[1]) + pad + patch.shape[0] // 2 + 1)
+    window = small[wy0:wy1, wx0:wx1]
+    if window.shape[0] <= patch.shape[0] or window.shape[1] <= patch.shape[1]:
+        return None
+    scores = cv2.matchTemplate(window, patch, cv2.TM_CCOEFF_NORMED)
+    _, best, _, (bx, by) = cv2.minMaxLoc(scores)
+    if best < MIN_MATCH_SCORE:
+        logger.debug("fiducial %s: best match %.2f", fid.name, best)
+        return None
+    # Where the centre sits inside the warped patch.
+    centre_in_patch = _apply(shift @ h_small, np.array([[cx, cy]]))[0]
+    x, y = wx0 + bx + centre_in_patch[0], wy0 + by + centre_in_patch[1]
+    if not (0 <= x < ws and 0 <= y < hs):
+        return None
+    return (float(x), float(y))
+
+
+def _affine_guess(src_mm: Matrix, dst_px: Matrix) -> Matrix:
+    import cv2
+
+    affine, _ = cv2.estimateAffine2D(src_mm, dst_px, method=cv2.LMEDS)
+    return np.vstack([affine, [0.0, 0.0, 1.0]]).astype(np.float64)
+
+
+def _correspondences(
+    template: Template, tag_mm: Matrix, tag_px: Matrix,
+    found: Sequence[tuple[float, float] | None],
+) -> tuple[Matrix, Matrix]:
+    src = [tag_mm] + [np.array([f.center_mm]) for f, p in zip(template.fiducials, found,
+                                                              strict=True) if p is not None]
+    dst = [tag_px] + [np.array([p]) for p in found if p is not None]
+    return np.vstack(src), np.vstack(dst)
+
+
+def _fit(
+    src_mm: Matrix, dst_px: Matrix, scale_px_per_mm: float
+) -> tuple[Matrix, np.ndarray[Any, np.dtype[np.bool_]]]:
+    """Least-squares homography, dropping the worst point while any misses by > threshold.
+
+    With at most 8 points, mostly good, this is steadier than RANSAC's early stopping.
+    """
+    import cv2
+
+    inliers: np.ndarray[Any, np.dtype[np.bool_]] = np.ones(len(src_mm), dtype=np.bool_)
+    threshold = OUTLIER_MM * scale_px_per_mm
+    while True:
+        if inliers.sum() == 4:
+            exact = cv2.getPerspectiveTransform(src_mm[inliers].astype(np.float32),
+                                                dst_px[inliers].astype(np.float32))
+            return np.asarray(exact, dtype=np.float64), inliers
+        found, _ = cv2.findHomography(src_mm[inliers], dst_px[inliers], 0)
+        h: Matrix = np.asarray(found, dtype=np.float64)
+        residual = np.hypot(*(_apply(h, src_mm) - dst_px).T)
+        residual[~inliers] = -1.0
+        worst = int(np.argmax(residual))
+        if residual[worst] <= threshold:
+            return h, inliers
+        inliers[worst] = False
+
+
+def register(
+    gray: Image, *, other_forms: Mapping[int, str] | None = None
+) -> Registration | RegistrationFailure:
+    """Place a grayscale photo on its page template, or say why it cannot be placed."""
+    import time
+
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    other_forms = OTHER_FORM_TAGS if other_forms is None else other_forms
+    tags, ids, scale = _find_tags(gray)
+    timings["tag_ms"] = (time.perf_counter() - t0) * 1000
+    if not ids:
+        return RegistrationFailure(NOT_A_FORM)
+    templates = load_templates()
+    known = [i for i, tag_id in enumerate(ids) if tag_id in templates]
+    if not known:
+        for tag_id in ids:
+            if tag_id in other_forms:
+                return RegistrationFailure(
+                    f"Ini halaman {other_forms[tag_id]}, bukan C.Hasil PPWP. "
+                    "Unggah halaman C.Hasil PPWP (Presiden dan Wakil Presiden).",
+                    tag_id=tag_id, other_form=other_forms[tag_id])
+        return RegistrationFailure(
+            f"Ini bukan halaman C.Hasil PPWP: kode {ids[0]} tidak dikenal", tag_id=ids[0])
+    if len({ids[i] for i in known}) > 1:
+        return RegistrationFailure(
+            "Ada lebih dari satu halaman dalam foto: foto satu halaman saja", tag_id=ids[known[0]])
+    index = known[0]
+    tag_id = ids[index]
+    template = templates[tag_id]
+
+    t1 = time.perf_counter()
+    tag_mm = np.array(template.tag_corners_mm, dtype=np.float64)
+    tag_side_px = float(np.mean(np.hypot(*np.diff(np.vstack([tags[index], tags[index][:1]]),
+                                                  axis=0).T)))
+    cell_px = tag_side_px / 8
+    tag_px = _refine_corners(gray, tags[index], round(cell_px / 3))
+
+    small, _ = _downscale(gray, DETECT_LONG_SIDE)
+    to_small = np.array([[scale, 0, 0.5 * scale - 0.5], [0, scale, 0.5 * scale - 0.5], [0, 0, 1]])
+    # A full homography from a 32 mm tag extrapolates badly across a 900 mm page; an affine
+    # fit is steadier for the first prediction, then found fiducials sharpen the estimate.
+    h_guess = _affine_guess(tag_mm, tag_px)
+    found: list[tuple[float, float] | None] = [None] * len(template.fiducials)
+    for search_mm in (FIDUCIAL_SEARCH_MM, FIDUCIAL_SEARCH_MM / 3):
+        h_small = to_small @ h_guess
+        for i, fid in enumerate(template.fiducials):
+            if found[i] is not None:
+                continue
+            hit = _match_fiducial(small, h_small, fid, search_mm)
+            if hit is None:
+                continue
+            full = _to_full(np.array([hit]), scale)
+            local = _local_scale(h_guess, fid.center_mm)
+            refined = _refine_corners(gray, full, round(fid.square_mm * local / 3))[0]
+            found[i] = (float(refined[0]), float(refined[1]))
+        if all(p is not None for p in found):
+            break
+        src_mm, dst_px = _correspondences(template, tag_mm, tag_px, found)
+        h_guess, _ = _fit(src_mm, dst_px, tag_side_px / template.tag_size_mm)
+    timings["fiducials_ms"] = (time.perf_counter() - t1) * 1000
+
+    src_mm, dst_px = _correspondences(template, tag_mm, tag_px, found)
+    page_scale = tag_side_px / template.tag_size_mm
+    homography, inliers = _fit(src_mm, dst_px, page_scale)
+    # Fiducials the fit rejected were matched on something else: report them as not found.
+    for k, fid_index in enumerate(i for i, p in enumerate(found) if p is not None):
+        if not inliers[4 + k]:
+            found[fid_index] = None
+    residuals = np.hypot(*(_apply(homography, src_mm[inliers]) - dst_px[inliers]).T)
+    error_px = float(np.sqrt(np.mean(residuals**2)))
+    width, height = template.page_size_mm
+    page_poly = _apply(homography, np.array([[0, 0], [width, 0], [width, height], [0, height]]))
+    registration = Registration(
+        tag_id=tag_id,
+        template=template,
+        homography=homography,
+        reprojection_error_px=error_px,
+        reprojection_error_mm=error_px / _local_scale(homography, (width / 2, height / 2)),
+        tag_corners_px=tag_px,
+        fiducials_px=tuple(found),
+        page_polygon_px=page_poly,
+        image_shape=(int(gray.shape[0]), int(gray.shape[1])),
+        timings_ms=timings,
+    )
+    timings["total_ms"] = (time.perf_counter() - t0) * 1000
+    logger.debug("registered tag %s: %s/4 fiducials, rms %.2f px", tag_id,
+                 registration.fiducials_found, error_px)
+    return registration
+
+
+def _local_scale(h: Matrix, point_mm: tuple[float, float]) -> float:
+    """Image px per page mm around a page point (geometric mean of x and y)."""
+    x, y = point_mm
+    p = _apply(h, np.array([(x, y), (x + 1.0, y), (x, y + 1.0)]))
+    return float(np.sqrt(np.hypot(*(p[1] - p[0])) * np.hypot(*(p[2] - p[0]))))
+
+
+def rectify(
+    gray: Image,
+    registration: Registration,
+    px_per_mm: float,
+    region_mm: tuple[float, float, float, float] | None = None,
+) -> Image:
+    """The page (or a region x, y, w, h of it, mm) straightened at `px_per_mm`."""
+    import cv2
+
+    x, y, w, h = region_mm or (0.0, 0.0, *registration.template.page_size_mm)
+    # Output pixel (u, v) centre is page point (x + (u + 0.5) / k, y + (v + 0.5) / k).
+    k = px_per_mm
+    out_to_page = np.array([[1 / k, 0, x + 0.5 / k], [0, 1 / k, y + 0.5 / k], [0, 0, 1.0]])
+    size = (max(1, round(w * k)), max(1, round(h * k)))
+    out: Image = cv2.warpPerspective(
+        gray, registration.homography @ out_to_page, size,
+        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
+    return out
