@@ -31,6 +31,12 @@ logger = logging.getLogger(__name__)
 TEMPLATE_ID = "C.HASIL-PPWP-2024"
 NOT_AN_IMAGE = "Berkas ini bukan foto yang bisa dibuka (bukan JPEG/PNG) / not a readable image"
 EMPTY_FORM = "formulir kosong"
+# With the tag and fewer than three corner marks the perspective is under-determined: on
+# tilted simulated photos the page drifts by a whole bubble row (10 mm) at the far end.
+MIN_FIDUCIALS = 3
+FEW_FIDUCIALS = (
+    "Sudut formulir tidak terlihat jelas: foto ulang seluruh halaman dengan keempat sudutnya"
+)
 RECTIFIED_PX_PER_MM = 1.6
 RECTIFIED_JPEG_QUALITY = 80
 TOP_K = 3
@@ -97,9 +103,9 @@ def read_form(data: bytes, *, dpt: int | None = None) -> Reading:
     reading.rectified_jpeg = timer.run(
         "rectify", lambda: _rectified_jpeg(gray, registration, RECTIFIED_PX_PER_MM)
     )
-    if not quality.ok:
+    if not quality.ok or registration.fiducials_found < MIN_FIDUCIALS:
         reading.status = STATUS_REJECTED
-        reading.reasons = list(quality.messages)
+        reading.reasons = list(quality.messages) if not quality.ok else [FEW_FIDUCIALS]
         return _finish(reading, timer, started)
 
     crops = timer.run("cells", lambda: _crop_cells(gray, registration))

@@ -127,3 +127,32 @@ def test_every_page_2_field_has_a_bubble_column_under_each_box() -> None:
     for spec in template_for_page(2).fields:
         assert [c.box for c in spec.bubbles] == list(range(len(spec.boxes_mm)))
         assert all(len(c.centers_mm) == 10 for c in spec.bubbles)
+
+
+def test_bubbles_are_read_from_a_photo_of_the_rendered_page_through_registration() -> None:
+    from vision.photo_sim import photograph
+    from vision.register import Registration, register
+    from vision.render import px_per_mm, render_page
+
+    dpi = 100
+    k = px_per_mm(dpi)
+    page = render_page(2, dpi)
+    truth = {"suara_paslon_1": "152", "suara_paslon_2": "047", "suara_paslon_3": "300"}
+    template = template_for_page(2)
+    for spec in template.fields:
+        for col in spec.bubbles:
+            x, y = col.centers_mm[int(truth[spec.name][col.box])]
+            centre = (round(x * k), round(y * k))
+            cv2.circle(page, centre, round(col.radius_mm * k * 0.75), 40, -1, cv2.LINE_AA)
+    for seed in (0, 1):
+        photo = photograph(page, np.random.default_rng(seed), "easy", width_px=2000)
+        gray = cv2.imdecode(np.frombuffer(photo.jpeg, np.uint8), cv2.IMREAD_GRAYSCALE)
+        registration = register(gray)
+        assert isinstance(registration, Registration)
+        read = {
+            spec.name: "".join(
+                str(c.digit) for c in read_columns(gray, registration.homography, spec.bubbles)
+            )
+            for spec in template.fields
+        }
+        assert read == truth
