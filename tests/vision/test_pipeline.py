@@ -1,0 +1,111 @@
+"""read_form end to end on photos: what it reads is right, or a person is told to look."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from vision.pipeline import EMPTY_FORM, NOT_AN_IMAGE, read_form
+
+
+def _needs(*modules: str) -> None:
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        pytest.skip(f"vision modules not built yet: {', '.join(missing)}")
+    from vision.digits import ModelError, load_model
+
+    try:
+        load_model()
+    except ModelError as exc:
+        pytest.skip(str(exc))
+
+
+STAGES = ("vision.quality", "vision.cells")
+
+
+def test_bytes_that_are_not_an_image_are_refused_and_nothing_is_invented() -> None:
+    data = b"%PDF-1.4 not a photo"
+    reading = read_form(data)
+    assert reading.status == "rejected"
+    assert reading.reasons == [NOT_AN_IMAGE]
+    assert reading.fields == {} and reading.page is None
+    assert reading.photo_sha256 == hashlib.sha256(data).hexdigest()
+    assert "decode" in reading.timings_ms
+
+
+def test_a_photo_of_something_else_is_rejected_as_not_a_form() -> None:
+    rng = np.random.default_rng(3)
+    image = rng.integers(0, 255, (900, 1200), dtype=np.uint8)
+    cv2.rectangle(image, (100, 100), (700, 600), 255, -1)
+    cv2.putText(image, "MENU WARUNG", (150, 350), cv2.FONT_HERSHEY_SIMPLEX, 2, 0, 4)
+    ok, jpeg = cv2.imencode(".jpg", image)
+    assert ok
+    reading = read_form(jpeg.tobytes())
+    assert reading.status == "rejected"
+    assert "bukan halaman C.Hasil" in reading.reasons[0]
+    assert reading.to_dict()["fields"] == {}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page", [1, 2, 3])
+def test_a_filled_page_reads_back_its_truth_or_flags_it(page: int) -> None:
+    _needs("vision.synthetic", *STAGES)
+    from vision.synthetic import synthetic_photo
+
+    for seed in range(2):
+        photo = synthetic_photo(page, seed=seed)
+        reading = read_form(photo.jpeg)
+        assert reading.page == page and reading.template == "C.HASIL-PPWP-2024"
+        if reading.status == "rejected":
+            assert reading.reasons  # refused photos say why; nothing is read
+            continue
+        for name, truth in photo.values.items():
+            field = reading.fields[name]
+            # The safety property: a wrong number is never silently accepted.
+            assert field.value == truth or field.flagged, (name, truth, field)
+        if reading.status == "accepted":
+            assert {n: f.value for n, f in reading.fields.items()} == photo.values
+        else:
+            assert reading.reasons
+
+
+@pytest.mark.slow
+def test_a_blank_form_reads_as_blank_with_formulir_kosong() -> None:
+    _needs(*STAGES)
+    from vision.photo_sim import photograph
+    from vision.render import render_page
+
+    photo = photograph(render_page(1, 100), np.random.default_rng(0), "easy", width_px=2400)
+    reading = read_form(photo.jpeg)
+    assert reading.page == 1
+    assert reading.status == "needs_review"
+    assert reading.reasons == [EMPTY_FORM]
+    assert all(f.value is None for f in reading.fields.values())
+
+
+@pytest.mark.slow
+def test_the_reading_carries_the_straightened_page_timings_and_json() -> None:
+    _needs("vision.synthetic", *STAGES)
+    from vision.synthetic import synthetic_photo
+
+    photo = synthetic_photo(2, seed=5)
+    reading = read_form(photo.jpeg, dpt=300)
+    assert reading.rectified_jpeg is not None
+    page = cv2.imdecode(np.frombuffer(reading.rectified_jpeg, np.uint8), cv2.IMREAD_GRAYSCALE)
+    assert page.shape == (round(900 * reading.px_per_mm), round(600 * reading.px_per_mm))
+    assert {"decode", "registration", "quality", "cells", "model", "rules", "total"} <= set(
+        reading.timings_ms
+    )
+    out = json.loads(json.dumps(reading.to_dict()))
+    assert out["status"] in ("accepted", "needs_review", "rejected")
+    if out["status"] != "rejected":
+        assert set(out["fields"]) == {"suara_paslon_1", "suara_paslon_2", "suara_paslon_3"}
+        for field in out["fields"].values():
+            assert {"value", "text", "confidence", "flagged"} <= set(field)
+            assert len(field["text"]) == 3
+        assert len(out["omr"]["suara_paslon_1"]) == 3
