@@ -58,7 +58,6 @@ def _speed() -> dict[str, Any]:
 def _accuracy(n: int) -> dict[str, Any]:
     from vision.pipeline import read_form
     from vision.synthetic import synthetic_photo
-    from vision.template import template_for_page
 
     fields_total = fields_right = wrong_unflagged = flagged = corrected = 0
     boxes_total = boxes_right = 0
@@ -74,7 +73,6 @@ def _accuracy(n: int) -> dict[str, Any]:
             continue
         if reading.status != "accepted":
             pages_review += 1
-        spec_boxes = {s.name: len(s.boxes_mm) for s in template_for_page(page).fields}
         for name, truth in photo.values.items():
             field = reading.fields.get(name)
             if field is None:
@@ -90,16 +88,12 @@ def _accuracy(n: int) -> dict[str, Any]:
                     wrong_examples.append(
                         {"seed": 10_000 + i, "field": name, "truth": truth, "read": field.text}
                     )
-            # Box accuracy where the truth's box labels are known: right-aligned with X fill.
-            text = str(truth)
-            n_boxes = spec_boxes[name]
-            if len(text) <= n_boxes:
-                want = "X" * (n_boxes - len(text)) + text if truth else "X" * n_boxes
-                got = field.read_text or field.text
-                boxes_total += n_boxes
-                boxes_right += sum(
-                    a == b or (a == "X" and b in "_0") for a, b in zip(want, got, strict=False)
-                )
+            # Box accuracy against what is really written (the model's first reading).
+            want = photo.boxes.get(name)
+            got = field.read_text or field.text
+            if want is not None and len(want) == len(got):
+                boxes_total += len(want)
+                boxes_right += sum(a == b for a, b in zip(want, got, strict=True))
     pages = max(n, 1)
     return {
         "photos": n,
