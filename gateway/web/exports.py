@@ -13,7 +13,7 @@ from gateway.web.auth import PPK_READERS, require_role
 from gateway.web.labels import PAGE_FIELDS
 from gateway.web.state import web_state
 
-bp = Blueprint("exports", __name__, url_prefix="/ppk/ekspor")
+bp = Blueprint("exports", __name__, url_prefix="/ppk")
 
 BASE_COLUMNS = ("tps", "page", "state", "upload_id", "source", "final_by", "final_at")
 
@@ -30,7 +30,7 @@ def _cell(value: Any) -> Any:
     return value
 
 
-@bp.route(".csv")
+@bp.route("/ekspor.csv")
 @require_role(*PPK_READERS)
 def csv_export() -> Response:
     rows = web_state().store.export_results()
@@ -51,7 +51,7 @@ def csv_export() -> Response:
     )
 
 
-@bp.route(".json")
+@bp.route("/ekspor.json")
 @require_role(*PPK_READERS)
 def json_export() -> Response:
     state = web_state()

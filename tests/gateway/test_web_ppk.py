@@ -1,0 +1,158 @@
+"""The PPK dashboard: progress, review, discard, manual entry, uploads on behalf, exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from flask import Flask
+from flask.testing import FlaskClient
+from PIL import Image, ImageDraw
+
+from gateway.store import Store
+from tests.gateway.test_web_support import (  # noqa: F401  (fixtures)
+    TPS_A,
+    TPS_B,
+    app,
+    box_config,
+    client,
+    csrf_from,
+    finish_next_job,
+    jpeg_photo,
+    page_reading,
+    sign_in,
+    store,
+    upload_photo,
+)
+
+P2 = {"suara_paslon_1": 61, "suara_paslon_2": 102, "suara_paslon_3": 47}
+
+
+def _kpps_upload(app: Flask, store: Store, tps: str, seed: int, reading: dict) -> int:  # type: ignore[type-arg]
+    officer = app.test_client()
+    sign_in(officer, tps)
+    upload_photo(officer, jpeg_photo(seed=seed))
+    return finish_next_job(store, reading)
+
+
+def test_dashboard_shows_every_tps_and_progress(
+    app: Flask, client: FlaskClient, store: Store
+) -> None:
+    upload_id = _kpps_upload(app, store, TPS_A, 1, page_reading(2, P2))
+    store.confirm(upload_id, actor=TPS_A, corrections={})
+    sign_in(client, "ppk")
+    page = client.get("/ppk/").get_data(as_text=True)
+    for code in ("3171011001001", "3171011002002", "3171011003001"):
+        assert code in page
+    assert '<progress max="18" value="1">' in page  # 6 TPS x 3 pages, one final
+    assert 'http-equiv="refresh"' in page
+    assert "Dikonfirmasi" in page
+    assert "Log audit utuh" in page
+
+
+def test_review_queue_correct_with_reason(app: Flask, client: FlaskClient, store: Store) -> None:
+    flagged = page_reading(2, P2, status="needs_review", flagged=("suara_paslon_3",),
+                           reasons=["Angka paslon 03 kurang jelas"])
+    upload_id = _kpps_upload(app, store, TPS_A, 2, flagged)
+    sign_in(client, "ppk")
+    queue = client.get("/ppk/periksa").get_data(as_text=True)
+    assert f"/ppk/foto/{upload_id}" in queue and "kurang jelas" in queue
+    detail = client.get(f"/ppk/foto/{upload_id}").get_data(as_text=True)
+    assert "Periksa!" in detail and "Angka paslon 03 kurang jelas" in detail
+
+    token = csrf_from(client, f"/ppk/foto/{upload_id}")
+    form = {"csrf_token": token, **{f"value-{k}": str(v) for k, v in P2.items()}}
+    form["value-suara_paslon_3"] = "74"
+    no_reason = client.post(f"/ppk/foto/{upload_id}/periksa", data=form, follow_redirects=True)
+    assert "Tuliskan alasannya" in no_reason.get_data(as_text=True)
+    assert store.get_upload(upload_id)["state"] == "needs_review"  # type: ignore[index]
+
+    form["reason"] = "dicocokkan dengan kertas asli"
+    client.post(f"/ppk/foto/{upload_id}/periksa", data=form)
+    upload = store.get_upload(upload_id)
+    assert upload is not None and upload["state"] == "reviewed"
+    assert upload["values"]["suara_paslon_3"] == {**upload["values"]["suara_paslon_3"],
+                                                 "value": 74, "machine": 47, "actor": "ppk"}
+    assert client.get("/ppk/periksa").get_data(as_text=True).count("/ppk/foto/") == 0
+
+
+def test_rejected_photo_discard_or_manual_entry(
+    app: Flask, client: FlaskClient, store: Store
+) -> None:
+    rejected = {**page_reading(1, {}), "status": "rejected", "template": None, "page": None,
+                "reasons": ["Bukan halaman C.Hasil: tanda AprilTag tidak ditemukan"]}
+    first = _kpps_upload(app, store, TPS_A, 3, rejected)
+    second = _kpps_upload(app, store, TPS_A, 4, rejected)
+    sign_in(client, "ppk")
+    listing = client.get("/ppk/ditolak").get_data(as_text=True)
+    assert f"#{first}" in listing and "AprilTag" in listing
+
+    token = csrf_from(client, f"/ppk/foto/{first}")
+    client.post(f"/ppk/foto/{first}/buang", data={"csrf_token": token, "reason": "foto lantai"})
+    assert store.get_upload(first)["state"] == "discarded"  # type: ignore[index]
+
+    form = {"csrf_token": token, "tps": TPS_A, "page": "2", "upload_id": str(second),
+            "reason": "dibaca dari kertas", **{f"value-{k}": str(v) for k, v in P2.items()}}
+    response = client.post("/ppk/manual", data=form)
+    assert response.status_code == 302
+    assert store.get_upload(second)["state"] == "reviewed"  # type: ignore[index]
+    assert "Diperiksa PPK" in client.get(f"/ppk/tps/{TPS_A}").get_data(as_text=True)
+
+
+def test_manual_entry_rejects_bad_numbers(client: FlaskClient, store: Store) -> None:
+    sign_in(client, "ppk")
+    token = csrf_from(client, "/ppk/manual")
+    response = client.post("/ppk/manual", data={
+        "csrf_token": token, "tps": TPS_B, "page": "2", "reason": "x",
+        "value-suara_paslon_1": "-3", "value-suara_paslon_2": "abc"})
+    assert response.status_code == 422
+    assert "bilangan bulat" in response.get_data(as_text=True)
+    assert store.page_states(TPS_B)[1]["state"] == "missing"
+
+
+def _pdf(pages: int) -> bytes:
+    images = [Image.new("RGB", (1240, 1754), (250, 250, 250)) for _ in range(pages)]
+    for n, image in enumerate(images):  # distinct pages (identical ones are one photo)
+        ImageDraw.Draw(image).rectangle([100 + 50 * n, 100, 300 + 50 * n, 200], fill=(0, 0, 0))
+    buf = io.BytesIO()
+    images[0].save(buf, format="PDF", save_all=True, append_images=images[1:], resolution=150)
+    return buf.getvalue()
+
+
+def test_ppk_uploads_a_pdf_for_a_tps(client: FlaskClient, store: Store) -> None:
+    sign_in(client, "ppk")
+    response = upload_photo(client, _pdf(3), name="scan.pdf", path="/ppk/unggah", tps=TPS_B)
+    assert response.status_code == 302
+    uploads = store.uploads_for_tps(TPS_B)
+    assert len(uploads) == 3
+    assert {u["source"] for u in uploads} == {"ppk"}
+    assert {u["content_type"] for u in uploads} == {"image/jpeg"}
+
+
+def test_ppk_upload_refuses_unknown_tps_and_junk(client: FlaskClient) -> None:
+    sign_in(client, "ppk")
+    unknown = upload_photo(client, jpeg_photo(), path="/ppk/unggah", tps="9999999999999")
+    assert unknown.status_code == 422
+    junk = upload_photo(client, b"%PDF-1.4 not really", name="x.pdf", path="/ppk/unggah",
+                        tps=TPS_B)
+    assert junk.status_code == 422 and "PDF rusak" in junk.get_data(as_text=True)
+
+
+def test_exports(app: Flask, client: FlaskClient, store: Store) -> None:
+    upload_id = _kpps_upload(app, store, TPS_A, 5, page_reading(2, P2))
+    store.confirm(upload_id, actor=TPS_A, corrections={"suara_paslon_1": 60})
+    sign_in(client, "pengawas")  # observers may export too
+    rows = list(csv.DictReader(io.StringIO(client.get("/ppk/ekspor.csv").get_data(as_text=True))))
+    assert len(rows) == 1
+    assert rows[0]["tps"] == TPS_A and rows[0]["suara_paslon_1"] == "60"
+    doc = json.loads(client.get("/ppk/ekspor.json").get_data(as_text=True))
+    assert doc["kecamatan"] == "317101"
+    assert doc["results"][0]["values"]["suara_paslon_2"] == 102
+
+
+def test_tps_page_shows_cross_page_checks_once_complete(
+    app: Flask, client: FlaskClient, store: Store
+) -> None:
+    sign_in(client, "ppk")
+    assert "Menunggu ketiga halaman" in client.get(f"/ppk/tps/{TPS_A}").get_data(as_text=True)
