@@ -1,0 +1,175 @@
+"""Photo quality: measured values against thresholds, with plain messages for the officer.
+
+Each check says what it measured, the limit, whether it passed and, when not, what the
+officer should do. `Quality.refuse` is set when the photo cannot be read at all; the gateway
+then refuses the upload at once and asks for a new photo.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from vision.register import Registration, rectify
+
+logger = logging.getLogger(__name__)
+
+Image = np.ndarray[Any, Any]
+
+SAMPLE_PX_PER_MM = 4.0  # boxes are measured on a straightened copy at this scale
+MIN_PX_PER_MM = 2.0  # a 17 mm box needs >= ~34 px for its digit to be legible
+MIN_FIDUCIALS = 3  # tag + 3 fiducials still pin the page; fewer is a guess
+MAX_SCALE_RATIO = 1.8  # far side of the page vs near side (perspective from tilting)
+REFUSE_SCALE_RATIO = 3.0
+MIN_SHARPNESS = 0.04  # normalised Laplacian energy of the box strips (see _sharpness)
+REFUSE_SHARPNESS = 0.02
+MAX_SATURATED = 0.25  # share of box pixels clipped white
+REFUSE_SATURATED = 0.6
+SATURATED_LEVEL = 250
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    value: float | None  # None: not measurable (page cut off)
+    threshold: float
+    ok: bool
+    refuse: bool
+    message: str | None
+
+
+@dataclass(frozen=True)
+class Quality:
+    checks: tuple[Check, ...]
+
+    @property
+    def refuse(self) -> bool:
+        return any(c.refuse for c in self.checks)
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+    @property
+    def messages(self) -> list[str]:
+        return [c.message for c in self.checks if not c.ok and c.message]
+
+    def check(self, name: str) -> Check:
+        return next(c for c in self.checks if c.name == name)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {c.name: asdict(c) for c in self.checks}
+        out["refuse"] = self.refuse
+        return out
+
+
+def _boxes_inside(registration: Registration) -> float:
+    """Share of digit box corners that fall inside the image."""
+    h, w = registration.image_shape
+    corners = [
+        (x + dx, y + dy)
+        for f in registration.template.fields
+        for x, y, bw, bh in f.boxes_mm
+        for dx, dy in ((0, 0), (bw, 0), (bw, bh), (0, bh))
+    ]
+    pts = registration.project(corners)
+    inside = (pts[:, 0] >= 0) & (pts[:, 0] < w) & (pts[:, 1] >= 0) & (pts[:, 1] < h)
+    return float(inside.mean())
+
+
+def _field_strips(gray: Image, registration: Registration) -> list[Image]:
+    """Each field's boxes with their borders, straightened at SAMPLE_PX_PER_MM."""
+    strips = []
+    for field in registration.template.fields:
+        x, y, w, h = field.bbox_mm
+        m = field.line_mm + 1.0
+        strips.append(rectify(gray, registration, SAMPLE_PX_PER_MM, (x - m, y - m, w + 2 * m,
+                                                                     h + 2 * m)))
+    return strips
+
+
+def _sharpness(strips: list[Image]) -> float:
+    """Laplacian energy over intensity spread: box borders give strong edges when sharp.
+
+    Normalising by the spread keeps the value steady under dim or bright light; the median
+    over fields ignores one shadowed or glared strip.
+    """
+    import cv2
+
+    values = []
+    for strip in strips:
+        f = strip.astype(np.float32)
+        spread = float(f.std()) ** 2 + 1.0
+        values.append(float(cv2.Laplacian(f, cv2.CV_32F).var()) / spread)
+    return float(np.median(values))
+
+
+def _saturated(strips: list[Image]) -> float:
+    return float(np.mean([np.mean(s >= SATURATED_LEVEL) for s in strips]))
+
+
+def _scale_ratio(registration: Registration) -> tuple[float, float]:
+    """(min px/mm over the field area, max/min px/mm across the page corners)."""
+    width, height = registration.template.page_size_mm
+    corners = [(0.0, 0.0), (width, 0.0), (width, height), (0.0, height)]
+    scales = [registration.px_per_mm_at(c) for c in corners]
+    at_fields = [registration.px_per_mm_at((f.bbox_mm[0], f.bbox_mm[1]))
+                 for f in registration.template.fields]
+    return min(at_fields), max(scales) / min(scales)
+
+
+def assess(gray: Image, registration: Registration) -> Quality:
+    """Measure the photo around the registered page."""
+    checks: list[Check] = []
+    inside = _boxes_inside(registration)
+    found = registration.fiducials_found
+    cut = inside < 1.0 or found < MIN_FIDUCIALS
+    checks.append(Check(
+        "cut_off", float(found), float(MIN_FIDUCIALS), ok=found == 4 and inside == 1.0,
+        refuse=cut,
+        message=None if found == 4 and inside == 1.0 else (
+            "Halaman terpotong: keempat sudut halaman harus masuk foto "
+            "(Page cut off: all four corners must be in the photo)"),
+    ))
+    scale, ratio = _scale_ratio(registration)
+    checks.append(Check(
+        "page_size", round(scale, 3), MIN_PX_PER_MM, ok=scale >= MIN_PX_PER_MM,
+        refuse=scale < MIN_PX_PER_MM,
+        message=None if scale >= MIN_PX_PER_MM else (
+            "Halaman terlalu kecil di foto: dekatkan kamera sampai halaman memenuhi layar "
+            "(Page too small: move closer)"),
+    ))
+    checks.append(Check(
+        "tilt", round(ratio, 3), MAX_SCALE_RATIO, ok=ratio <= MAX_SCALE_RATIO,
+        refuse=ratio > REFUSE_SCALE_RATIO,
+        message=None if ratio <= MAX_SCALE_RATIO else (
+            "Foto terlalu miring: pegang ponsel sejajar di atas halaman "
+            "(Photo too tilted: hold the phone level above the page)"),
+    ))
+    sharp: float | None = None
+    sat: float | None = None
+    if inside == 1.0:
+        strips = _field_strips(gray, registration)
+        sharp, sat = round(_sharpness(strips), 4), round(_saturated(strips), 4)
+    sharp_ok = sharp is None or sharp >= MIN_SHARPNESS
+    checks.append(Check(
+        "blur", sharp, MIN_SHARPNESS, ok=sharp_ok,
+        refuse=sharp is not None and sharp < REFUSE_SHARPNESS,
+        message=None if sharp_ok else (
+            "Foto buram: ulangi dengan tangan stabil dan tunggu kamera fokus "
+            "(Photo blurred: hold steady and let the camera focus)"),
+    ))
+    glare_ok = sat is None or sat <= MAX_SATURATED
+    checks.append(Check(
+        "glare", sat, MAX_SATURATED, ok=glare_ok,
+        refuse=sat is not None and sat > REFUSE_SATURATED,
+        message=None if glare_ok else (
+            "Ada pantulan cahaya/silau di kotak angka: geser posisi agar tidak kena lampu "
+            "(Glare on the number boxes: move away from the light)"),
+    ))
+    quality = Quality(tuple(checks))
+    logger.debug("quality: %s", quality.to_dict())
+    return quality
