@@ -34,8 +34,10 @@ STROKE = 2.2  # target stroke width in the 28x28 image, about MNIST's
 # JPEG ringing and paper grain stay under ~0.15.
 SEED_CONTRAST = 0.30
 GROW_CONTRAST = 0.16
+LINE_CONTRAST = 0.10
 MIN_INK_FRACTION = 0.006  # of the working area: less than this is a blank box
-MIN_EXTENT = 0.22  # ink shorter than this (of the box height) and narrower (of width) is a speck
+MIN_EXTENT = 0.22  # a mark shorter than this (of the box height) and narrower (of width) is a speck
+MIN_AREA = 16  # working pixels, about 1 mm^2 in a box photographed at 5 px/mm
 
 
 @dataclass(frozen=True)
@@ -90,33 +92,62 @@ def _hysteresis(contrast: Image) -> U8:
     return np.asarray(keep[labels], np.uint8)
 
 
+def _morph(img: U8, op: int, kh: int, kw: int) -> U8:
+    kernel = np.ones((max(1, kh), max(1, kw)), np.uint8)
+    if op == cv2.MORPH_CLOSE:  # OpenCV's default border leaves edges untouched by a closing
+        return np.asarray(cv2.morphologyEx(img, op, kernel), np.uint8)
+    # ...but would extend strokes touching the edge into "lines" of any length in an opening.
+    out = cv2.morphologyEx(img, op, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    return np.asarray(out, np.uint8)
+
+
+def _frame_depth(frame: U8, axis: int) -> tuple[int, int]:
+    """How far the removed frame reaches into the box from each side along `axis`."""
+    profile = frame.any(axis=1 - axis)
+    size = profile.size
+    near = np.flatnonzero(profile[: size // 2])
+    far = np.flatnonzero(profile[size // 2 :])
+    return (int(near.max()) + 1 if near.size else 0, size // 2 - int(far.min()) if far.size else 0)
+
+
+def _edge_to_edge(lines: U8, axis: int, depth: tuple[int, int]) -> U8:
+    """Keep the line pieces that run from one side of the box to the other along `axis`
+    (up to the frame remnants removed at either side, which a printed rule crosses)."""
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(lines, connectivity=8)
+    size = lines.shape[axis]
+    start = stats[:, cv2.CC_STAT_LEFT if axis == 1 else cv2.CC_STAT_TOP]
+    length = stats[:, cv2.CC_STAT_WIDTH if axis == 1 else cv2.CC_STAT_HEIGHT]
+    slack = max(2, round(size * 0.04))
+    keep = (start <= depth[0] + slack) & (start + length >= size - depth[1] - slack)
+    keep[0] = False
+    return np.asarray(keep[labels], np.uint8)
+
+
 def _long_lines(mask: U8) -> U8:
     """Pixels of straight horizontal/vertical lines: printed borders, rules, dotted guides.
 
-    A line must either run almost the whole box or lie in the outer margin, so the stem of a
-    '1' or the bar of a '7' in the middle of the box survives.
+    A line must lie in the outer margin (border remnants) or run from edge to edge (rules),
+    so the stem of a '1' or the bar of a '5' or '7', however wide, survives.
     """
     h, w = mask.shape
-
-    def morph(img: Image, op: int, kh: int, kw: int) -> Image:
-        # Zero outside the box: OpenCV's default border would extend strokes that touch the
-        # edge into "lines" of any length.
-        kernel = np.ones((max(1, kh), max(1, kw)), np.uint8)
-        return cv2.morphologyEx(img, op, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0)
-
     # Bridge the gaps of dotted guides before looking for length.
-    bridged_h = morph(mask, cv2.MORPH_CLOSE, 1, 7)
-    bridged_v = morph(mask, cv2.MORPH_CLOSE, 7, 1)
-    full_h = morph(bridged_h, cv2.MORPH_OPEN, 1, int(w * 0.85))
-    full_v = morph(bridged_v, cv2.MORPH_OPEN, int(h * 0.85), 1)
-    edge_h = morph(bridged_h, cv2.MORPH_OPEN, 1, int(w * 0.45))
-    edge_v = morph(bridged_v, cv2.MORPH_OPEN, int(h * 0.45), 1)
+    edge_h = _morph(_morph(mask, cv2.MORPH_CLOSE, 1, 7), cv2.MORPH_OPEN, 1, int(w * 0.45))
+    edge_v = _morph(_morph(mask, cv2.MORPH_CLOSE, 7, 1), cv2.MORPH_OPEN, int(h * 0.45), 1)
     my, mx = max(2, h // 8), max(2, w // 8)
     edge_h[my:-my, :] = 0
     edge_v[:, mx:-mx] = 0
-    lines = np.asarray(full_h | full_v | edge_h | edge_v, np.uint8)
+    edges = np.asarray(cv2.dilate(edge_h | edge_v, np.ones((3, 3), np.uint8)), np.uint8)
+    # With the frame gone, a stroke that nearly fills the box cannot be bridged to it.
+    inner = np.asarray(mask & (1 - edges), np.uint8)
+    full_h = _morph(_morph(inner, cv2.MORPH_CLOSE, 1, 7), cv2.MORPH_OPEN, 1, int(w * 0.85))
+    full_v = _morph(_morph(inner, cv2.MORPH_CLOSE, 7, 1), cv2.MORPH_OPEN, int(h * 0.85), 1)
+    lines = np.bitwise_or(
+        _edge_to_edge(full_h, 1, _frame_depth(edge_v, 1)),
+        _edge_to_edge(full_v, 0, _frame_depth(edge_h, 0)),
+    )
     # Widen by one pixel to take the anti-aliased fringe of the line with it.
-    return np.asarray(cv2.dilate(lines, np.ones((3, 3), np.uint8)), np.uint8)
+    widened = np.asarray(cv2.dilate(lines, np.ones((3, 3), np.uint8)), np.uint8)
+    return np.asarray(np.bitwise_or(edges, widened), np.uint8)
 
 
 def _keep_components(mask: U8) -> U8:
@@ -130,12 +161,21 @@ def _keep_components(mask: U8) -> U8:
     x0, y0 = stats[1:, cv2.CC_STAT_LEFT], stats[1:, cv2.CC_STAT_TOP]
     x1 = x0 + stats[1:, cv2.CC_STAT_WIDTH]
     y1 = y0 + stats[1:, cv2.CC_STAT_HEIGHT]
-    big_enough = (areas >= max(12, 0.08 * largest)) | (areas >= 0.5 * largest)
+    big_enough = areas >= max(MIN_AREA, 0.08 * largest)
     # Border remnants that escaped line removal: small pieces hugging one edge.
     mx, my = max(2, w // 10), max(2, h // 12)
     in_margin = (x1 <= mx) | (x0 >= w - mx) | (y1 <= my) | (y0 >= h - my)
     keep = np.concatenate([[False], big_enough & ~(in_margin & (areas < 0.5 * largest))])
     return np.asarray(keep[labels], np.uint8)
+
+
+def _has_a_stroke(mask: U8) -> bool:
+    """True when one connected mark is tall or wide enough to be writing, not dust."""
+    h, w = mask.shape
+    _, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    tall = stats[1:, cv2.CC_STAT_HEIGHT] >= MIN_EXTENT * h
+    wide = stats[1:, cv2.CC_STAT_WIDTH] >= MIN_EXTENT * w
+    return bool((tall | wide).any())
 
 
 def _stroke_width(mask: U8) -> float:
@@ -184,14 +224,15 @@ def prepare_one(crop: Image) -> Prepared:
     work = _resize_to_work(_to_gray(crop))
     contrast = ink_contrast(work)
     mask = _hysteresis(contrast)
-    mask &= 1 - _long_lines(mask)
+    # Lines are traced on a lower threshold than ink so a faint stretch of a printed rule
+    # (JPEG, uneven light) does not break it into short pieces that pass for strokes.
+    mask &= 1 - _long_lines(np.asarray(contrast > LINE_CONTRAST, np.uint8))
     mask = _keep_components(mask)
     h, w = mask.shape
     fraction = float(mask.sum()) / (h * w)
     if fraction < MIN_INK_FRACTION:
         return Prepared(np.zeros((SIZE, SIZE), np.uint8), True, fraction)
-    ys, xs = np.nonzero(mask)
-    if (ys.max() - ys.min() + 1) < MIN_EXTENT * h and (xs.max() - xs.min() + 1) < MIN_EXTENT * w:
+    if not _has_a_stroke(mask):
         return Prepared(np.zeros((SIZE, SIZE), np.uint8), True, fraction)
     # Soft ink inside the kept strokes (plus their fringe) gives MNIST-like anti-aliased edges.
     keep = cv2.dilate(mask, np.ones((3, 3), np.uint8)).astype(bool)
