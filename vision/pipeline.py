@@ -31,6 +31,9 @@ logger = logging.getLogger(__name__)
 TEMPLATE_ID = "C.HASIL-PPWP-2024"
 NOT_AN_IMAGE = "Berkas ini bukan foto yang bisa dibuka (bukan JPEG/PNG) / not a readable image"
 EMPTY_FORM = "formulir kosong"
+CORNERS_MISSING = (
+    "Keempat tanda sudut halaman harus terlihat di foto / all four corner marks must show"
+)
 RECTIFIED_PX_PER_MM = 1.6
 RECTIFIED_JPEG_QUALITY = 80
 TOP_K = 3
@@ -97,11 +100,12 @@ def read_form(data: bytes, *, dpt: int | None = None) -> Reading:
     reading.rectified_jpeg = timer.run(
         "rectify", lambda: _rectified_jpeg(gray, registration, RECTIFIED_PX_PER_MM)
     )
-    if quality.refuse:
-        # vision.quality refuses too when under three corner marks are found: with the tag
-        # alone the perspective drifts by a whole bubble row (10 mm) at the far end.
+    if quality.refuse or registration.fiducials_found < len(template.fiducials):
+        # Measured on simulated tilted photos: with the tag and three corner marks the page
+        # still drifts 30-150 px (one or two bubble rows) far from the tag, so boxes would be
+        # cut from the wrong place. A new photo is cheaper than a wrong number.
         reading.status = STATUS_REJECTED
-        reading.reasons = list(quality.messages)
+        reading.reasons = list(quality.messages) or [CORNERS_MISSING]
         return _finish(reading, timer, started)
 
     crops = timer.run("cells", lambda: _crop_cells(gray, registration))
