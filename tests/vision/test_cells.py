@@ -1,0 +1,82 @@
+"""Cell crops line up with the boxes: marks put into chosen boxes show up in those crops only."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from vision.cells import CELL_PX_PER_MM, crop_cells
+from vision.register import Registration, register
+from vision.render import render_page
+from vision.template import template_for_page
+
+DPI = 120.0
+MARKED = {("pengguna_total_j", 0), ("pemilih_dpt_l", 2), ("surat_suara_sisa", 1),
+          ("pengguna_disabilitas_p", 0)}
+
+
+def _marked_page() -> np.ndarray:
+    """Page 1 with a dark 6 mm square in the centre of each MARKED box, photographed paper."""
+    template = template_for_page(1)
+    page = render_page(1, DPI)
+    k = DPI / 25.4
+    for name, index in MARKED:
+        x, y, w, h = template.field(name).boxes_mm[index]
+        cx, cy = x + w / 2, y + h / 2
+        page[round((cy - 3) * k): round((cy + 3) * k), round((cx - 3) * k): round((cx + 3) * k)] = 40
+    return (30 + page.astype(np.float32) * (180 / 255)).astype(np.uint8)
+
+
+def _photo(page: np.ndarray) -> np.ndarray:
+    h, w = page.shape
+    src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    dst = np.float32([[2750, 3700], [300, 3800], [250, 300], [2800, 200]])  # upside down
+    warped = cv2.warpPerspective(page, cv2.getPerspectiveTransform(src, dst), (3000, 4000),
+                                 flags=cv2.INTER_AREA, borderValue=60)
+    ok, buf = cv2.imencode(".jpg", warped, [cv2.IMWRITE_JPEG_QUALITY, 85])
+    assert ok
+    return cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE)
+
+
+def test_marks_land_in_their_crops_and_borders_stay_out() -> None:
+    photo = _photo(_marked_page())
+    reg = register(photo)
+    assert isinstance(reg, Registration), reg
+    cells = crop_cells(photo, reg)
+    template = template_for_page(1)
+    assert list(cells) == list(template.field_names)
+    for field in template.fields:
+        crops = cells[field.name]
+        assert len(crops) == len(field.boxes_mm)
+        for index, (crop, box) in enumerate(zip(crops, field.boxes_mm, strict=True)):
+            assert crop.dtype == np.uint8
+            assert abs(crop.shape[1] - (box[2] - 1.6) * CELL_PX_PER_MM) <= 1
+            assert abs(crop.shape[0] - (box[3] - 1.6) * CELL_PX_PER_MM) <= 1
+            h, w = crop.shape
+            centre = crop[h // 2 - 4: h // 2 + 4, w // 2 - 4: w // 2 + 4]
+            if (field.name, index) in MARKED:
+                assert centre.mean() < 100, (field.name, index)
+                # The mark is centred: its dark area is symmetric within a pixel or two.
+                dark = np.argwhere(crop < 120)
+                mid = dark.mean(axis=0)
+                assert abs(mid[0] - (h - 1) / 2) < 2 and abs(mid[1] - (w - 1) / 2) < 2
+                edge = np.concatenate([crop[:3].ravel(), crop[-3:].ravel(),
+                                       crop[:, :3].ravel(), crop[:, -3:].ravel()])
+                assert edge.min() > 150, (field.name, index)
+            else:
+                # Blank box: paper only, no border remnant anywhere in the crop.
+                assert crop.min() > 150, (field.name, index, int(crop.min()))
+
+
+def test_page3_date_boxes_and_page2_result_boxes_crop() -> None:
+    for page in (2, 3):
+        img = (30 + render_page(page, DPI).astype(np.float32) * (180 / 255)).astype(np.uint8)
+        reg = register(img)
+        assert isinstance(reg, Registration), reg
+        cells = crop_cells(img, reg, px_per_mm=6.0)
+        template = template_for_page(page)
+        assert {n: len(c) for n, c in cells.items()} == {
+            f.name: len(f.boxes_mm) for f in template.fields}
+        for name, crops in cells.items():
+            for crop in crops:
+                assert crop.min() > 150, name
