@@ -23,7 +23,8 @@ def _marked_page() -> np.ndarray:
     for name, index in MARKED:
         x, y, w, h = template.field(name).boxes_mm[index]
         cx, cy = x + w / 2, y + h / 2
-        page[round((cy - 3) * k): round((cy + 3) * k), round((cx - 3) * k): round((cx + 3) * k)] = 40
+        rows = slice(round((cy - 3) * k), round((cy + 3) * k))
+        page[rows, round((cx - 3) * k): round((cx + 3) * k)] = 40
     return (30 + page.astype(np.float32) * (180 / 255)).astype(np.uint8)
 
 
