@@ -47,7 +47,7 @@ def u8(img: Image) -> Image:
 def jpeg(img: Image, quality: int = 50) -> Image:
     ok, enc = cv2.imencode(".jpg", u8(img), [cv2.IMWRITE_JPEG_QUALITY, quality])
     assert ok
-    return cv2.imdecode(enc, cv2.IMREAD_GRAYSCALE)
+    return np.asarray(cv2.imdecode(enc, cv2.IMREAD_GRAYSCALE))
 
 
 def centre_of_mass(out: Image) -> tuple[float, float]:
