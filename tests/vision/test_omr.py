@@ -146,7 +146,9 @@ def test_bubbles_are_read_from_a_photo_of_the_rendered_page_through_registration
             cv2.circle(page, centre, round(col.radius_mm * k * 0.75), 40, -1, cv2.LINE_AA)
     for seed in (0, 1):
         photo = photograph(page, np.random.default_rng(seed), "easy", width_px=2000)
-        gray = cv2.imdecode(np.frombuffer(photo.jpeg, np.uint8), cv2.IMREAD_GRAYSCALE)
+        gray = np.asarray(
+            cv2.imdecode(np.frombuffer(photo.jpeg, np.uint8), cv2.IMREAD_GRAYSCALE), np.uint8
+        )
         registration = register(gray)
         assert isinstance(registration, Registration)
         read = {

@@ -97,6 +97,7 @@ def test_the_reading_carries_the_straightened_page_timings_and_json() -> None:
     reading = read_form(photo.jpeg, dpt=300)
     assert reading.rectified_jpeg is not None
     page = cv2.imdecode(np.frombuffer(reading.rectified_jpeg, np.uint8), cv2.IMREAD_GRAYSCALE)
+    assert page is not None
     assert page.shape == (round(900 * reading.px_per_mm), round(600 * reading.px_per_mm))
     assert {"decode", "registration", "quality", "cells", "model", "rules", "total"} <= set(
         reading.timings_ms
