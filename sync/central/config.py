@@ -25,6 +25,8 @@ class CentralConfig(BaseModel):
     max_message_kb: int = Field(
         default=1088, ge=4, description="Larger MQTT payloads are refused (chunk size + header)."
     )
+    backoff_min_s: float = Field(default=1.0, gt=0, description="First reconnect delay.")
+    backoff_max_s: float = Field(default=30.0, gt=0, description="Longest reconnect delay.")
     resend_interval_s: float = Field(
         default=60.0, gt=0, description="How often to ask a box for the seqs central lacks."
     )

@@ -52,7 +52,7 @@ class Receiver:
         self.stop = stop
         self.host = host or config.broker.host
         self.port = port or config.broker.port
-        self.backoff = Backoff(1.0, 30.0)
+        self.backoff = Backoff(config.backoff_min_s, config.backoff_max_s)
         self.keys: dict[str, VerifyKey] = {}
         self.keys_at = 0.0
         self.client: mqtt.Client | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import sqlite3
 import threading
@@ -128,6 +129,8 @@ def central_config(tmp_path: Path, broker: MosquittoBroker, box: Box) -> Central
         keys_dir=tmp_path / "central-keys",
         client_id=f"central-{os.getpid()}",
         resend_interval_s=2.0,
+        backoff_min_s=0.05,
+        backoff_max_s=0.5,
     )
 
 
@@ -167,3 +170,30 @@ def start_relay(box: Box, broker: MosquittoBroker) -> Iterator[Callable[..., thr
     for stop, thread in running:
         stop.set()
         thread.join(timeout=15)
+
+
+DEMO_BOX_TOML = Path(__file__).resolve().parents[2] / "firmware_config" / "example" / "box.toml"
+
+
+def write_box_config(path: Path, box: Box, broker: MosquittoBroker, **relay: object) -> Path:
+    """The demo box.toml, made into this test's box: its id, key and broker port."""
+    text = DEMO_BOX_TOML.read_text()
+    text = text.replace('id = "box-317101-demo"', f'id = "{box.box_id}"')
+    text = text.replace('signing_key_file = "keys/box-317101-demo.key"',
+                        f'signing_key_file = "{box.key_file}"')
+    text = text.replace("[relay.broker]\nhost = \"127.0.0.1\"\nport = 1883",
+                        f"[relay.broker]\nhost = \"127.0.0.1\"\nport = {broker.port}\n"
+                        "keepalive_s = 5")
+    for k, v in relay.items():
+        line = f"{k} = {v!r}".replace("'", '"')
+        text, n = re.subn(rf"^{k} = .*$", line, text, flags=re.M)
+        if not n:
+            text = text.replace("[relay]\n", f"[relay]\n{line}\n")
+    path.write_text(text)
+    return path
+
+
+def titik_exe() -> str:
+    import sys
+
+    return str(Path(sys.executable).parent / "titik")
