@@ -220,3 +220,112 @@ def test_write_replaces_files_and_keeps_modes(tmp_path: Path) -> None:
     assert (out / "hostapd.conf").stat().st_mode & 0o777 == 0o600
     assert (out / "a.env").stat().st_mode & 0o777 == 0o640
     assert sorted(p.name for p in out.iterdir()) == ["a.env", "hostapd.conf"]
+
+
+# The rendered firewall and DNS, running for real: a private network namespace holds the
+# "box" (wlan0 10.42.0.1, eth0 backhaul), a "phone" namespace on the Wi-Fi side and an
+# "internet" namespace behind the backhaul, joined by veth pairs. Nothing touches the
+# machine's own network. The phone probes before and after the rules are loaded, so
+# the test shows the rules (not the set-up) make the difference.
+PROBE = r"""
+import socket, struct, sys
+def dns(name):
+    labels = b"".join(bytes([len(p)]) + p.encode() for p in name.split("."))
+    query = struct.pack(">HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0) + labels + b"\0\0\1\0\1"
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(3)
+        s.sendto(query, ("10.42.0.1", 53))
+        return socket.inet_ntoa(s.recv(512)[-4:])
+def tcp(host, port):
+    try:
+        with socket.create_connection((host, port), timeout=1.5) as c:
+            c.sendall(b"GET / HTTP/1.0\r\nHost: pemilu.example\r\n\r\n")
+            return c.recv(100).split(b"\r\n")[0].decode() or "open"
+    except OSError as exc:
+        return "blocked:" + type(exc).__name__
+for arg in sys.argv[1:]:
+    if arg.startswith("dns:"):
+        print(arg, dns(arg[4:]))
+    else:
+        host, port = arg.split(":")
+        print(arg, tcp(host, int(port)))
+"""
+
+NETNS_SCRIPT = r"""
+set -eu
+trap 'kill $(jobs -p) 2>/dev/null || true' EXIT
+cd "$WORK"
+ip link set lo up
+unshare -n sleep 120 & PHONE=$!
+unshare -n sleep 120 & NET=$!
+sleep 0.5
+ip link add wlan0 type veth peer name eth0 netns $PHONE
+ip link add eth0 type veth peer name eth0 netns $NET
+ip addr add 10.42.0.1/24 dev wlan0 && ip link set wlan0 up
+ip addr add 192.168.99.1/24 dev eth0 && ip link set eth0 up
+sysctl -qw net.ipv4.ip_forward=1
+nsenter -t $PHONE -n sh -c 'ip link set lo up; ip addr add 10.42.0.50/24 dev eth0;
+  ip link set eth0 up; ip route add default via 10.42.0.1'
+nsenter -t $NET -n sh -c 'ip link set lo up; ip addr add 192.168.99.2/24 dev eth0;
+  ip link set eth0 up; ip route add default via 192.168.99.1'
+nsenter -t $NET -n "$PY" -m http.server 9000 --bind 192.168.99.2 >/dev/null 2>&1 &
+"$PY" -m http.server 8080 --bind 0.0.0.0 >/dev/null 2>&1 &
+"$PY" -m http.server 2222 --bind 0.0.0.0 >/dev/null 2>&1 &
+/usr/sbin/dnsmasq -C dnsmasq.conf -k -u root --pid-file="$WORK/dnsmasq.pid" \
+  --log-facility="$WORK/dnsmasq.log" &
+sleep 1.5
+PROBES="10.42.0.1:8080 10.42.0.1:80 10.42.0.1:2222 192.168.99.2:9000"
+echo "== open"
+nsenter -t $PHONE -n "$PY" probe.py $PROBES
+nft -f nftables.conf
+echo "== rules"
+nsenter -t $PHONE -n "$PY" probe.py dns:pemilu2024.kpu.go.id \
+  dns:connectivitycheck.gstatic.com $PROBES
+"""
+
+
+def _probe_results(output: str, section: str) -> dict[str, str]:
+    block = output.split(f"== {section}\n", 1)[1].split("== ", 1)[0]
+    return dict(line.split(" ", 1) for line in block.splitlines() if line.strip())
+
+
+@pytest.mark.slow
+def test_phone_reaches_only_dns_and_the_web_app(
+    demo: BoxConfig, demo_config_path: Path, tmp_path: Path
+) -> None:
+    import sys
+
+    if not (Path(DNSMASQ).exists() and Path(NFT).exists() and shutil.which("unshare")):
+        pytest.skip("needs dnsmasq, nft and unshare")
+    if subprocess.run(["unshare", "-n", "true"], capture_output=True, check=False).returncode:
+        pytest.skip("cannot create a network namespace here (needs root or user namespaces)")
+    files = _rendered(demo, demo_config_path)
+    (tmp_path / "nftables.conf").write_text(files["nftables.conf"])
+    # The lease file is the only path outside tmp_path the rendered file names.
+    (tmp_path / "dnsmasq.conf").write_text(
+        files["dnsmasq.conf"].replace(
+            "dhcp-leasefile=/var/lib/misc/titik-dnsmasq.leases",
+            f"dhcp-leasefile={tmp_path / 'leases'}",
+        )
+    )
+    (tmp_path / "probe.py").write_text(PROBE)
+    proc = subprocess.run(
+        ["unshare", "-n", "bash", "-c", NETNS_SCRIPT],
+        env={"WORK": str(tmp_path), "PY": sys.executable, "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    before = _probe_results(proc.stdout, "open")
+    after = _probe_results(proc.stdout, "rules")
+    # Without the rules the phone reaches everything (and port 80 has nothing on it).
+    assert before["10.42.0.1:2222"].startswith("HTTP/1.0 200")
+    assert before["192.168.99.2:9000"].startswith("HTTP/1.0 200")
+    assert before["10.42.0.1:80"].startswith("blocked:")
+    # With them: every name is the box, the web app answers on 8080 and on 80 ...
+    assert after["dns:pemilu2024.kpu.go.id"] == "10.42.0.1"
+    assert after["dns:connectivitycheck.gstatic.com"] == "10.42.0.1"
+    assert after["10.42.0.1:8080"].startswith("HTTP/1.0 200")
+    assert after["10.42.0.1:80"].startswith("HTTP/1.0 200")
+    # ... and nothing else on the box, nor anything behind the backhaul.
+    assert after["10.42.0.1:2222"].startswith("blocked:")
+    assert after["192.168.99.2:9000"].startswith("blocked:")
