@@ -68,8 +68,11 @@ def _read_all(store: Store, config: BoxConfig, truth: dict[int, tuple[int, dict[
         from gateway import worker
 
         dpts = {t.code: t.dpt for t in config.tps}
+        from vision.digits import ModelError
+
         worker.run(store, dpt_for=dpts.get, read_form=vision.read_form, stop=threading.Event(),
-                   settings=worker.WorkerSettings(name="demo-seed", exit_when_idle=True))
+                   settings=worker.WorkerSettings(name="demo-seed", exit_when_idle=True),
+                   fatal=(ModelError,))
         return
     while (job := store.claim_job("demo-seed", 600.0)) is not None:
         page, values = truth[job.upload_id]
@@ -116,11 +119,11 @@ def seed(config: BoxConfig, data_dir: Path, n_tps: int) -> dict[str, Any]:
     officers: dict[int, str] = {}
     with Store(data_dir, box_id=config.box.id, tps_codes=[t.code for t in config.tps]) as store:
         for index, station in enumerate(stations):
-            values = synthetic.tps_values(index, dpt=station.dpt)
+            tps_values = synthetic.tps_values(index, dpt=station.dpt)
             officer = _officer(config, station.code)
             for page in PAGES:
                 photo = synthetic.synthetic_photo(page, seed=index * 10 + page,
-                                                  values=values[page], width_px=PHOTO_WIDTH_PX)
+                                                  values=tps_values[page], width_px=PHOTO_WIDTH_PX)
                 result = store.save_upload(photo.jpeg, tps=station.code, actor=officer,
                                            source="kpps", content_type="image/jpeg")
                 counts["duplicates" if result.duplicate else "uploads"] += 1

@@ -51,6 +51,9 @@ class WorkerSettings:
     interval_s: float = 1.0
     # Longer than the slowest photo on a Pi; a killed worker's job waits this long.
     lease_s: float = 120.0
+    # A photo whose job was taken this often without finishing (worker killed each
+    # time, e.g. out of memory) is handed to a person instead of crashing the box again.
+    max_attempts: int = 3
     exit_when_idle: bool = False
 
 
@@ -68,10 +71,25 @@ def systemd_notifier() -> Notify | None:
     return notify
 
 
+class WorkerStopped(Exception):
+    """The worker cannot read any photo (e.g. the digit model is missing); the job was put
+    back in the queue and the process should stop with this message."""
+
+
 def process_job(
-    store: Store, job: Job, *, dpt: int | None, read_form: ReadForm, worker: str
+    store: Store,
+    job: Job,
+    *,
+    dpt: int | None,
+    read_form: ReadForm,
+    worker: str,
+    fatal: tuple[type[BaseException], ...] = (),
 ) -> str:
-    """Read one claimed job's photo and record the outcome; returns the reading status."""
+    """Read one claimed job's photo and record the outcome; returns the reading status.
+
+    An exception of a `fatal` type says the worker itself is broken, not the photo: the
+    job goes back to the queue untouched instead of every photo landing in review.
+    """
     try:
         data = job.photo_path.read_bytes()
     except OSError as exc:
@@ -80,6 +98,9 @@ def process_job(
         return "failed"
     try:
         reading = read_form(data, dpt=dpt)
+    except fatal as exc:
+        store.release_job(job.id)
+        raise WorkerStopped(str(exc)) from exc
     except Exception as exc:  # a bug or a hostile file must not stop the queue
         logger.exception("upload %s: the pipeline raised", job.upload_id)
         store.fail_job(job.id, f"{type(exc).__name__}: {exc}", worker=worker)
@@ -100,6 +121,7 @@ def run(
     stop: threading.Event,
     settings: WorkerSettings | None = None,
     notify: Notify | None = None,
+    fatal: tuple[type[BaseException], ...] = (),
 ) -> int:
     """Process jobs until `stop` is set (or the queue is empty with exit_when_idle)."""
     settings = settings or WorkerSettings()
@@ -109,14 +131,16 @@ def run(
     processed = 0
     while not stop.is_set():
         ping("WATCHDOG=1")
-        job = store.claim_job(settings.name, settings.lease_s)
+        job = store.claim_job(settings.name, settings.lease_s,
+                              max_attempts=settings.max_attempts)
         if job is None:
             if settings.exit_when_idle:
                 break
             stop.wait(settings.interval_s)
             continue
         logger.info("upload %s: reading (attempt %s)", job.upload_id, job.attempts)
-        process_job(store, job, dpt=dpt_for(job.tps), read_form=read_form, worker=settings.name)
+        process_job(store, job, dpt=dpt_for(job.tps), read_form=read_form, worker=settings.name,
+                    fatal=fatal)
         processed += 1
     ping("STOPPING=1")
     logger.info("worker %s stopped after %s job(s)", settings.name, processed)

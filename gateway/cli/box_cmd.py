@@ -24,16 +24,19 @@ def register(group: click.Group) -> None:
               help="Seconds between looks at an empty queue.")
 @click.option("--lease", type=float, default=120.0, show_default=True,
               help="Seconds a job stays with this worker before another may take it.")
+@click.option("--max-attempts", type=click.IntRange(1, 100), default=3, show_default=True,
+              help="Times a photo may be taken up again after a crash before a person gets it.")
 @click.option("--exit-when-idle", is_flag=True,
               help="Stop when the queue is empty (batch use, tests) instead of waiting.")
 def worker(
     config_path: Path, data_dir: Path | None, interval: float, lease: float,
-    exit_when_idle: bool,
+    max_attempts: int, exit_when_idle: bool,
 ) -> None:
     """Read queued photos: Ctrl-C / SIGTERM stops after the current photo."""
     import vision
     from gateway import worker as worker_mod
     from gateway.store import Store, StoreError
+    from vision.digits import ModelError
 
     config = load_config(config_path, data_dir)
     stop = threading.Event()
@@ -45,14 +48,16 @@ def worker(
     signal.signal(signal.SIGINT, _on_signal)
     dpts = {t.code: t.dpt for t in config.tps}
     settings = worker_mod.WorkerSettings(
-        interval_s=interval, lease_s=lease, exit_when_idle=exit_when_idle
+        interval_s=interval, lease_s=lease, max_attempts=max_attempts,
+        exit_when_idle=exit_when_idle,
     )
     try:
         store = Store(config.paths.data_dir, box_id=config.box.id, tps_codes=list(dpts))
         with store:
             worker_mod.run(store, dpt_for=dpts.get, read_form=vision.read_form, stop=stop,
-                           settings=settings, notify=worker_mod.systemd_notifier())
-    except StoreError as exc:
+                           settings=settings, notify=worker_mod.systemd_notifier(),
+                           fatal=(ModelError,))
+    except (StoreError, worker_mod.WorkerStopped) as exc:
         raise click.ClickException(str(exc)) from None
 
 

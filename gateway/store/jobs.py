@@ -45,7 +45,7 @@ class Job:
     attempts: int
 
 
-def claim(tx: Tx, worker: str, lease_s: float) -> Job | None:
+def claim(tx: Tx, worker: str, lease_s: float, max_attempts: int = MAX_ATTEMPTS) -> Job | None:
     """The oldest queued job, or one whose lease ran out; None when there is no work."""
     while True:
         now = time.time()
@@ -62,7 +62,7 @@ def claim(tx: Tx, worker: str, lease_s: float) -> Job | None:
             # Set aside (discarded) before it was read: nothing left to do.
             _close(tx, found["id"], "done", None)
             continue
-        if found["attempts"] >= MAX_ATTEMPTS:
+        if found["attempts"] >= max_attempts:
             logger.warning(
                 "job %s (upload %s) was taken %s times without finishing; handing it to a person",
                 found["id"], found["upload_id"], found["attempts"],
@@ -146,6 +146,20 @@ def fail(tx: Tx, job_id: int, error: str, worker: str) -> bool:
     if job is None or job["state"] != "running":
         return False
     _give_up(tx, job_id, job["upload_id"], job["tps"], error, actor=worker)
+    return True
+
+
+def release(tx: Tx, job_id: int) -> bool:
+    """Give a running job back untouched (the worker cannot work at all, e.g. no model)."""
+    job = tx.conn.execute("SELECT state, upload_id FROM jobs WHERE id = ?", (job_id,)).fetchone()
+    if job is None or job["state"] != "running":
+        return False
+    tx.conn.execute(
+        "UPDATE jobs SET state = 'queued', attempts = MAX(attempts - 1, 0), worker = NULL,"
+        " lease_until = NULL, updated_at = ? WHERE id = ?",
+        (now_iso(), job_id),
+    )
+    uploads.set_state(tx.conn, job["upload_id"], uploads.QUEUED)
     return True
 
 

@@ -123,9 +123,12 @@ class Store:
 
     # --- the processing queue ------------------------------------------------------------
 
-    def claim_job(self, worker: str, lease_s: float) -> Job | None:
+    def claim_job(
+        self, worker: str, lease_s: float, *, max_attempts: int = jobs.MAX_ATTEMPTS
+    ) -> Job | None:
+        """Lease the next job; one already taken `max_attempts` times goes to a person."""
         with self._write() as tx:
-            return jobs.claim(tx, worker, lease_s)
+            return jobs.claim(tx, worker, lease_s, max_attempts)
 
     def finish_job(
         self,
@@ -151,6 +154,11 @@ class Store:
     def fail_job(self, job_id: int, error: str, *, worker: str = "worker") -> bool:
         with self._write() as tx:
             return jobs.fail(tx, job_id, error, worker)
+
+    def release_job(self, job_id: int) -> bool:
+        """Put a claimed job back in the queue as if it had not been taken."""
+        with self._write() as tx:
+            return jobs.release(tx, job_id)
 
     def job_counts(self) -> dict[str, int]:
         with self._read() as conn:

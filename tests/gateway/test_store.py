@@ -165,6 +165,16 @@ def test_a_photo_that_keeps_killing_workers_goes_to_a_person(store: Store) -> No
     assert "manual" in upload["reasons"][0]
 
 
+def test_a_released_job_is_queued_again_as_if_never_taken(store: Store) -> None:
+    upload_id = store.save_upload(jpeg(22), tps=TPS, actor="kpps1", source="kpps").upload_id
+    job = store.claim_job("w-without-model", 60)
+    assert job is not None and store.release_job(job.id)
+    assert not store.release_job(job.id)
+    assert store.get_upload(upload_id)["state"] == "queued"  # type: ignore[index]
+    again = store.claim_job("w2", 60)
+    assert again is not None and again.id == job.id and again.attempts == 1
+
+
 def test_a_pipeline_error_goes_to_the_review_queue(store: Store) -> None:
     upload_id = store.save_upload(jpeg(8), tps=TPS, actor="kpps1", source="kpps").upload_id
     job = store.claim_job("w", 60)
