@@ -13,6 +13,7 @@ import ipaddress
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -293,8 +294,6 @@ def _probe_results(output: str, section: str) -> dict[str, str]:
 def test_phone_reaches_only_dns_and_the_web_app(
     demo: BoxConfig, demo_config_path: Path, tmp_path: Path
 ) -> None:
-    import sys
-
     if not (Path(DNSMASQ).exists() and Path(NFT).exists() and shutil.which("unshare")):
         pytest.skip("needs dnsmasq, nft and unshare")
     if subprocess.run(["unshare", "-n", "true"], capture_output=True, check=False).returncode:
