@@ -18,7 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, abort, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
@@ -128,7 +128,15 @@ def create_app(
     app.extensions[EXTENSION] = WebState(
         config=config, store=store, accounts=Accounts(config, data_dir), data_dir=data_dir
     )
-    CSRFProtect(app)
+
+    @app.before_request
+    def malformed_form() -> None:
+        # A multipart part whose name does not decode comes back keyed None, which makes
+        # Flask-WTF's CSRF check crash; refuse such a request before it gets there.
+        if request.method == "POST" and any(not isinstance(k, str) for k in request.form):
+            abort(400)
+
+    CSRFProtect(app)  # after malformed_form: before_request hooks run in order
     for blueprint in (auth.bp, kpps.bp, ppk.bp, exports.bp, admin.bp, api.bp, portal.bp, poster.bp):
         app.register_blueprint(blueprint)
     portal.install(app)

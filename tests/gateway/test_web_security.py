@@ -174,3 +174,16 @@ def test_next_parameter_cannot_leave_the_box(client: FlaskClient) -> None:
     response = client.post("/masuk?next=//evil.example/x",
                            data={"login": TPS_A, "pin": PIN[TPS_A], "csrf_token": token})
     assert response.headers["Location"].endswith("/kpps/")
+
+
+def test_malformed_multipart_field_name_is_400_not_a_crash(client: FlaskClient) -> None:
+    # Found by the schemathesis test: such a part name used to crash the CSRF check.
+    sign_in(client, TPS_A)
+    boundary = "b0undary"
+    body = (
+        f"--{boundary}\r\nContent-Disposition: form-data; name=\"\xed\x07q\xe2\x93%0A\"\r\n\r\n1\r\n"
+        f"--{boundary}--\r\n"
+    ).encode("latin-1")
+    response = client.post("/api/uploads", data=body,
+                           content_type=f"multipart/form-data; boundary={boundary}")
+    assert response.status_code == 400
