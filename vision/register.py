@@ -25,6 +25,11 @@ Image = np.ndarray[Any, Any]
 Matrix = np.ndarray[Any, np.dtype[np.float64]]
 
 DETECT_LONG_SIDE = 1600  # px: the tag (32 mm) stays >= ~40 px when the page fills the frame
+# Tag perimeter over the image's long side. On the downscaled copy, only tags of pages that fill
+# a readable share of the frame (the page-size check wants >= 2 px/mm anyway); pruning small
+# candidates is most of aruco's speed-up on busy pages. The full-resolution fallback looks wider.
+MIN_TAG_PERIMETER_RATE = 0.04
+FALLBACK_TAG_PERIMETER_RATE = 0.01
 FIDUCIAL_SEARCH_MM = 90.0  # half window around a fiducial's tag-based prediction
 MIN_MATCH_SCORE = 0.55
 OUTLIER_MM = 1.5
@@ -74,10 +79,12 @@ def _apply(h: Matrix, pts: Matrix) -> Matrix:
     return out
 
 
-def _detector() -> Any:
+def _detector(min_perimeter_rate: float) -> Any:
     import cv2
 
     params = cv2.aruco.DetectorParameters()
+    params.minMarkerPerimeterRate = min_perimeter_rate
+    params.maxMarkerPerimeterRate = 0.6
     # 36h10 has few bits; require a clean decode rather than accepting 1-bit corrections.
     params.errorCorrectionRate = 0.3
     return cv2.aruco.ArucoDetector(
@@ -101,16 +108,21 @@ def _to_full(pts_small: Matrix, scale: float) -> Matrix:
     return out
 
 
-def _find_tags(gray: Image) -> tuple[list[Matrix], list[int], float]:
-    """Tag corners (full-res px) and ids; downscaled first, full resolution as a fallback."""
+def _find_tags(gray: Image) -> tuple[list[Matrix], list[int], float, Image]:
+    """Tag corners (full-res px), ids, the downscale factor and the downscaled copy.
+
+    Downscaled first; full resolution is the fallback for small or distant pages.
+    """
     small, scale = _downscale(gray, DETECT_LONG_SIDE)
-    detector = _detector()
-    for image, s in ((small, scale), (gray, 1.0)) if scale < 1.0 else ((gray, 1.0),):
-        corners, ids, _ = detector.detectMarkers(image)
+    attempts = [(small, scale, MIN_TAG_PERIMETER_RATE)]
+    if scale < 1.0:
+        attempts.append((gray, 1.0, FALLBACK_TAG_PERIMETER_RATE))
+    for image, s, rate in attempts:
+        corners, ids, _ = _detector(rate).detectMarkers(image)
         if ids is not None and len(ids):
             pts = [_to_full(np.asarray(c, dtype=np.float64).reshape(4, 2), s) for c in corners]
-            return pts, [int(i) for i in np.asarray(ids).ravel()], scale
-    return [], [], scale
+            return pts, [int(i) for i in np.asarray(ids).ravel()], scale, small
+    return [], [], scale, small
 
 
 def _refine_corners(gray: Image, pts: Matrix, half_window: int) -> Matrix:
@@ -243,7 +255,7 @@ def register(
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     other_forms = OTHER_FORM_TAGS if other_forms is None else other_forms
-    tags, ids, scale = _find_tags(gray)
+    tags, ids, scale, small = _find_tags(gray)
     timings["tag_ms"] = (time.perf_counter() - t0) * 1000
     if not ids:
         return RegistrationFailure(NOT_A_FORM)
@@ -272,7 +284,6 @@ def register(
     cell_px = tag_side_px / 8
     tag_px = _refine_corners(gray, tags[index], round(cell_px / 3))
 
-    small, _ = _downscale(gray, DETECT_LONG_SIDE)
     to_small = np.array([[scale, 0, 0.5 * scale - 0.5], [0, scale, 0.5 * scale - 0.5], [0, 0, 1]])
     # A full homography from a 32 mm tag extrapolates badly across a 900 mm page; an affine
     # fit is steadier for the first prediction, then found fiducials sharpen the estimate.
