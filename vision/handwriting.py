@@ -37,7 +37,7 @@ _SUPERSAMPLE = 4
 
 # Ballpoint colours (BGR) as they look on paper under indoor light.
 _BLUE_INKS = ((140, 40, 20), (170, 70, 30), (120, 30, 35), (150, 60, 50))
-_BLACK_INKS = ((35, 30, 30), (50, 45, 45), (25, 25, 35))
+_BLACK_INKS = ((35, 30, 30), (50, 45, 45), (32, 28, 30))
 
 
 def shared_dir() -> Path:

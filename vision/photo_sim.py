@@ -8,8 +8,11 @@ defocus and hand-shake blur, sensor noise, a white-balance cast and JPEG compres
 Orientation: the page is rotated in-plane by up to +-4/10/15 degrees (easy/normal/hard).
 "hard" photos also get a quarter turn (90, 180 or 270 degrees) 15% of the time: phones often
 store pixels in sensor orientation and upload forms strip the EXIF tag that would have fixed
-it, and officers lay the big plano sheet any way round. The frame itself is always
-``width_px`` x ``height_px`` (portrait 3:4 unless asked), so a sideways page is smaller in it.
+it, and officers lay the big plano sheet any way round. A sideways page is smaller in the frame.
+
+Frame size: ``width_px`` x ``height_px``. Without ``height_px`` the frame is a 4:3 phone
+frame that never exceeds a 12 MP sensor: portrait (phone upright, e.g. 3000 x 4000) for widths
+up to 3000 px, landscape (phone sideways, e.g. 4000 x 3000) for wider ones.
 
 Everything random comes from the ``rng`` argument: same seed, same bytes.
 """
@@ -88,7 +91,7 @@ def photograph(page: Image, rng: np.random.Generator, difficulty: str = "normal"
         page = cv2.cvtColor(page, cv2.COLOR_GRAY2BGR)
     cam = CAMERAS[difficulty]
     width = int(width_px)
-    height = int(height_px) if height_px else round(width * 4 / 3)
+    height = int(height_px) if height_px else default_height(width)
     unit = width / 3000.0  # blur and shake lengths follow the frame size
 
     quarter = int(rng.integers(1, 4)) if rng.random() < cam.quarter_turn_p else 0
@@ -98,8 +101,9 @@ def photograph(page: Image, rng: np.random.Generator, difficulty: str = "normal"
     fill = float(rng.uniform(*cam.fill))
     dst = _project_corners(page.shape[1], page.shape[0], quarter * 90 + rotation, tilt,
                            tilt_axis, fill, width, height, rng)
+    # The page's outer pixel edges go to the projected corners (pixel centres at integers).
     src = np.array([[0, 0], [page.shape[1], 0], [page.shape[1], page.shape[0]],
-                    [0, page.shape[0]]], np.float32)
+                    [0, page.shape[0]]], np.float32) - 0.5
     homography = cv2.getPerspectiveTransform(src, dst).astype(np.float64)
 
     frame = _background(width, height, rng)
@@ -111,6 +115,11 @@ def photograph(page: Image, rng: np.random.Generator, difficulty: str = "normal"
     if not ok:
         raise RuntimeError("JPEG encoding failed")
     return SimulatedPhoto(buf.tobytes(), homography, (width, height), quarter, rotation, tilt)
+
+
+def default_height(width_px: int) -> int:
+    """Height of a 4:3 phone frame of this width: portrait up to 3000 px, landscape beyond."""
+    return round(width_px * 4 / 3) if width_px <= 3000 else round(width_px * 3 / 4)
 
 
 def _project_corners(w: int, h: int, rotation_deg: float, tilt_deg: float, tilt_axis: float,
@@ -201,7 +210,8 @@ def _warp_onto(page: Image, homography: np.ndarray[Any, Any], frame: Image) -> N
         small = cv2.resize(page, None, fx=scale * 1.25, fy=scale * 1.25,
                            interpolation=cv2.INTER_AREA)
         sx, sy = page.shape[1] / small.shape[1], page.shape[0] / small.shape[0]
-        homography = homography @ np.diag([sx, sy, 1.0])
+        to_page = np.array([[sx, 0, 0.5 * sx - 0.5], [0, sy, 0.5 * sy - 0.5], [0, 0, 1.0]])
+        homography = homography @ to_page
         page = small
     cv2.warpPerspective(page, homography, (frame.shape[1], frame.shape[0]), dst=frame,
                         flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_TRANSPARENT)

@@ -33,7 +33,8 @@ def test_same_seed_gives_the_same_bytes() -> None:
 
 
 @pytest.mark.parametrize(("width", "height", "expected"), [
-    (600, None, (800, 600)), (1200, 900, (900, 1200)), (3000, None, (4000, 3000))])
+    (600, None, (800, 600)), (1200, 900, (900, 1200)), (3000, None, (4000, 3000)),
+    (4000, None, (3000, 4000))])
 def test_jpeg_decodes_at_the_asked_size(width: int, height: int | None,
                                         expected: tuple[int, int]) -> None:
     jpeg = simulate_photo(_page(), np.random.default_rng(1), "normal", width_px=width,

@@ -1,0 +1,417 @@
+"""Filled C.Hasil pages and simulated phone photos of them, with their ground truth.
+
+The project tests and benchmarks itself on these photos, so they imitate what the box will
+really get: one officer's hand per form (``vision.handwriting``), numbers right-aligned in
+the boxes with the leading boxes filled the way officers do it (``X``, left empty or ``0``,
+mostly one habit per officer), digits of varying size and position that now and then touch
+the box border, blue or black ballpoint, page 2's bubbles filled (sometimes sloppily), and a
+phone photo of the result (``vision.photo_sim``).
+
+Box texts use ``_`` for an empty box, one character per box, as ``FieldReading.text`` does:
+``"X32"``, ``"_32"``, ``"032"``. Page geometry and the blank page come from
+``vision.template`` and ``vision.render``.
+
+Randomness: everything follows from ``seed`` (and the page), in separate streams for the
+numbers, the handwriting and the camera, so the same seed gives the same JPEG bytes.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from typing import Any
+
+import cv2
+import numpy as np
+
+from vision.handwriting import Source, Writer, glyph, mnist_available
+from vision.photo_sim import default_height, photograph
+from vision.render import mm_to_px, px_per_mm, render_page
+from vision.template import FieldSpec, Template, template_for_page
+
+logger = logging.getLogger(__name__)
+
+Image = np.ndarray[Any, np.dtype[np.uint8]]
+Matrix = np.ndarray[Any, np.dtype[np.float64]]
+
+PAGES = (1, 2, 3)
+ELECTION_DAY = (14, 2, 2024)
+DATE_FIELDS = ("tanggal_hari", "tanggal_bulan", "tanggal_tahun")
+DIFFICULTIES = ("easy", "normal", "hard")
+
+# Streams of the seed sequence: numbers, handwriting, camera, other documents.
+_VALUES, _HAND, _CAMERA, _OTHER = 1, 2, 3, 4
+
+# How neat the hand is and how often a digit strays onto the box border, per difficulty.
+_SLOPPINESS = {"easy": 0.6, "normal": 1.0, "hard": 1.4}
+_TOUCH_P = {"easy": 0.02, "normal": 0.08, "hard": 0.2}
+
+
+@dataclass(frozen=True)
+class SyntheticPhoto:
+    """A simulated phone photo and what is really on the paper.
+
+    ``values``: the number in each written field (empty fields are absent). ``boxes``: what
+    is in each field's boxes, ``_`` for empty. ``bubbles`` (page 2): the digit bubbled under
+    each box, None where no bubble was filled. ``homography_mm`` maps page mm to photo pixels.
+    ``page`` is 0 for a photo of something that is not a C.Hasil page.
+    """
+
+    jpeg: bytes
+    values: dict[str, int]
+    page: int
+    boxes: dict[str, str] = field(default_factory=dict)
+    bubbles: dict[str, tuple[int | None, ...]] = field(default_factory=dict)
+    seed: int = 0
+    difficulty: str = "normal"
+    homography_mm: Matrix | None = None
+
+
+def _rng(seed: int, page: int, stream: int) -> np.random.Generator:
+    return np.random.default_rng([int(seed), int(page), stream])
+
+
+# --- ground truth numbers -------------------------------------------------------------------
+
+
+def tps_values(seed: int, dpt: int | None = None) -> dict[int, dict[str, int]]:
+    """One TPS's three pages of numbers, consistent with every rule of the form.
+
+    ``dpt`` (the TPS's voter list, at most 300) is drawn when not given.
+    """
+    rng = _rng(seed, 0, _VALUES)
+    if dpt is None:
+        dpt = int(rng.integers(120, 301))
+    if not 1 <= dpt <= 300:
+        raise ValueError(f"DPT must be 1..300 voters per TPS, not {dpt}")
+    dpt_l = int(rng.binomial(dpt, rng.uniform(0.45, 0.55)))
+    listed = {"l": dpt_l, "p": dpt - dpt_l}
+    turnout = rng.uniform(0.55, 0.92)
+    p1: dict[str, int] = {}
+    for sex in ("l", "p"):
+        used = int(rng.binomial(listed[sex], turnout))
+        # Extra voters (DPTb, DPK) only fill places left by the listed ones: total <= DPT.
+        room = listed[sex] - used
+        dptb = min(room, int(rng.poisson(1.5)))
+        non_dpt = min(room - dptb, int(rng.poisson(2.0)))
+        total = used + dptb + non_dpt
+        p1 |= {f"pemilih_dpt_{sex}": listed[sex], f"pengguna_dpt_{sex}": used,
+               f"pengguna_dptb_{sex}": dptb, f"pengguna_non_dpt_{sex}": non_dpt,
+               f"pengguna_total_{sex}": total,
+               f"pengguna_disabilitas_{sex}": min(total, int(rng.poisson(0.8)))}
+    for row in ("pemilih_dpt", "pengguna_dpt", "pengguna_dptb", "pengguna_non_dpt",
+                "pengguna_total", "pengguna_disabilitas"):
+        p1[f"{row}_j"] = p1[f"{row}_l"] + p1[f"{row}_p"]
+    voters = p1["pengguna_total_j"]
+    received = dpt + math.ceil(dpt * 0.02)  # the DPT plus KPU's 2% reserve
+    spoiled = min(received - voters, int(rng.poisson(0.7)))
+    p1 |= {"surat_suara_diterima": received, "surat_suara_digunakan": voters,
+           "surat_suara_rusak": spoiled, "surat_suara_sisa": received - voters - spoiled}
+
+    invalid = min(voters, int(rng.poisson(3.0)))
+    valid = voters - invalid
+    shares = rng.dirichlet([3.0, 6.0, 4.0])[rng.permutation(3)]
+    votes = rng.multinomial(valid, shares)
+    p2 = {f"suara_paslon_{i + 1}": int(v) for i, v in enumerate(votes)}
+    day, month, year = ELECTION_DAY
+    p3 = {"suara_sah": valid, "suara_tidak_sah": invalid, "suara_total": voters,
+          "tanggal_hari": day, "tanggal_bulan": month, "tanggal_tahun": year}
+    return {1: p1, 2: p2, 3: p3}
+
+
+# --- what the officer writes in the boxes ---------------------------------------------------
+
+
+def _filler_habit(rng: np.random.Generator) -> str:
+    """The officer's way of filling unused leading boxes: X (as KPU asks), empty, or 0."""
+    return str(rng.choice(["X", "_", "0"], p=[0.6, 0.25, 0.15]))
+
+
+def box_text(value: int | None, n_boxes: int, filler: str, *, date: bool = False) -> str:
+    """The characters written in a field's boxes, right-aligned, ``_`` for an empty box."""
+    if value is None:
+        return "_" * n_boxes
+    if value < 0:
+        raise ValueError(f"a count cannot be negative: {value}")
+    digits = str(value).zfill(n_boxes) if date else str(value)
+    if len(digits) > n_boxes:
+        raise ValueError(f"{value} does not fit in {n_boxes} boxes")
+    return filler * (n_boxes - len(digits)) + digits
+
+
+def _box_texts(template: Template, values: Mapping[str, int | None],
+               rng: np.random.Generator) -> dict[str, str]:
+    habit = _filler_habit(rng)
+    texts = {}
+    for spec in template.fields:
+        # One habit per officer, with the odd lapse.
+        filler = _filler_habit(rng) if rng.random() < 0.1 else habit
+        value = values.get(spec.name)
+        text = box_text(value, len(spec.boxes_mm), filler, date=spec.name in DATE_FIELDS)
+        if value == 0 and filler == "X" and rng.random() < 0.3:
+            text = "X" * len(spec.boxes_mm)  # KPU's own example of zero
+        texts[spec.name] = text
+    return texts
+
+
+def _check_values(template: Template, values: Mapping[str, int | None]) -> None:
+    unknown = sorted(set(values) - set(template.field_names))
+    if unknown:
+        raise ValueError(f"page {template.page} has no fields {', '.join(unknown)}")
+    for spec in template.fields:
+        value = values.get(spec.name)
+        if value is not None and not 0 <= value < 10 ** len(spec.boxes_mm):
+            raise ValueError(f"{spec.name}={value} does not fit in {len(spec.boxes_mm)} boxes")
+
+
+# --- drawing on the page ----------------------------------------------------------------------
+
+
+@lru_cache(maxsize=6)
+def _blank(page: int, dpi: float) -> Image:
+    image = render_page(page, dpi)
+    image.setflags(write=False)
+    return image
+
+
+def _ink(image: Image, mask: np.ndarray[Any, Any], x: int, y: int,
+         colour: tuple[int, int, int], density: float) -> None:
+    """Lay ink (a 0..255 mask) at (x, y): it darkens the paper and printing beneath it."""
+    h, w = mask.shape
+    x0, y0 = max(x, 0), max(y, 0)
+    x1, y1 = min(x + w, image.shape[1]), min(y + h, image.shape[0])
+    if x1 <= x0 or y1 <= y0:
+        return
+    alpha = mask[y0 - y:y1 - y, x0 - x:x1 - x].astype(np.float32) * (density / 255.0)
+    absorb = 1.0 - np.asarray(colour, np.float32) / 255.0
+    roi = image[y0:y1, x0:x1].astype(np.float32)
+    roi *= 1.0 - alpha[..., None] * absorb[None, None, :]
+    image[y0:y1, x0:x1] = roi.astype(np.uint8)
+
+
+@dataclass(frozen=True)
+class _Hand:
+    writer: Writer
+    source: Source
+    touch_p: float
+    dx_bias: float
+    dy_bias: float
+
+
+def _write_box(image: Image, label: str, box: tuple[float, float, float, float],
+               line_mm: float, k: float, hand: _Hand, rng: np.random.Generator) -> None:
+    if label == "_":
+        return
+    x, y, w, h = (v * k for v in box)
+    size = float(np.clip(hand.writer.size + rng.normal(0, 0.05), 0.55, 0.9))
+    if label == "X":
+        size = float(np.clip(size + rng.uniform(0.0, 0.1), 0.55, 0.95))
+    target_h = size * h
+    mask = glyph(label, rng, hand.source, writer=hand.writer, height_px=max(8, round(target_h)))
+    scale = target_h / mask.shape[0]
+    target_w = mask.shape[1] * scale
+    if label == "X":
+        target_w = max(target_w, w * rng.uniform(0.55, 0.9))
+    if target_w > 0.92 * w:
+        target_h, target_w = target_h * 0.92 * w / target_w, 0.92 * w
+    placed = cv2.resize(mask, (max(1, round(target_w)), max(1, round(target_h))),
+                        interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    free_x, free_y = w - placed.shape[1], h - placed.shape[0]
+    ox = free_x / 2 + hand.dx_bias * free_x / 2 + rng.normal(0, free_x / 8 + 0.5)
+    oy = free_y / 2 + hand.dy_bias * free_y / 2 + rng.normal(0, free_y / 8 + 0.5)
+    overhang = 0.0
+    if rng.random() < hand.touch_p:
+        overhang = line_mm * k * rng.uniform(0.5, 1.5) + 1  # onto the printed border
+        side = int(rng.integers(4))
+        ox, oy = [(ox, -overhang), (free_x + overhang, oy), (ox, free_y + overhang),
+                  (-overhang, oy)][side]
+    ox = float(np.clip(ox, -overhang, free_x + overhang))
+    oy = float(np.clip(oy, -overhang, free_y + overhang))
+    density = hand.writer.ink_density * rng.uniform(0.9, 1.0)
+    _ink(image, placed, round(x + ox), round(y + oy), hand.writer.ink_bgr, density)
+
+
+def _bubble_mask(radius: float, rng: np.random.Generator) -> np.ndarray[Any, Any]:
+    """A filled bubble as officers fill them: mostly solid, sometimes scribbled or small."""
+    size = int(math.ceil(radius * 3)) | 1
+    mask = np.zeros((size, size), np.uint8)
+    c = size / 2
+    cx, cy = c + rng.normal(0, radius * 0.12), c + rng.normal(0, radius * 0.12)
+    style = rng.choice(["solid", "scribble", "small"], p=[0.7, 0.25, 0.05])
+    shift = 4
+    if style == "scribble":
+        ys = np.linspace(cy - radius * 0.8, cy + radius * 0.8, int(rng.integers(5, 9)))
+        half = np.sqrt(np.maximum(radius**2 - (ys - cy) ** 2, 0)) * rng.uniform(0.7, 1.0)
+        xs = np.where(np.arange(len(ys)) % 2 == 0, cx - half, cx + half)
+        pts = np.round(np.column_stack([xs, ys]) * (1 << shift)).astype(np.int32)
+        thick = max(1, round(radius * rng.uniform(0.3, 0.45)))
+        cv2.polylines(mask, [pts], False, 255, thick, cv2.LINE_AA, shift)
+    else:
+        r = radius * (rng.uniform(0.8, 1.05) if style == "solid" else rng.uniform(0.45, 0.6))
+        axes = (round(r * (1 << shift)), round(r * rng.uniform(0.85, 1.1) * (1 << shift)))
+        centre = (round(cx * (1 << shift)), round(cy * (1 << shift)))
+        cv2.ellipse(mask, centre, axes, float(rng.uniform(0, 180)), 0, 360, 255, -1,
+                    cv2.LINE_AA, shift)
+    return mask
+
+
+def _fill_bubbles(image: Image, spec: FieldSpec, text: str, k: float, hand: _Hand,
+                  rng: np.random.Generator) -> tuple[int | None, ...]:
+    marked: list[int | None] = []
+    for column in spec.bubbles:
+        char = text[column.box]
+        digit: int | None = int(char) if char.isdigit() else None
+        # A leading X or empty box is a zero the officer may or may not bubble.
+        if digit is None and rng.random() < 0.5:
+            digit = 0
+        if digit is not None and rng.random() < 0.03:
+            digit = None  # forgot this column
+        marked.append(digit)
+        if digit is None:
+            continue
+        cx, cy = column.centers_mm[digit]
+        mask = _bubble_mask(column.radius_mm * k, rng)
+        density = hand.writer.ink_density * rng.uniform(0.75, 1.0)
+        _ink(image, mask, round(cx * k - mask.shape[1] / 2), round(cy * k - mask.shape[0] / 2),
+             hand.writer.ink_bgr, density)
+    return tuple(marked)
+
+
+def _hand(seed: int, difficulty: str, source: Source, rng: np.random.Generator) -> _Hand:
+    writer = Writer.random(rng)
+    sloppy = _SLOPPINESS[difficulty]
+    writer = replace(writer, wobble=writer.wobble * sloppy, jitter=writer.jitter * sloppy)
+    if source == "auto":
+        # With MNIST at hand, half the officers write MNIST digits: thick real handwriting
+        # and thin ballpoint strokes both get tested.
+        source = "mnist" if mnist_available() and rng.random() < 0.5 else "procedural"
+    return _Hand(writer, source, _TOUCH_P[difficulty], float(rng.uniform(-0.5, 0.5)),
+                 float(rng.uniform(-0.5, 0.5)))
+
+
+def _fill(page: int, values: Mapping[str, int | None], seed: int, dpi: float,
+          difficulty: str, source: Source) -> tuple[Image, dict[str, str],
+                                                    dict[str, tuple[int | None, ...]]]:
+    if difficulty not in DIFFICULTIES:
+        raise ValueError(f"difficulty must be one of {', '.join(DIFFICULTIES)}")
+    template = template_for_page(page)
+    _check_values(template, values)
+    rng = _rng(seed, page, _HAND)
+    hand = _hand(seed, difficulty, source, rng)
+    texts = _box_texts(template, values, rng)
+    image = np.asarray(cv2.cvtColor(_blank(page, float(dpi)), cv2.COLOR_GRAY2BGR), np.uint8)
+    k = px_per_mm(dpi)
+    bubbles: dict[str, tuple[int | None, ...]] = {}
+    for spec in template.fields:
+        text = texts[spec.name]
+        for label, box in zip(text, spec.boxes_mm, strict=True):
+            _write_box(image, label, box, spec.line_mm, k, hand, rng)
+        if spec.bubbles and set(text) != {"_"}:
+            bubbles[spec.name] = _fill_bubbles(image, spec, text, k, hand, rng)
+    return image, texts, bubbles
+
+
+def filled_page(page: int, values: Mapping[str, int | None], seed: int, dpi: float = 100.0, *,
+                difficulty: str = "normal", source: Source = "auto") -> Image:
+    """The flat page (BGR) as the officer left it, before any camera."""
+    return _fill(page, values, seed, dpi, difficulty, source)[0]
+
+
+def _words(rng: np.random.Generator, n: int) -> str:
+    letters = "abcdefghijklmnoprstuwy"
+    return " ".join("".join(rng.choice(list(letters), int(rng.integers(2, 9)))) for _ in range(n))
+
+
+def other_document(rng: np.random.Generator, dpi: float = 100.0) -> Image:
+    """An A4 page that is not a C.Hasil: a letter, a table of handwritten numbers, a poster."""
+    k = px_per_mm(dpi)
+    height, width = round(297 * k), round(210 * k)
+    image = np.full((height, width, 3), 250, np.uint8)
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    kind = str(rng.choice(["letter", "table", "poster"]))
+    scale = k / 8  # Hershey text about 3 mm tall
+    if kind == "poster":
+        for _ in range(int(rng.integers(3, 7))):
+            colour = tuple(int(c) for c in rng.integers(0, 256, 3))
+            x0, y0 = int(rng.integers(0, width)), int(rng.integers(0, height))
+            cv2.rectangle(image, (x0, y0), (x0 + int(rng.integers(width // 6, width // 2)),
+                                             y0 + int(rng.integers(height // 8, height // 3))),
+                          colour, -1)
+        cv2.putText(image, _words(rng, 2).upper(), (round(15 * k), round(60 * k)), font,
+                    scale * 4, (20, 20, 20), max(1, round(k)), cv2.LINE_AA)
+        return image
+    cv2.putText(image, _words(rng, 3).upper(), (round(20 * k), round(25 * k)), font,
+                scale * 1.6, (20, 20, 20), max(1, round(k * 0.5)), cv2.LINE_AA)
+    y = 40 * k
+    if kind == "letter":
+        while y < height - 25 * k:
+            cv2.putText(image, _words(rng, int(rng.integers(4, 9))), (round(20 * k), round(y)),
+                        font, scale, (40, 40, 40), max(1, round(k * 0.25)), cv2.LINE_AA)
+            y += 7 * k * (2.0 if rng.random() < 0.1 else 1.0)
+        return image
+    writer = Writer.random(rng)
+    cell_w, cell_h = 30 * k, 12 * k
+    for row in range(int(rng.integers(8, 18))):
+        top = y + row * cell_h
+        for col in range(6):
+            left = 15 * k + col * cell_w
+            cv2.rectangle(image, (round(left), round(top)),
+                          (round(left + cell_w), round(top + cell_h)), (30, 30, 30),
+                          max(1, round(k * 0.3)))
+            if col >= 3 and rng.random() < 0.8:
+                for i, char in enumerate(str(int(rng.integers(0, 300)))):
+                    mask = glyph(char, rng, "procedural", writer=writer,
+                                 height_px=round(cell_h * 0.7))
+                    _ink(image, mask, round(left + 2 * k + i * cell_h * 0.6),
+                         round(top + cell_h * 0.15), writer.ink_bgr, writer.ink_density)
+            elif rng.random() < 0.9:
+                cv2.putText(image, _words(rng, 1), (round(left + 2 * k), round(top + 8 * k)),
+                            font, scale * 0.9, (40, 40, 40), max(1, round(k * 0.25)),
+                            cv2.LINE_AA)
+    return image
+
+
+def _render_dpi(width: int, height: int) -> float:
+    """Enough resolution that the camera only ever shrinks the page (steps of 10 dpi)."""
+    px_per_mm_needed = 1.1 * 0.9 * max(width, height) / 900.0
+    return float(max(40, math.ceil(px_per_mm_needed * 25.4 / 10) * 10))
+
+
+def synthetic_photo(page: int, *, seed: int, values: Mapping[str, int | None] | None = None,
+                    width_px: int = 3000, difficulty: str = "normal",
+                    source: Source = "auto") -> SyntheticPhoto:
+    """A phone photo of page ``page`` filled with ``values`` (default: ``tps_values(seed)``).
+
+    ``source="procedural"`` never touches ../shared; ``"auto"`` mixes in MNIST digits when
+    ../shared holds them.
+    """
+    if page not in PAGES:
+        raise ValueError(f"page must be one of {PAGES}, not {page}")
+    chosen: dict[str, int | None] = dict(tps_values(seed)[page] if values is None else values)
+    height_px = default_height(width_px)
+    dpi = _render_dpi(width_px, height_px)
+    image, texts, bubbles = _fill(page, chosen, seed, dpi, difficulty, source)
+    shot = photograph(image, _rng(seed, page, _CAMERA), difficulty, width_px=width_px,
+                      height_px=height_px)
+    written = {name: int(v) for name, v in chosen.items() if v is not None}
+    return SyntheticPhoto(jpeg=shot.jpeg, values=written, page=page, boxes=texts,
+                          bubbles=bubbles, seed=seed, difficulty=difficulty,
+                          homography_mm=shot.homography @ mm_to_px(dpi))
+
+
+def blank_photo(page: int, seed: int, *, width_px: int = 3000,
+                difficulty: str = "normal") -> SyntheticPhoto:
+    """A photo of the page with every box left empty."""
+    return synthetic_photo(page, seed=seed, values={}, width_px=width_px, difficulty=difficulty)
+
+
+def non_form_photo(seed: int, *, width_px: int = 3000,
+                   difficulty: str = "normal") -> SyntheticPhoto:
+    """A photo of something else: a letter, another form with boxes, or a poster (page 0)."""
+    rng = _rng(seed, 0, _OTHER)
+    document = other_document(rng, dpi=_render_dpi(width_px, default_height(width_px)))
+    jpeg = photograph(document, _rng(seed, 0, _CAMERA), difficulty, width_px=width_px).jpeg
+    return SyntheticPhoto(jpeg=jpeg, values={}, page=0, seed=seed, difficulty=difficulty)
