@@ -82,6 +82,7 @@ def _upload_all(url: str, photos: list[bytes]) -> int:
     sessions = []
     for account in accounts:
         s = requests.Session()
+        s.headers["X-CSRFToken"] = s.get(f"{url}/api/csrf", timeout=30).json()["csrf_token"]
         r = s.post(f"{url}/api/session", json={"login": account["login"], "pin": account["pin"]},
                    timeout=30)
         r.raise_for_status()

@@ -32,8 +32,11 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 def setup_logging() -> None:
     """One format for every process; journald adds its own timestamps but keeps ours."""
+    from gateway.logredact import install_log_redaction
+
     level = os.environ.get("TITIK_LOG_LEVEL", "INFO").upper()
     logging.basicConfig(level=level, format=LOG_FORMAT, stream=sys.stdout)
+    install_log_redaction()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

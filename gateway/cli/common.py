@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 import click
 
 from gateway.config import BoxConfig, ConfigError, load_box_config
+from gateway.logredact import install_log_redaction
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -36,4 +37,6 @@ def load_config(config_path: Path, data_dir: Path | None = None) -> BoxConfig:
         raise click.ClickException(str(exc)) from None
     if data_dir is not None:
         config.paths.data_dir = data_dir.resolve()
+    # The configuration's own secrets (Wi-Fi passphrase, PIN hashes) never reach a log line.
+    install_log_redaction(config)
     return config
