@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from gateway.store.context import Tx
 from gateway.store.db import dumps, loads, now_iso
-from gateway.store.errors import InvalidInput
+from gateway.store.errors import Conflict, InvalidInput
 from gateway.store.photos import photo_path, rectified_path
 
 Source = Literal["kpps", "ppk", "api"]
@@ -52,9 +52,15 @@ def save(
     if source not in SOURCES:
         raise InvalidInput(f"Sumber unggahan tidak dikenal / unknown upload source: {source!r}")
     existing = tx.conn.execute(
-        "SELECT id, state FROM uploads WHERE sha256 = ?", (sha256,)
+        "SELECT id, state, tps FROM uploads WHERE sha256 = ?", (sha256,)
     ).fetchone()
     if existing is not None:
+        if existing["tps"] != tps:
+            # One photo is one TPS's paper; saying whose would leak another TPS's upload.
+            raise Conflict(
+                "Foto yang sama persis sudah diunggah untuk TPS lain / this exact photo was "
+                "already uploaded for another TPS"
+            )
         return UploadResult(existing["id"], sha256, True, existing["state"])
     at = now_iso()
     cur = tx.conn.execute(

@@ -96,6 +96,9 @@ def test_same_photo_again_is_the_same_upload(store: Store) -> None:
     assert len(store.uploads_for_tps(TPS)) == 1
     assert store.job_counts() == {"queued": 1}
     assert [k for k, _, _ in outbox(store)].count("photo") == 1
+    with pytest.raises(Conflict, match="TPS lain"):
+        store.save_upload(data, tps=OTHER_TPS, actor="kpps2", source="kpps")
+    assert store.uploads_for_tps(OTHER_TPS) == []
 
 
 def test_bad_uploads_are_refused_and_nothing_is_written(store: Store) -> None:
