@@ -105,7 +105,7 @@ def create_app(
     secret_key: bytes | None = None,
 ) -> Flask:
     """The web app for one box; `store` stays open for the app's lifetime."""
-    from gateway.web import admin, api, auth, exports, kpps, portal, poster, ppk
+    from gateway.web import admin, api, auth, exports, kpps, portal, poster, ppk, receipt
 
     data_dir = data_dir or config.paths.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -137,7 +137,8 @@ def create_app(
             abort(400)
 
     CSRFProtect(app)  # after malformed_form: before_request hooks run in order
-    for blueprint in (auth.bp, kpps.bp, ppk.bp, exports.bp, admin.bp, api.bp, portal.bp, poster.bp):
+    for blueprint in (auth.bp, kpps.bp, ppk.bp, exports.bp, admin.bp, api.bp, portal.bp, poster.bp,
+                      receipt.bp):
         app.register_blueprint(blueprint)
     portal.install(app)
     _register_errors(app, max_mb)

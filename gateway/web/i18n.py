@@ -218,6 +218,18 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "The new PIN needs at least 6 characters.",
     },
     "err_no_account": {"id": "Akun tidak dikenal.", "en": "Unknown account."},
+    # receipts (tanda terima)
+    "receipt": {"id": "Tanda terima", "en": "Receipt"},
+    "confirmed_by": {"id": "Dikonfirmasi oleh", "en": "Confirmed by"},
+    "confirmed_at": {"id": "Waktu konfirmasi", "en": "Confirmed at"},
+    "receipt_help": {
+        "id": "Tunjukkan kepada saksi dan pengawas untuk difoto. QR ini ditandatangani kotak "
+              "Titik; siapa pun dapat memeriksa di pusat bahwa angkanya sama.",
+        "en": "Show this to witnesses and supervisors to photograph. The QR is signed by the "
+              "Titik box; anyone can check at central that the numbers are the same.",
+    },
+    "receipt_pdf": {"id": "Unduh PDF untuk dicetak", "en": "Download the PDF to print"},
+    "receipt_payload": {"id": "Isi QR (teks)", "en": "QR content (text)"},
 }
 
 
