@@ -1,4 +1,4 @@
-"""Witnesses and supervisors: receipts for confirmed pages, and an observer who can change nothing."""
+"""Witnesses and supervisors: receipts for confirmed pages; an observer can change nothing."""
 
 from __future__ import annotations
 
