@@ -97,17 +97,20 @@ def upload() -> Any:
         photos = check_upload(data, allow_pdf=user.role == "ppk")
     except UploadRefused as exc:
         return _error(422, exc.key, **exc.params)
-    results = [
-        web_state().store.save_upload(
-            photo,
-            tps=tps,
-            actor=user.login,
-            source="api",
-            replace=request.form.get("replace") in ("1", "true"),
-            content_type=content_type,
-        )
-        for photo, content_type in photos
-    ]
+    try:
+        results = [
+            web_state().store.save_upload(
+                photo,
+                tps=tps,
+                actor=user.login,
+                source="api",
+                replace=request.form.get("replace") in ("1", "true"),
+                content_type=content_type,
+            )
+            for photo, content_type in photos
+        ]
+    except StoreError as exc:
+        return _error(422, "store_refused", str(exc))
     items = [
         {"upload_id": r.upload_id, "sha256": r.sha256, "duplicate": r.duplicate, "state": r.state}
         for r in results

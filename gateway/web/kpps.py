@@ -73,14 +73,17 @@ def upload() -> Any:
     except UploadRefused as exc:
         logger.info("upload refused for %s: %s (%d bytes)", user.login, exc.key, len(data))
         return render_home(t(exc.key, **exc.params), status=422)
-    result = web_state().store.save_upload(
-        photo,
-        tps=_user_tps(),
-        actor=user.login,
-        source="kpps",
-        replace=request.form.get("replace") == "1",
-        content_type=content_type,
-    )
+    try:
+        result = web_state().store.save_upload(
+            photo,
+            tps=_user_tps(),
+            actor=user.login,
+            source="kpps",
+            replace=request.form.get("replace") == "1",
+            content_type=content_type,
+        )
+    except StoreError as exc:  # e.g. this exact photo was already sent for another TPS
+        return render_home(str(exc), status=422)
     if result.duplicate:
         flash(t("duplicate_photo"), "info")
     return redirect(url_for("kpps.result", upload_id=result.upload_id))

@@ -230,17 +230,21 @@ def upload() -> Any:
             except UploadRefused as exc:
                 error = t(exc.key, **exc.params)
             else:
-                for photo, content_type in photos:
-                    web_state().store.save_upload(
-                        photo,
-                        tps=code,
-                        actor=_actor(),
-                        source="ppk",
-                        replace=request.form.get("replace") == "1",
-                        content_type=content_type,
-                    )
-                flash(t("uploaded_n", n=len(photos), tps=code), "ok")
-                return redirect(url_for("ppk.tps", code=code))
+                try:
+                    for photo, content_type in photos:
+                        web_state().store.save_upload(
+                            photo,
+                            tps=code,
+                            actor=_actor(),
+                            source="ppk",
+                            replace=request.form.get("replace") == "1",
+                            content_type=content_type,
+                        )
+                except StoreError as exc:  # pages saved before the refusal stay saved
+                    error = str(exc)
+                else:
+                    flash(t("uploaded_n", n=len(photos), tps=code), "ok")
+                    return redirect(url_for("ppk.tps", code=code))
     return render_template(
         "ppk_upload_form.html", tps_list=web_state().config.tps, code=code, error=error
     ), (422 if error else 200)

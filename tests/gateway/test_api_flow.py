@@ -8,18 +8,16 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from gateway.store import Store
-from tests.gateway.test_web_support import (  # noqa: F401  (fixtures)
+from tests.gateway.test_web_support import (
     PIN,
     TPS_A,
     TPS_B,
-    app,
-    box_config,
-    client,
     finish_next_job,
     jpeg_photo,
     page_reading,
-    store,
 )
+
+pytest_plugins = ["tests.gateway.test_web_support"]
 
 P2 = {"suara_paslon_1": 61, "suara_paslon_2": 102, "suara_paslon_3": 47}
 

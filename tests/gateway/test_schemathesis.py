@@ -19,16 +19,15 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from gateway.store import Store
-from tests.gateway.test_web_support import (  # noqa: F401  (fixtures)
+from tests.gateway.test_web_support import (
     PIN,
     TPS_A,
-    app,
-    box_config,
     finish_next_job,
     jpeg_photo,
     page_reading,
-    store,
 )
+
+pytest_plugins = ["tests.gateway.test_web_support"]
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance]

@@ -6,16 +6,14 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from gateway.store import Store
-from tests.gateway.test_web_support import (  # noqa: F401  (fixtures)
+from tests.gateway.test_web_support import (
     PIN,
     TPS_A,
-    app,
-    box_config,
-    client,
     csrf_from,
     sign_in,
-    store,
 )
+
+pytest_plugins = ["tests.gateway.test_web_support"]
 
 
 def _change(client: FlaskClient, login: str, **form: str) -> None:

@@ -5,19 +5,17 @@ from __future__ import annotations
 from flask.testing import FlaskClient
 
 from gateway.store import Store
-from tests.gateway.test_web_support import (  # noqa: F401  (fixtures)
+from tests.gateway.test_web_support import (
     TPS_A,
-    app,
-    box_config,
-    client,
     csrf_from,
     finish_next_job,
     jpeg_photo,
     page_reading,
     sign_in,
-    store,
     upload_photo,
 )
+
+pytest_plugins = ["tests.gateway.test_web_support"]
 
 VALUES_P2 = {"suara_paslon_1": 61, "suara_paslon_2": 102, "suara_paslon_3": 47}
 
@@ -108,3 +106,16 @@ def test_replacing_a_confirmed_page_needs_the_explicit_choice(
     assert store.get_upload(again)["state"] == "confirmed"  # type: ignore[index]
     old = store.get_upload(first)
     assert old is not None and old["state"] == "superseded"  # kept, not deleted
+
+
+def test_same_photo_for_another_tps_is_refused(app: object, client: FlaskClient,
+                                               store: Store) -> None:
+    photo = jpeg_photo(seed=9)
+    sign_in(client, TPS_A)
+    assert upload_photo(client, photo).status_code == 302
+    other = app.test_client()  # type: ignore[attr-defined]
+    sign_in(other, "3171011001002")
+    refused = upload_photo(other, photo)
+    assert refused.status_code == 422
+    assert "TPS lain" in refused.get_data(as_text=True)
+    assert store.uploads_for_tps("3171011001002") == []

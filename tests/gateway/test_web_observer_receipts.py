@@ -14,20 +14,18 @@ from gateway.store import Store
 from sync.receipt import verify_payload
 from sync.receipt_scan import payload_from_image, payload_from_pdf
 from sync.signing import load_verify_keys
-from tests.gateway.test_web_support import (  # noqa: F401  (fixtures)
+from tests.gateway.test_web_support import (
     ROOT,
     TPS_A,
     TPS_B,
-    app,
-    box_config,
-    client,
     csrf_from,
     finish_next_job,
     jpeg_photo,
     page_reading,
     sign_in,
-    store,
 )
+
+pytest_plugins = ["tests.gateway.test_web_support"]
 
 KEYS = ROOT / "firmware_config" / "example" / "central-keys"
 VALUES = {"suara_paslon_1": 152, "suara_paslon_2": 97, "suara_paslon_3": 0}

@@ -13,13 +13,11 @@ from flask.testing import FlaskClient
 from gateway.web.mdns import Advertiser, service_info
 from gateway.web.portal import PROBE_PATHS, mdns_host, slug
 from gateway.web.poster import qr_svg_uri, wifi_payload
-from tests.gateway.test_web_support import (  # noqa: F401  (fixtures)
-    app,
-    box_config,
-    client,
+from tests.gateway.test_web_support import (
     sign_in,
-    store,
 )
+
+pytest_plugins = ["tests.gateway.test_web_support"]
 
 
 @pytest.mark.parametrize("path", PROBE_PATHS)

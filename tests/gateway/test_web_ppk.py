@@ -11,20 +11,18 @@ from flask.testing import FlaskClient
 from PIL import Image, ImageDraw
 
 from gateway.store import Store
-from tests.gateway.test_web_support import (  # noqa: F401  (fixtures)
+from tests.gateway.test_web_support import (
     TPS_A,
     TPS_B,
-    app,
-    box_config,
-    client,
     csrf_from,
     finish_next_job,
     jpeg_photo,
     page_reading,
     sign_in,
-    store,
     upload_photo,
 )
+
+pytest_plugins = ["tests.gateway.test_web_support"]
 
 P2 = {"suara_paslon_1": 61, "suara_paslon_2": 102, "suara_paslon_3": 47}
 

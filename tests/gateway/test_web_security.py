@@ -12,22 +12,20 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from gateway.store import Store
-from tests.gateway.test_web_support import (  # noqa: F401  (fixtures)
+from tests.gateway.test_web_support import (
     PIN,
     TPS_A,
     TPS_B,
-    app,
-    box_config,
-    client,
     csrf_from,
     finish_next_job,
     jpeg_photo,
     page_reading,
     png_photo,
     sign_in,
-    store,
     upload_photo,
 )
+
+pytest_plugins = ["tests.gateway.test_web_support"]
 
 
 def _other_tps_upload(app: Flask, store: Store) -> int:
@@ -181,7 +179,8 @@ def test_malformed_multipart_field_name_is_400_not_a_crash(client: FlaskClient) 
     sign_in(client, TPS_A)
     boundary = "b0undary"
     body = (
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"\xed\x07q\xe2\x93%0A\"\r\n\r\n1\r\n"
+        f"--{boundary}\r\nContent-Disposition: form-data; "
+        "name=\"\xed\x07q\xe2\x93%0A\"\r\n\r\n1\r\n"
         f"--{boundary}--\r\n"
     ).encode("latin-1")
     response = client.post("/api/uploads", data=body,
