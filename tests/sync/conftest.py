@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -57,7 +58,7 @@ class Box:
     def connect(self) -> sqlite3.Connection:
         return outbox.connect(str(self.db_path))
 
-    def add_result(self, page: int = 1, kind: str = "reading", tps: str = TPS,
+    def add_result(self, page: int | None = 1, kind: str = "reading", tps: str = TPS,
                    values: dict[str, int] | None = None) -> int:
         conn = self.connect()
         conn.execute("BEGIN IMMEDIATE")
@@ -80,7 +81,7 @@ class Box:
         conn.close()
         return seq, sha
 
-    def status(self) -> dict[str, object]:
+    def status(self) -> dict[str, Any]:
         conn = self.connect()
         try:
             return outbox.status(conn)
@@ -89,7 +90,7 @@ class Box:
 
     def all_delivered(self) -> bool:
         st = self.status()
-        return st["pending"] == 0 and st["published"] == 0
+        return bool(st["pending"] == 0 and st["published"] == 0)
 
     def rows(self) -> list[tuple[int, str]]:
         conn = self.connect()

@@ -5,15 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from nacl.signing import SigningKey, VerifyKey
 
 from sync.envelope import Envelope, EnvelopeError, canonical_json, decode, encode, split, topic_for
 from sync.signing import generate_key_pair, load_signing_key, load_verify_keys
 
 BOX = "box-317101-test"
+Keys = tuple[SigningKey, dict[str, VerifyKey]]
 
 
 @pytest.fixture
-def keys(tmp_path: Path) -> tuple[object, dict[str, object]]:
+def keys(tmp_path: Path) -> Keys:
     generate_key_pair(tmp_path, BOX)
     generate_key_pair(tmp_path, "box-317101-other")
     return load_signing_key(tmp_path / f"{BOX}.key"), load_verify_keys(tmp_path)
@@ -34,59 +36,59 @@ def test_canonical_json_is_sorted_compact_utf8() -> None:
     assert canonical_json({"b": 1, "a": [1, "é"]}) == '{"a":[1,"é"],"b":1}'.encode()
 
 
-def test_round_trip_verifies(keys: tuple[object, dict[str, object]]) -> None:
+def test_round_trip_verifies(keys: Keys) -> None:
     sk, vks = keys
-    msg = decode(TOPIC, encode(TOPIC, env(), sk), vks)  # type: ignore[arg-type]
+    msg = decode(TOPIC, encode(TOPIC, env(), sk), vks)
     assert msg.envelope == env() and msg.body == b""
 
 
-def test_signature_covers_the_topic(keys: tuple[object, dict[str, object]]) -> None:
+def test_signature_covers_the_topic(keys: Keys) -> None:
     sk, vks = keys
-    data = encode(TOPIC, env(), sk)  # type: ignore[arg-type]
+    data = encode(TOPIC, env(), sk)
     other = topic_for("3171", "317102", BOX, "reading")
     with pytest.raises(EnvelopeError) as exc:
-        decode(other, data, vks)  # type: ignore[arg-type]
+        decode(other, data, vks)
     assert exc.value.reason == "forged"
 
 
-def test_signature_covers_header_and_body(keys: tuple[object, dict[str, object]]) -> None:
+def test_signature_covers_header_and_body(keys: Keys) -> None:
     sk, vks = keys
-    data = encode(TOPIC, env(), sk)  # type: ignore[arg-type]
+    data = encode(TOPIC, env(), sk)
     tampered = data.replace(b'"b":2', b'"b":3')
     with pytest.raises(EnvelopeError) as exc:
-        decode(TOPIC, tampered, vks)  # type: ignore[arg-type]
+        decode(TOPIC, tampered, vks)
     assert exc.value.reason == "forged"
     ptopic = topic_for("3171", "317101", BOX, "photo")
     chunk = {"index": 0, "count": 1, "offset": 0, "photo_size": 4}
     photo = env(kind="photo", photo_sha256="ab" * 32, chunk=chunk)
-    data = encode(ptopic, photo, sk, b"abcd")  # type: ignore[arg-type]
-    assert decode(ptopic, data, vks).body == b"abcd"  # type: ignore[arg-type]
+    data = encode(ptopic, photo, sk, b"abcd")
+    assert decode(ptopic, data, vks).body == b"abcd"
     with pytest.raises(EnvelopeError):
-        decode(ptopic, data[:-4] + b"abce", vks)  # type: ignore[arg-type]
+        decode(ptopic, data[:-4] + b"abce", vks)
 
 
-def test_another_boxs_key_is_a_forgery(keys: tuple[object, dict[str, object]],
+def test_another_boxs_key_is_a_forgery(keys: Keys,
                                        tmp_path: Path) -> None:
     _, vks = keys
     other = load_signing_key(tmp_path / "box-317101-other.key")
     with pytest.raises(EnvelopeError) as exc:
-        decode(TOPIC, encode(TOPIC, env(), other), vks)  # type: ignore[arg-type]
+        decode(TOPIC, encode(TOPIC, env(), other), vks)
     assert exc.value.reason == "forged"
 
 
-def test_unknown_box_and_malformed_are_refused(keys: tuple[object, dict[str, object]]) -> None:
+def test_unknown_box_and_malformed_are_refused(keys: Keys) -> None:
     sk, vks = keys
     stranger = topic_for("3171", "317101", "box-x", "reading")
     with pytest.raises(EnvelopeError) as exc:
-        decode(stranger, encode(stranger, env(box_id="box-x"), sk), vks)  # type: ignore[arg-type]
+        decode(stranger, encode(stranger, env(box_id="box-x"), sk), vks)
     assert exc.value.reason == "unknown"
     for junk in (b"", b"hello", b"TTK1" + b"\0" * 64 + b"\xff\xff\xff\xff",
                  b"TTK1" + b"\0" * 64 + b"\0\0\0\x02{]"):
         with pytest.raises(EnvelopeError) as exc:
-            decode(TOPIC, junk, vks)  # type: ignore[arg-type]
+            decode(TOPIC, junk, vks)
         assert exc.value.reason == "malformed"
     with pytest.raises(EnvelopeError):
-        split(encode(TOPIC, env(seq=0), sk))  # type: ignore[arg-type]
+        split(encode(TOPIC, env(seq=0), sk))
 
 
 def test_key_files(tmp_path: Path) -> None:

@@ -7,9 +7,10 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any
 
+from sync import outbox
 from sync.central.receiver import Receiver
 from sync.central.store import CentralStore
-from tests.sync.conftest import Box, wait_until
+from tests.sync.conftest import TPS, Box, wait_until
 
 
 def central_rows(receiver: Receiver) -> list[tuple[int, str]]:
@@ -17,6 +18,14 @@ def central_rows(receiver: Receiver) -> list[tuple[int, str]]:
     try:
         return [(int(s), str(i)) for s, i in
                 conn.execute("SELECT seq, id FROM messages ORDER BY seq")]
+    finally:
+        conn.close()
+
+
+def page_state(box: Box, page: int) -> str | None:
+    conn = box.connect()
+    try:
+        return outbox.page_states(conn).get((TPS, page))
     finally:
         conn.close()
 
@@ -52,6 +61,7 @@ def test_results_overtake_a_photo_backlog(
     # 100 KiB/s for photos: the 1.2 MB of photo takes ~12 s, the result must not wait for it.
     start_relay(photo_bandwidth_bps=100 * 1024)
     wait_until(lambda: late_result in dict(central_rows(central)), 30, "the result")
+    wait_until(lambda: page_state(box, 2) == "delivered", 10, "the result's ack")
     st = box.status()
     assert st["delivered"] >= 1 and st["pending"] + st["published"] >= 1, st
     wait_until(box.all_delivered, 60, "photos too")
