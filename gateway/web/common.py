@@ -17,6 +17,7 @@ logger = logging.getLogger(__name__)
 
 MAX_VALUE = 9999  # the year box has four digits
 SHA_RE = re.compile(r"^[0-9a-f]{64}$")
+VIEW_MARGIN_MM = 15.0
 WAITING_STATES = ("queued", "processing")
 FINAL_STATES = ("confirmed", "reviewed", "manual")
 
@@ -135,6 +136,7 @@ def overlay_boxes(upload: dict[str, Any], rows: list[dict[str, Any]]) -> dict[st
     for row in rows:
         box = row.get("box_mm")
         if not box or len(box) != 4 or float(box[2]) <= 0:
+            row["box_mm"] = None
             continue
         x, y, w, h = (float(v) for v in box)
         labels.append(
@@ -146,7 +148,19 @@ def overlay_boxes(upload: dict[str, Any], rows: list[dict[str, Any]]) -> dict[st
                 "flagged": row["flagged"],
             }
         )
-    return {"width": round(width_mm, 1), "height": round(height_mm, 1), "labels": labels}
+    view = {"x": 0.0, "y": 0.0, "w": round(width_mm, 1), "h": round(height_mm, 1)}
+    if labels:
+        # Show only the part of the page with the fields: on a phone the whole plano
+        # sheet would make the numbers unreadably small.
+        boxes = [[float(v) for v in r["box_mm"]] for r in rows if r.get("box_mm")]
+        x0 = max(0.0, min(b[0] for b in boxes) - VIEW_MARGIN_MM)
+        y0 = max(0.0, min(b[1] for b in boxes) - VIEW_MARGIN_MM)
+        x1 = min(width_mm, max(lab["x"] + 3 * lab["size"] for lab in labels) + VIEW_MARGIN_MM)
+        y1 = min(height_mm, max(b[1] + b[3] for b in boxes) + VIEW_MARGIN_MM)
+        view = {"x": round(x0, 1), "y": round(y0, 1), "w": round(x1 - x0, 1),
+                "h": round(y1 - y0, 1)}
+    return {"width": round(width_mm, 1), "height": round(height_mm, 1), "labels": labels,
+            "view": view}
 
 
 def photo_bytes(upload: dict[str, Any]) -> bytes | None:
