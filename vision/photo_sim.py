@@ -50,15 +50,16 @@ class Camera:
     shadow_depth: tuple[float, float]
     glare_p: float
     cast: float
+    paper: tuple[float, float]
 
 
 CAMERAS: dict[str, Camera] = {
     "easy": Camera(8, 4, 0.0, (0.72, 0.9), (0.3, 0.7), 0.0, 0.0, (1.5, 3.0), (85, 92),
-                   (0.0, 0.15), 0.2, (0.1, 0.2), 0.0, 0.03),
+                   (0.0, 0.15), 0.2, (0.1, 0.2), 0.0, 0.03, (215, 242)),
     "normal": Camera(18, 10, 0.0, (0.6, 0.9), (0.4, 1.1), 0.2, 3.0, (2.0, 5.0), (75, 92),
-                     (0.05, 0.3), 0.5, (0.15, 0.35), 0.1, 0.06),
+                     (0.05, 0.3), 0.5, (0.15, 0.35), 0.1, 0.06, (195, 242)),
     "hard": Camera(25, 15, 0.15, (0.5, 0.9), (0.6, 1.6), 0.4, 5.0, (3.0, 8.0), (70, 85),
-                   (0.1, 0.45), 0.7, (0.25, 0.5), 0.25, 0.1),
+                   (0.1, 0.45), 0.7, (0.25, 0.5), 0.25, 0.1, (165, 245)),
 }
 
 _FOCAL = 0.8  # focal length in frame heights: a phone's main camera, about 65 degrees
@@ -245,6 +246,8 @@ def _light_and_sensor(frame: Image, cam: Camera, rng: np.random.Generator) -> Im
     strength = rng.uniform(*cam.gradient)
     gain = 1 - strength * (0.5 + 0.25 * (np.cos(direction) * x + np.sin(direction) * y))
     gain *= 1 - rng.uniform(0.05, 0.2) * (x**2 + y**2) / 2
+    # Auto-exposure puts the brightest paper at `paper` grey: white, but not clipped.
+    gain *= rng.uniform(*cam.paper) / 255.0 / gain.max()
     if rng.random() < cam.shadow_p:
         gain *= 1 - rng.uniform(*cam.shadow_depth) * _shadow_mask(gw, gh, rng)
     glare = np.zeros_like(gain)
@@ -252,9 +255,9 @@ def _light_and_sensor(frame: Image, cam: Camera, rng: np.random.Generator) -> Im
         cx, cy = rng.uniform(-0.7, 0.7, 2)
         radius = rng.uniform(0.1, 0.3)
         glare = rng.uniform(40, 110) * np.exp(-((x - cx) ** 2 + (y - cy) ** 2) / radius**2)
-    brightness = rng.uniform(1.0, 1.15)  # auto-exposure lifts paper near white
     cast = 1 + rng.uniform(-cam.cast, cam.cast, 3)
-    gain3 = (gain[..., None] * brightness * cast[None, None, :]).astype(np.float32)
+    cast /= cast.max()  # white balance tints by holding channels back, never by clipping
+    gain3 = (gain[..., None] * cast[None, None, :]).astype(np.float32)
     gain_full = cv2.resize(gain3, (width, height), interpolation=cv2.INTER_LINEAR)
 
     # Phone pipelines denoise, leaving grain a couple of pixels wide: draw it at half size,

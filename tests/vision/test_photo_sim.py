@@ -109,3 +109,18 @@ def test_grayscale_and_colour_pages_both_work() -> None:
 def test_unknown_difficulty_is_refused() -> None:
     with pytest.raises(ValueError, match="difficulty"):
         simulate_photo(_page(), np.random.default_rng(0), "extreme")
+
+
+def test_auto_exposure_keeps_white_paper_below_clipping() -> None:
+    """Glare is an event (quality must flag it), not the normal state of white paper."""
+    page = _page()
+    for seed in range(6):
+        shot = photograph(page, np.random.default_rng(seed), "easy", width_px=600)
+        gray = cv2.cvtColor(_decode(shot.jpeg), cv2.COLOR_BGR2GRAY)
+        outline = np.array([[[0, 0], [600, 0], [600, 900], [0, 900]]], np.float32)
+        corners = cv2.perspectiveTransform(outline, shot.homography)[0]
+        inside = np.zeros(gray.shape, np.uint8)
+        cv2.fillConvexPoly(inside, np.round(corners).astype(np.int32), 1)
+        paper = gray[inside.astype(bool)]
+        assert (paper >= 250).mean() < 0.02
+        assert np.median(paper) > 170, "paper still looks white"
