@@ -109,12 +109,12 @@ def rectified_bytes(upload: dict[str, Any]) -> bytes | None:
     """The straightened page JPEG of an upload, whichever way the store hands it over."""
     rect = upload.get("rectified_jpeg") or upload.get("rectified")
     if isinstance(rect, bytes):
-        return rect
+        return rect or None
     path = upload.get("rectified_path") or (rect if isinstance(rect, str) else None)
     if path:
         try:
             with open(path, "rb") as fh:
-                return fh.read()
+                return fh.read() or None
         except FileNotFoundError:
             logger.warning("rectified image of upload %s is missing: %s", upload.get("id"), path)
     return None

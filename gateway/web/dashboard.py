@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import logging
 import shutil
+import time
 from typing import Any
 
 from gateway.web.state import web_state
@@ -12,6 +13,7 @@ from gateway.web.state import web_state
 logger = logging.getLogger(__name__)
 
 PAGES = (1, 2, 3)
+AUDIT_CHECK_S = 60.0
 # A page counts as received once a photo of it has been read, whatever happens next.
 RECEIVED_STATES = ("read", "needs_review", "confirmed", "reviewed")
 
@@ -65,22 +67,40 @@ def relay_status() -> dict[str, Any] | None:
         outbox = importlib.import_module("sync.outbox")
     except ModuleNotFoundError:
         return None
-    store = web_state().store
-    status: dict[str, Any] = outbox.status(store.db)
+    # Our own short-lived connection: the store's one is serialised by the store's lock.
+    conn = outbox.connect(str(web_state().store.path))
+    try:
+        status: dict[str, Any] = outbox.status(conn)
+    finally:
+        conn.close()
     return status
+
+
+def audit_check() -> tuple[bool, int]:
+    """(chain intact, rows checked), recomputed at most every AUDIT_CHECK_S: the whole chain
+    is hashed, and the dashboard refreshes itself on every PPK screen."""
+    state = web_state()
+    now = time.monotonic()
+    if state.audit_cache is None or now - state.audit_cache[0] > AUDIT_CHECK_S:
+        verification = state.store.verify_audit()
+        state.audit_cache = (now, bool(verification.ok), int(verification.checked))
+    return state.audit_cache[1], state.audit_cache[2]
 
 
 def health() -> dict[str, Any]:
     state = web_state()
     usage = shutil.disk_usage(state.data_dir)
     free_mb = usage.free // (1024 * 1024)
-    verification = state.store.verify_audit()
+    audit_ok, audit_checked = audit_check()
+    jobs = state.store.job_counts()
     return {
         "free_mb": free_mb,
         "total_mb": usage.total // (1024 * 1024),
         "disk_low": free_mb < state.config.paths.min_free_mb,
-        "audit_ok": bool(verification.ok),
-        "audit_checked": int(verification.checked),
+        "audit_ok": audit_ok,
+        "audit_checked": audit_checked,
+        "to_read": int(jobs.get("queued", 0)) + int(jobs.get("running", 0)),
+        "failed_jobs": int(jobs.get("failed", 0)),
     }
 
 

@@ -178,6 +178,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "health": {"id": "Kesehatan kotak", "en": "Box health"},
     "disk_free": {"id": "Disk kosong", "en": "Free disk"},
     "disk_low": {"id": "Disk hampir penuh!", "en": "Disk almost full!"},
+    "to_read": {"id": "Foto menunggu dibaca", "en": "Photos waiting to be read"},
+    "failed_jobs": {"id": "Gagal dibaca", "en": "Failed readings"},
     "audit_ok": {"id": "Log audit utuh", "en": "Audit log intact"},
     "audit_bad": {"id": "Log audit RUSAK", "en": "Audit log BROKEN"},
     "export": {"id": "Ekspor", "en": "Export"},

@@ -25,6 +25,8 @@ class WebState:
     accounts: Accounts
     data_dir: Path
     started: float = field(default_factory=time.time)
+    # (monotonic time, ok, rows checked) of the last audit-chain verification
+    audit_cache: tuple[float, bool, int] | None = None
 
     def tps_codes(self) -> list[str]:
         return [t.code for t in self.config.tps]

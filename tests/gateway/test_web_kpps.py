@@ -119,3 +119,23 @@ def test_same_photo_for_another_tps_is_refused(app: object, client: FlaskClient,
     assert refused.status_code == 422
     assert "TPS lain" in refused.get_data(as_text=True)
     assert store.uploads_for_tps("3171011001002") == []
+
+
+def test_language_switches_to_english_and_back(client: FlaskClient) -> None:
+    token = csrf_from(client)
+    client.post("/bahasa/en", data={"csrf_token": token, "next": "/masuk"})
+    assert "TPS code or user name" in client.get("/masuk").get_data(as_text=True)
+    client.post("/bahasa/id", data={"csrf_token": token, "next": "/masuk"})
+    assert "Kode TPS atau nama pengguna" in client.get("/masuk").get_data(as_text=True)
+
+
+def test_rejected_photo_tells_the_officer_why(client: FlaskClient, store: Store) -> None:
+    sign_in(client, TPS_A)
+    response = upload_photo(client, jpeg_photo(seed=12))
+    rejected = {**page_reading(1, {}), "status": "rejected", "template": None, "page": None,
+                "reasons": ["Foto terlalu buram. Pegang ponsel diam dan foto ulang."]}
+    finish_next_job(store, rejected, straightened=False)
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Foto ditolak" in page and "terlalu buram" in page
+    assert "Foto ulang" in page  # the way forward
+    assert "/konfirmasi" not in page

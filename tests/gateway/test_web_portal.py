@@ -115,5 +115,6 @@ def test_wifi_qr_decodes_to_the_network() -> None:
     buf = io.BytesIO()
     segno.make(payload, error="m").save(buf, kind="png", scale=8, border=4)
     image = cv2.imdecode(np.frombuffer(buf.getvalue(), np.uint8), cv2.IMREAD_GRAYSCALE)
+    assert image is not None
     decoded, _, _ = cv2.QRCodeDetector().detectAndDecode(image)
     assert decoded == payload

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
@@ -27,11 +28,11 @@ pytest_plugins = ["tests.gateway.test_web_support"]
 P2 = {"suara_paslon_1": 61, "suara_paslon_2": 102, "suara_paslon_3": 47}
 
 
-def _kpps_upload(app: Flask, store: Store, tps: str, seed: int, reading: dict) -> int:  # type: ignore[type-arg]
+def _kpps_upload(app: Flask, store: Store, tps: str, seed: int, reading: dict[str, Any]) -> int:
     officer = app.test_client()
     sign_in(officer, tps)
     upload_photo(officer, jpeg_photo(seed=seed))
-    return finish_next_job(store, reading)
+    return finish_next_job(store, reading, straightened=reading["status"] != "rejected")
 
 
 def test_dashboard_shows_every_tps_and_progress(
@@ -83,6 +84,8 @@ def test_rejected_photo_discard_or_manual_entry(
     first = _kpps_upload(app, store, TPS_A, 3, rejected)
     second = _kpps_upload(app, store, TPS_A, 4, rejected)
     sign_in(client, "ppk")
+    shown = client.get(f"/ppk/foto/{first}").get_data(as_text=True)
+    assert f"/kpps/foto/{first}/asli" in shown  # no straightened page: the photo itself
     listing = client.get("/ppk/ditolak").get_data(as_text=True)
     assert f"#{first}" in listing and "AprilTag" in listing
 

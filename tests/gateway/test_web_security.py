@@ -120,7 +120,7 @@ def test_pin_never_logged(client: FlaskClient, caplog: pytest.LogCaptureFixture)
 def _refusal(client: FlaskClient, data: bytes, name: str = "foto.jpg") -> str:
     response = upload_photo(client, data, name=name)
     assert response.status_code == 422
-    return response.get_data(as_text=True)
+    return str(response.get_data(as_text=True))
 
 
 def test_bad_files_are_refused_with_a_reason(client: FlaskClient, store: Store) -> None:

@@ -92,13 +92,14 @@ def page_reading(page: int, values: dict[str, int], *, status: str = "accepted",
     }
 
 
-def finish_next_job(store: Store, reading: dict[str, Any], *, rectified: bytes | None = None
-                    ) -> int:
-    """Do what the worker does with the next queued job: record `reading` for it."""
+def finish_next_job(store: Store, reading: dict[str, Any], *, rectified: bytes | None = None,
+                    straightened: bool = True) -> int:
+    """Do what the worker does with the next queued job: record `reading` for it, with a
+    straightened page image unless `straightened` is False (a photo that was not a page)."""
     job = store.claim_job("test-worker", 60.0)
     assert job is not None
-    store.finish_job(job.id, reading, rectified if rectified is not None else
-                     jpeg_photo(1200, 1800, seed=7))
+    image = (rectified or jpeg_photo(1200, 1800, seed=7)) if straightened else None
+    store.finish_job(job.id, reading, image)
     return int(job.upload_id)
 
 
