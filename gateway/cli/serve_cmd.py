@@ -22,6 +22,7 @@ DEMO_ACCOUNTS = (
 )
 WATCHDOG_S = 10.0
 THREADS = 8
+OVERSIZE_FACTOR = 4
 
 
 def demo_pin_logins(accounts: Any) -> list[str]:
@@ -104,7 +105,10 @@ def serve(
         host=host,
         port=port,
         threads=THREADS,
-        max_request_body_size=config.web.max_upload_mb * 1024 * 1024 + 64 * 1024,
+        # Waitress reads a whole body before the app sees it and refuses larger ones with
+        # its own English page; give the app room to answer "too large" in Bahasa Indonesia
+        # up to OVERSIZE_FACTOR times the limit, without spooling unbounded bodies to disk.
+        max_request_body_size=config.web.max_upload_mb * 1024 * 1024 * OVERSIZE_FACTOR,
         ident="titik",
     )
     advertiser = None

@@ -61,6 +61,19 @@ def wait_http(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 60) ->
     raise AssertionError(f"{url} never answered")
 
 
+def assert_oversize_refused_in_bahasa(base: str) -> None:
+    """Through waitress, a body over web.max_upload_mb (20 MB) gets the 413 page."""
+    import requests
+
+    session = requests.Session()
+    token = session.get(f"{base}/api/csrf", timeout=30).json()["csrf_token"]
+    body = b"\xff\xd8\xff" + bytes(21 * 1024 * 1024)
+    response = session.post(f"{base}/api/uploads", files={"photo": ("a.jpg", body)},
+                            headers={"X-CSRFToken": token}, timeout=120)
+    assert response.status_code == 413
+    assert response.json()["message"].startswith("File terlalu besar")
+
+
 @pytest.mark.slow
 def test_serve_notifies_systemd_and_stops_on_sigterm(
     demo_config_path: Path, tmp_path: Path
@@ -81,6 +94,7 @@ def test_serve_notifies_systemd_and_stops_on_sigterm(
         assert notify.recv(256) == b"READY=1"
         assert wait_http(f"http://127.0.0.1:{port}/masuk", proc) == 200
         assert (tmp_path / "data" / "web-secret.key").stat().st_mode & 0o777 == 0o600
+        assert_oversize_refused_in_bahasa(f"http://127.0.0.1:{port}")
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
         assert proc.stdout is not None
