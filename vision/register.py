@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -24,14 +25,18 @@ logger = logging.getLogger(__name__)
 Image = np.ndarray[Any, Any]
 Matrix = np.ndarray[Any, np.dtype[np.float64]]
 
-DETECT_LONG_SIDE = 1600  # px: the tag (32 mm) stays >= ~40 px when the page fills the frame
-# Tag perimeter over the image's long side. On the downscaled copy, only tags of pages that fill
-# a readable share of the frame (the page-size check wants >= 2 px/mm anyway); pruning small
-# candidates is most of aruco's speed-up on busy pages. The full-resolution fallback looks wider.
+# The photo is halved (area filter: the integer fast path costs ~2 ms on 12 MP) while its
+# long side exceeds DETECT_LONG_SIDE. The tag is looked for on the smallest level first: a
+# page that fills the frame puts the 32 mm tag at >= ~25 px there. The next level up is the
+# fallback for smaller or blurrier tags; below 2 px/mm the page is refused as too small anyway.
+DETECT_LONG_SIDE = 1100
+# Tag perimeter over the image's long side: only tags of pages that fill a readable share of
+# the frame. Pruning small candidates keeps aruco's work on busy pages down.
 MIN_TAG_PERIMETER_RATE = 0.04
-FALLBACK_TAG_PERIMETER_RATE = 0.01
+FALLBACK_TAG_PERIMETER_RATE = 0.02
 FIDUCIAL_SEARCH_MM = 90.0  # half window around a fiducial's tag-based prediction
 MIN_MATCH_SCORE = 0.55
+FIDUCIAL_MIN_PX = 7.0  # fiducial square side on the copy used for template matching
 OUTLIER_MM = 1.5
 
 NOT_A_FORM = "Ini bukan halaman C.Hasil PPWP: kode (AprilTag) di kanan atas tidak ditemukan"
@@ -79,27 +84,54 @@ def _apply(h: Matrix, pts: Matrix) -> Matrix:
     return out
 
 
-def _detector(min_perimeter_rate: float) -> Any:
+@lru_cache(maxsize=8)
+def _detector(min_perimeter_rate: float, tag_ids: tuple[int, ...] | None) -> Any:
+    """Aruco detector for 36h10, restricted to `tag_ids` (None: the whole family).
+
+    Identification compares every candidate quad with every code of the dictionary, with
+    per-code overhead: against 2320 codes that was 5-10 ms per candidate and most of the
+    registration time on busy pages. A dictionary of just the tags we know is ~1000x smaller,
+    and less likely to take a stray square for a tag.
+    """
     import cv2
 
+    family = cv2.aruco.getPredefinedDictionary(cv2.aruco.DICT_APRILTAG_36h10)
+    dictionary = family
+    if tag_ids is not None:
+        dictionary = cv2.aruco.Dictionary(
+            np.ascontiguousarray(family.bytesList[list(tag_ids)]), family.markerSize,
+            family.maxCorrectionBits)
     params = cv2.aruco.DetectorParameters()
     params.minMarkerPerimeterRate = min_perimeter_rate
     params.maxMarkerPerimeterRate = 0.6
     # 36h10 has few bits; require a clean decode rather than accepting 1-bit corrections.
     params.errorCorrectionRate = 0.3
-    return cv2.aruco.ArucoDetector(
-        cv2.aruco.getPredefinedDictionary(cv2.aruco.DICT_APRILTAG_36h10), params
-    )
+    return cv2.aruco.ArucoDetector(dictionary, params)
 
 
-def _downscale(gray: Image, long_side: int) -> tuple[Image, float]:
+def pyramid(gray: Image, long_side: int = DETECT_LONG_SIDE) -> list[tuple[Image, float]]:
+    """The photo halved until its long side is at most `long_side`: (image, scale), big first."""
     import cv2
 
-    scale = min(1.0, long_side / max(gray.shape))
-    if scale >= 1.0:
-        return gray, 1.0
-    size = (round(gray.shape[1] * scale), round(gray.shape[0] * scale))
-    return cv2.resize(gray, size, interpolation=cv2.INTER_AREA), scale
+    levels = [(gray, 1.0)]
+    while max(levels[-1][0].shape) > long_side:
+        image, scale = levels[-1]
+        h, w = image.shape[0] // 2, image.shape[1] // 2
+        # An odd last row/column is dropped so each small pixel is exactly 2 x 2 big ones.
+        half = cv2.resize(image[: 2 * h, : 2 * w], (w, h), interpolation=cv2.INTER_AREA)
+        levels.append((half, scale / 2))
+    return levels
+
+
+def _fiducial_level(
+    levels: Sequence[tuple[Image, float]], template: Template, tag_side_px: float
+) -> tuple[Image, float]:
+    """The smallest copy on which a fiducial square is still FIDUCIAL_MIN_PX wide."""
+    square_px = tag_side_px / template.tag_size_mm * min(f.square_mm for f in template.fiducials)
+    for image, scale in reversed(levels):
+        if square_px * scale >= FIDUCIAL_MIN_PX:
+            return image, scale
+    return levels[0]
 
 
 def _to_full(pts_small: Matrix, scale: float) -> Matrix:
@@ -108,21 +140,33 @@ def _to_full(pts_small: Matrix, scale: float) -> Matrix:
     return out
 
 
-def _find_tags(gray: Image) -> tuple[list[Matrix], list[int], float, Image]:
-    """Tag corners (full-res px), ids, the downscale factor and the downscaled copy.
+def _detect(image: Image, scale: float, rate: float,
+            tag_ids: tuple[int, ...] | None) -> tuple[list[Matrix], list[int]]:
+    corners, ids, _ = _detector(rate, tag_ids).detectMarkers(image)
+    if ids is None or not len(ids):
+        return [], []
+    pts = [_to_full(np.asarray(c, dtype=np.float64).reshape(4, 2), scale) for c in corners]
+    found = [int(i) for i in np.asarray(ids).ravel()]
+    return pts, found if tag_ids is None else [tag_ids[i] for i in found]
 
-    Downscaled first; full resolution is the fallback for small or distant pages.
-    """
-    small, scale = _downscale(gray, DETECT_LONG_SIDE)
-    attempts = [(small, scale, MIN_TAG_PERIMETER_RATE)]
-    if scale < 1.0:
-        attempts.append((gray, 1.0, FALLBACK_TAG_PERIMETER_RATE))
-    for image, s, rate in attempts:
-        corners, ids, _ = _detector(rate).detectMarkers(image)
-        if ids is not None and len(ids):
-            pts = [_to_full(np.asarray(c, dtype=np.float64).reshape(4, 2), s) for c in corners]
-            return pts, [int(i) for i in np.asarray(ids).ravel()], scale, small
-    return [], [], scale, small
+
+def _find_tags(
+    levels: Sequence[tuple[Image, float]], known_ids: tuple[int, ...]
+) -> tuple[list[Matrix], list[int]]:
+    """Tag corners (full-res px) and ids: known tags on the smallest level, then one level up;
+    the whole 36h10 family last, so that a tag we do not know can still be named."""
+    small, scale = levels[-1]
+    attempts: list[tuple[Image, float, float, tuple[int, ...] | None]] = [
+        (small, scale, MIN_TAG_PERIMETER_RATE, known_ids)]
+    if len(levels) > 1:
+        image, s = levels[-2]
+        attempts.append((image, s, FALLBACK_TAG_PERIMETER_RATE, known_ids))
+    attempts.append((small, scale, MIN_TAG_PERIMETER_RATE, None))
+    for image, s, rate, ids in attempts:
+        pts, found = _detect(image, s, rate, ids)
+        if found:
+            return pts, found
+    return [], []
 
 
 def _refine_corners(gray: Image, pts: Matrix, half_window: int) -> Matrix:
@@ -247,19 +291,27 @@ def _fit(
 
 
 def register(
-    gray: Image, *, other_forms: Mapping[int, str] | None = None
+    gray: Image,
+    *,
+    other_forms: Mapping[int, str] | None = None,
+    levels: Sequence[tuple[Image, float]] | None = None,
 ) -> Registration | RegistrationFailure:
-    """Place a grayscale photo on its page template, or say why it cannot be placed."""
+    """Place a grayscale photo on its page template, or say why it cannot be placed.
+
+    `levels`: the photo's `pyramid` when the caller already has it (it reuses the copies).
+    """
     import time
 
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     other_forms = OTHER_FORM_TAGS if other_forms is None else other_forms
-    tags, ids, scale, small = _find_tags(gray)
-    timings["tag_ms"] = (time.perf_counter() - t0) * 1000
+    templates = load_templates()
+    levels = pyramid(gray) if levels is None else levels
+    timings["pyramid_ms"] = (time.perf_counter() - t0) * 1000
+    tags, ids = _find_tags(levels, tuple(sorted({*templates, *other_forms})))
+    timings["tag_ms"] = (time.perf_counter() - t0) * 1000 - timings["pyramid_ms"]
     if not ids:
         return RegistrationFailure(NOT_A_FORM)
-    templates = load_templates()
     known = [i for i, tag_id in enumerate(ids) if tag_id in templates]
     if not known:
         for tag_id in ids:
@@ -283,6 +335,7 @@ def register(
                                                   axis=0).T)))
     cell_px = tag_side_px / 8
     tag_px = _refine_corners(gray, tags[index], round(cell_px / 3))
+    small, scale = _fiducial_level(levels, template, tag_side_px)
 
     to_small = np.array([[scale, 0, 0.5 * scale - 0.5], [0, scale, 0.5 * scale - 0.5], [0, 0, 1]])
     # A full homography from a 32 mm tag extrapolates badly across a 900 mm page; an affine
