@@ -104,18 +104,20 @@ def attempt_login(login: str, pin: str) -> tuple[Account | None, str | None]:
     """(account, None) on success, or (None, message) explaining the refusal."""
     state = web_state()
     store = state.store
-    remaining = store.login_locked(login)
+    ip = client_ip()
+    remaining = max(store.login_locked(login), state.failed_by_ip.blocked_for(ip))
     if remaining > 0:
-        logger.warning("sign-in refused for %s from %s: locked out", login, client_ip())
+        logger.warning("sign-in refused for %s from %s: locked out", login, ip)
         return None, t("login_locked", minutes=max(1, math.ceil(remaining / 60)))
     account = state.accounts.verify(login, pin)
     if account is not None and account.locked:
         # Right PIN on an account the admin locked: refused, and counted as a failure.
-        store.record_login(login, False, client_ip())
+        store.record_login(login, False, ip)
         return None, t("account_locked")
-    store.record_login(login, account is not None, client_ip())  # audits the attempt too
+    store.record_login(login, account is not None, ip)  # audits the attempt too
     if account is None:
-        logger.info("failed sign-in for %s from %s", login, client_ip())
+        state.failed_by_ip.record_failure(ip)
+        logger.info("failed sign-in for %s from %s", login, ip)
         return None, t("login_failed")
     return account, None
 

@@ -95,6 +95,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "id": "Terima kasih. Halaman {page} dikonfirmasi.",
         "en": "Thank you. Page {page} is confirmed.",
     },
+    "confirmed_review": {
+        "id": "Halaman {page} dicatat. PPK akan memeriksa angka yang ditandai.",
+        "en": "Page {page} recorded. The PPK will check the flagged numbers.",
+    },
     "duplicate_photo": {
         "id": "Foto ini sudah pernah dikirim; tidak ada yang berubah.",
         "en": "This photo was already sent; nothing changed.",

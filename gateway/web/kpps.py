@@ -125,11 +125,15 @@ def confirm(upload_id: int) -> Any:
             flash(t("err_bad_value", field=name), "error")
         return redirect(url_for("kpps.result", upload_id=upload_id))
     try:
-        web_state().store.confirm(upload_id, actor=user.login, corrections=corrections)
+        outcome = web_state().store.confirm(upload_id, actor=user.login, corrections=corrections)
     except StoreError as exc:
         flash(str(exc), "error")
         return redirect(url_for("kpps.result", upload_id=upload_id))
-    flash(t("confirmed_ok", page=upload.get("page") or "?"), "ok")
+    page = upload.get("page") or "?"
+    if outcome.get("state") == "needs_review":  # a doubtful reading: the PPK still approves it
+        flash(t("confirmed_review", page=page), "info")
+    else:
+        flash(t("confirmed_ok", page=page), "ok")
     return redirect(url_for("kpps.home"))
 
 

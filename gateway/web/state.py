@@ -11,6 +11,7 @@ from flask import current_app
 
 from gateway.config import BoxConfig
 from gateway.web.accounts import Accounts
+from gateway.web.throttle import FailureWindow
 
 if TYPE_CHECKING:
     from gateway.store import Store
@@ -27,6 +28,7 @@ class WebState:
     started: float = field(default_factory=time.time)
     # (monotonic time, ok, rows checked) of the last audit-chain verification
     audit_cache: tuple[float, bool, int] | None = None
+    failed_by_ip: FailureWindow = field(default_factory=FailureWindow)
 
     def tps_codes(self) -> list[str]:
         return [t.code for t in self.config.tps]

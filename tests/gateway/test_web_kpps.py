@@ -139,3 +139,17 @@ def test_rejected_photo_tells_the_officer_why(client: FlaskClient, store: Store)
     assert "Foto ditolak" in page and "terlalu buram" in page
     assert "Foto ulang" in page  # the way forward
     assert "/konfirmasi" not in page
+
+
+def test_confirming_a_doubtful_reading_leaves_it_for_the_ppk(
+    client: FlaskClient, store: Store
+) -> None:
+    sign_in(client, TPS_A)
+    response = upload_photo(client, jpeg_photo(seed=13))
+    finish_next_job(store, page_reading(2, VALUES_P2, status="needs_review",
+                                        flagged=("suara_paslon_1",)))
+    token = csrf_from(client, response.headers["Location"])
+    done = client.post(response.headers["Location"] + "/konfirmasi",
+                       data={"csrf_token": token}, follow_redirects=True)
+    assert "PPK akan memeriksa" in done.get_data(as_text=True)
+    assert [u["state"] for u in store.review_queue()] == ["needs_review"]

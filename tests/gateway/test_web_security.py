@@ -186,3 +186,22 @@ def test_malformed_multipart_field_name_is_400_not_a_crash(client: FlaskClient) 
     response = client.post("/api/uploads", data=body,
                            content_type=f"multipart/form-data; boundary={boundary}")
     assert response.status_code == 400
+
+
+def test_one_address_cannot_sweep_every_tps_code(app: Flask) -> None:
+    from gateway.web.state import EXTENSION
+
+    window = app.extensions[EXTENSION].failed_by_ip
+    client = app.test_client()
+    codes = ["3171011001001", "3171011001002", "3171011001003", "3171011002001",
+             "3171011002002", "3171011003001"]
+    for i in range(window.limit):
+        assert sign_in(client, codes[i % len(codes)], "123456").status_code == 401
+    refused = sign_in(client, "ppk")  # right PIN, but this address is braked now
+    assert refused.status_code == 401
+    assert "Terlalu banyak percobaan" in refused.get_data(as_text=True)
+    other_phone = app.test_client()
+    token = csrf_from(other_phone)
+    ok = other_phone.post("/masuk", data={"login": "ppk", "pin": PIN["ppk"], "csrf_token": token},
+                          environ_base={"REMOTE_ADDR": "10.42.0.77"})
+    assert ok.status_code == 302
