@@ -49,7 +49,12 @@ def overview_rows() -> tuple[list[dict[str, Any]], dict[str, Any]]:
                     "relay": page.get("relay"),
                 }
             )
-        rows.append({"code": tps.code, "desa": tps.desa, "number": tps.number, "pages": cells})
+        checks = None  # cross-page rules run once the three pages are final
+        if all(c["final"] for c in cells):
+            results = state.store.tps_checks(tps.code, tps.dpt)
+            checks = {"failed": sum(1 for c in results if not c.get("ok")), "total": len(results)}
+        rows.append({"code": tps.code, "desa": tps.desa, "number": tps.number, "pages": cells,
+                     "checks": checks})
     expected = len(PAGES) * len(state.config.tps)
     totals = {
         "expected": expected,

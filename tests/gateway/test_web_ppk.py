@@ -152,8 +152,28 @@ def test_exports(app: Flask, client: FlaskClient, store: Store) -> None:
     assert doc["results"][0]["values"]["suara_paslon_2"] == 102
 
 
-def test_tps_page_shows_cross_page_checks_once_complete(
-    app: Flask, client: FlaskClient, store: Store
-) -> None:
+def _enter_by_hand(client: FlaskClient, tps: str, page: int, values: dict[str, int]) -> None:
+    token = csrf_from(client, "/ppk/manual")
+    form = {"csrf_token": token, "tps": tps, "page": str(page), "reason": "kertas asli",
+            **{f"value-{k}": str(v) for k, v in values.items()}}
+    assert client.post("/ppk/manual", data=form).status_code == 302
+
+
+def test_cross_page_checks_once_three_pages_are_in(client: FlaskClient) -> None:
+    from vision.synthetic import tps_values
+
+    pages = tps_values(3, dpt=240)
     sign_in(client, "ppk")
+    _enter_by_hand(client, TPS_A, 1, pages[1])
+    _enter_by_hand(client, TPS_A, 2, pages[2])
     assert "Menunggu ketiga halaman" in client.get(f"/ppk/tps/{TPS_A}").get_data(as_text=True)
+    wrong = {**pages[3], "suara_sah": pages[3]["suara_sah"] + 10}
+    _enter_by_hand(client, TPS_A, 3, wrong)
+    detail = client.get(f"/ppk/tps/{TPS_A}").get_data(as_text=True)
+    assert "Tidak cocok: Jumlah suara paslon 1 + 2 + 3 tidak sama dengan suara sah" in detail
+    dashboard = client.get("/ppk/").get_data(as_text=True)
+    assert "Tidak cocok: " in dashboard
+
+    _enter_by_hand(client, TPS_A, 3, pages[3])  # the PPK enters the page again, right
+    detail = client.get(f"/ppk/tps/{TPS_A}").get_data(as_text=True)
+    assert "Tidak cocok" not in detail and "Cocok" in detail
