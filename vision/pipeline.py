@@ -81,7 +81,8 @@ def read_form(data: bytes, *, dpt: int | None = None) -> Reading:
     if gray is None:
         return _finish(_rejected(NOT_AN_IMAGE, sha), timer, started)
 
-    registration = timer.run("registration", lambda: reg_mod.register(gray))
+    levels = timer.run("pyramid", lambda: reg_mod.pyramid(gray))
+    registration = timer.run("registration", lambda: reg_mod.register(gray, levels=levels))
     if isinstance(registration, reg_mod.RegistrationFailure):
         reading = _rejected(registration.reason, sha)
         reading.quality = {"tag_id": registration.tag_id}
@@ -98,7 +99,7 @@ def read_form(data: bytes, *, dpt: int | None = None) -> Reading:
         px_per_mm=RECTIFIED_PX_PER_MM,
     )
     reading.rectified_jpeg = timer.run(
-        "rectify", lambda: _rectified_jpeg(gray, registration, RECTIFIED_PX_PER_MM)
+        "rectify", lambda: _rectified_jpeg(levels, registration, RECTIFIED_PX_PER_MM)
     )
     if quality.refuse or registration.fiducials_found < len(template.fiducials):
         # Measured on simulated tilted photos: with the tag and three corner marks the page
@@ -138,21 +139,26 @@ def _finish(reading: Reading, timer: _Timer, started: float) -> Reading:
     return reading
 
 
-def _rectified_jpeg(gray: Gray, registration: Any, px_per_mm: float) -> bytes:
+def _rectified_jpeg(
+    levels: list[tuple[Gray, float]], registration: Any, px_per_mm: float
+) -> bytes:
     """The straightened page for the officer's screen, warped from a downscaled copy."""
     import cv2
 
     from vision.register import rectify
 
-    # Downscale first (area filter) so the warp neither aliases nor walks 12 MP of pixels.
+    # The smallest copy with at least 1.5x the output's resolution: area-filtered already,
+    # so the warp neither aliases nor walks 12 MP of pixels.
     local = registration.px_per_mm_at(
         (registration.template.page_size_mm[0] / 2, registration.template.page_size_mm[1] / 2)
     )
-    factor = min(1.0, 2.0 * px_per_mm / max(local, 1e-6))
-    source, scaled = gray, registration
-    if factor < 0.9:
-        small = cv2.resize(gray, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
-        source = np.asarray(small, dtype=np.uint8)
+    source, factor = levels[0]
+    for image, scale in reversed(levels):
+        if local * scale >= 1.5 * px_per_mm:
+            source, factor = image, scale
+            break
+    scaled = registration
+    if factor < 1.0:
         to_small = np.array(
             [[factor, 0, 0.5 * factor - 0.5], [0, factor, 0.5 * factor - 0.5], [0, 0, 1.0]]
         )
