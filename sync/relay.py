@@ -45,6 +45,9 @@ Key = tuple[int, int]  # (seq, chunk index); -1 for a message without chunks
 CONNACK_TIMEOUT_S = 15.0
 LINK_WRITE_EVERY_S = 1.0
 WATCHDOG_EVERY_S = 5.0
+READ_BURST = 512
+NO_SUBSCRIBERS = 0x10
+NO_SUBSCRIBERS_RETRY_S = 2.0
 
 
 @dataclass
@@ -59,7 +62,7 @@ class RelayOptions:
     host: str | None = None  # overrides broker.host (`--broker`)
     port: int | None = None
     inflight_window: int = 32
-    ack_window: int = 128
+    ack_window: int = 256
     photo_inflight: int = 2
     ack_timeout_s: float = 30.0
     photo_chunk_bytes: int = 256 * 1024
@@ -104,6 +107,8 @@ class Relay:
         self.photo_missing: set[int] = set()
         self.counters = {"published": 0, "pubacks": 0, "delivered": 0, "refused": 0}
         self.conn: sqlite3.Connection | None = None
+        self.to_publish: list[int] = []
+        self.to_deliver: list[int] = []
 
     # --- fault injection (tests only) -------------------------------------------------
     def _fault(self, point: str) -> None:
@@ -116,6 +121,10 @@ class Relay:
     def run(self) -> None:
         self.conn = outbox.connect(str(self.o.db_path))
         outbox.create_tables(self.conn)
+        # The relay only records progress (published/delivered). Losing the last of that to a
+        # power cut makes it send again, and central keeps the first copy, so it may skip the
+        # fsync per commit that the messages themselves (written by the gateway) must have.
+        self.conn.execute("PRAGMA synchronous=NORMAL")
         logger.info("relay for %s: %s", self.o.box_id, self.o.db_path)
         notifier = _notifier()
         if notifier is not None:
@@ -146,6 +155,8 @@ class Relay:
         assert self.client is not None
         busy = bool(self.mids)
         rc = self.client.loop(timeout=0.005 if busy else 0.05)
+        if rc == mqtt.MQTT_ERR_SUCCESS and self.events:
+            rc = self.client.loop_read(max_packets=READ_BURST)  # the rest of a burst of acks
         if rc != mqtt.MQTT_ERR_SUCCESS and not self.events:
             self._lost(f"network: {mqtt.error_string(rc)}")
             return
@@ -226,6 +237,8 @@ class Relay:
         conn = self.conn
         assert conn is not None
         now = time.time()
+        self.to_publish = []
+        self.to_deliver = []
         conn.execute("BEGIN IMMEDIATE")
         try:
             for name, value in events:
@@ -240,6 +253,19 @@ class Relay:
                     self.link["reconnects"] += 1
                     self.link_dirty = True
                     logger.info("link up")
+            # one statement per kind of change: a turn may carry hundreds of acks
+            conn.execute(
+                "UPDATE sync_outbox SET state = 'published', published_at = ?,"
+                " attempts = attempts + 1 WHERE box_id = ? AND state = 'pending'"
+                " AND seq IN (SELECT value FROM json_each(?))",
+                (now, self.o.box_id, json.dumps(self.to_publish)),
+            )
+            self.counters["delivered"] += conn.execute(
+                "UPDATE sync_outbox SET state = 'delivered', delivered_at = ?"
+                " WHERE box_id = ? AND state != 'delivered'"
+                " AND seq IN (SELECT value FROM json_each(?))",
+                (now, self.o.box_id, json.dumps(self.to_deliver)),
+            ).rowcount
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -265,11 +291,13 @@ class Relay:
             return
         self._fault("after_puback")
         self.counters["pubacks"] += 1
-        conn.execute(
-            "UPDATE sync_outbox SET state = 'published', published_at = ?, attempts = attempts + 1"
-            " WHERE box_id = ? AND seq = ? AND state = 'pending'",
-            (now, self.o.box_id, key[0]),
-        )
+        if rc.value == NO_SUBSCRIBERS and key in self.outstanding:
+            # Nobody (central) subscribed yet, e.g. right after a broker restart without
+            # persistence: the broker dropped it, so try again soon instead of after the
+            # full ack timeout.
+            retry = min(self.o.ack_timeout_s, NO_SUBSCRIBERS_RETRY_S)
+            self.outstanding[key] = time.monotonic() - self.o.ack_timeout_s + retry
+        self.to_publish.append(key[0])
 
     def _apply_central(self, conn: sqlite3.Connection, body: dict[str, Any], *,
                        now: float) -> None:
@@ -282,13 +310,13 @@ class Relay:
             self.link_dirty = True
             if idx is None:
                 self.outstanding.pop((seq, -1), None)
-                self._delivered(conn, seq, now)
+                self.to_deliver.append(seq)
             elif isinstance(idx, int):
                 self.outstanding.pop((seq, idx), None)
                 conn.execute("INSERT OR IGNORE INTO sync_chunk_acks VALUES (?, ?, ?)",
                              (self.o.box_id, seq, idx))
                 if self._chunks_done(conn, seq):
-                    self._delivered(conn, seq, now)
+                    self.to_deliver.append(seq)
                     conn.execute("DELETE FROM sync_chunk_acks WHERE box_id = ? AND seq = ?",
                                  (self.o.box_id, seq))
         for rng in body.get("resend") or []:
@@ -300,14 +328,6 @@ class Relay:
                 if n:
                     logger.warning("central asks again for seq %s..%s: %d message(s)",
                                    rng[0], rng[1], n)
-
-    def _delivered(self, conn: sqlite3.Connection, seq: int, now: float) -> None:
-        n = conn.execute(
-            "UPDATE sync_outbox SET state = 'delivered', delivered_at = ?"
-            " WHERE box_id = ? AND seq = ? AND state != 'delivered'",
-            (now, self.o.box_id, seq),
-        ).rowcount
-        self.counters["delivered"] += n
 
     def _chunks_done(self, conn: sqlite3.Connection, seq: int) -> bool:
         row = conn.execute("SELECT photo_sha256 FROM sync_outbox WHERE box_id = ? AND seq = ?",
@@ -354,15 +374,15 @@ class Relay:
         for row in rows:
             if self._free() <= 0:
                 break
-            env = outbox.row_envelope(row)
-            if env.kind != "photo":
-                key = (env.seq, -1)
+            seq, kind = row[1], row[3]  # ENVELOPE_COLUMNS order; parse only what is sent
+            if kind != "photo":
+                key = (seq, -1)
                 if key not in self.outstanding and key not in self.held:
-                    self._publish(env, key)
+                    self._publish(outbox.row_envelope(row), key)
                 continue
             if photo_slots <= 0:
                 break  # photos come last in the order, so nothing further fits either
-            photo_slots -= self._send_photo(conn, env, photo_slots)
+            photo_slots -= self._send_photo(conn, outbox.row_envelope(row), photo_slots)
 
     def _send_photo(self, conn: sqlite3.Connection, env: Envelope, slots: int) -> int:
         assert env.photo_sha256 is not None

@@ -35,6 +35,7 @@ logger = logging.getLogger(__name__)
 SUBSCRIPTION = "$share/titik/titik/v1/+/+/+/+"
 KEY_RESCAN_S = 10.0
 CONNACK_TIMEOUT_S = 15.0
+READ_BURST = 512
 
 
 @dataclass
@@ -79,6 +80,10 @@ class Receiver:
                         self.stop.wait(min(0.2, self.next_attempt - now))
                     continue
                 rc = self.client.loop(timeout=0.05)
+                if rc == mqtt.MQTT_ERR_SUCCESS and self.inbox:
+                    # loop() reads one packet per call here; take all that is waiting, so a
+                    # whole burst is stored in one transaction
+                    rc = self.client.loop_read(max_packets=READ_BURST)
                 if self.inbox:
                     self._process(store)
                 if rc != mqtt.MQTT_ERR_SUCCESS or self.lost:

@@ -9,6 +9,7 @@ different id or content). The caller acks only after this commits.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import sqlite3
@@ -91,37 +92,51 @@ class CentralStore:
         out: list[Outcome] = []
         self.conn.execute("BEGIN IMMEDIATE")
         try:
+            known = self._known(messages)
+            fresh: list[tuple[Any, ...]] = []
             for msg in messages:
-                out.append(self._store(msg))
+                outcome, row = self._check(msg, known)
+                out.append(outcome)
+                if row is not None:
+                    fresh.append(row)
+                    known[(row[0], row[1])] = (row[2], row[9])
+            self.conn.executemany(
+                "INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", fresh)
+            for i, msg in enumerate(messages):
+                env = msg.envelope
+                if out[i].ack and env.kind == "photo" and env.chunk is not None:
+                    out[i] = Outcome(ack=True, duplicate=self._store_chunk(msg))
             self.conn.execute("COMMIT")
         except BaseException:
             self.conn.execute("ROLLBACK")
             raise
         return out
 
-    def _store(self, msg: Message) -> Outcome:
+    def _known(self, messages: list[Message]) -> dict[tuple[str, int], tuple[str, str]]:
+        """(box, seq) -> (id, content hash) of what is already stored, one query per batch."""
+        keys = json.dumps([[m.envelope.box_id, m.envelope.seq] for m in messages])
+        rows = self.conn.execute(
+            "SELECT box_id, seq, id, content_sha256 FROM messages WHERE (box_id, seq) IN"
+            " (SELECT value ->> 0, value ->> 1 FROM json_each(?))", (keys,)).fetchall()
+        return {(b, int(q)): (i, c) for b, q, i, c in rows}
+
+    def _check(self, msg: Message, known: dict[tuple[str, int], tuple[str, str]]
+               ) -> tuple[Outcome, tuple[Any, ...] | None]:
+        """Outcome of one message, and its new row when it is not stored yet."""
         env = msg.envelope
         content = hashlib.sha256(env.content()).hexdigest()
-        row = self.conn.execute(
-            "SELECT id, content_sha256 FROM messages WHERE box_id = ? AND seq = ?",
-            (env.box_id, env.seq),
-        ).fetchone()
-        if row is not None and (row[0] != env.id or row[1] != content):
-            self.refuse("replayed", msg.topic, f"seq {env.seq} already stored as {row[0]}",
+        have = known.get((env.box_id, env.seq))
+        if have is not None and have != (env.id, content):
+            self.refuse("replayed", msg.topic, f"seq {env.seq} already stored as {have[0]}",
                         env.box_id)
             logger.warning("refused replay: %s seq %s with id %s (stored: %s)", env.box_id,
-                           env.seq, env.id, row[0])
-            return Outcome(ack=False, reason="replayed")
-        duplicate = row is not None
-        if not duplicate:
-            self.conn.execute(
-                "INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (env.box_id, env.seq, env.id, env.kind, env.tps, env.page, env.created_at,
-                 msg_payload(env.payload), env.photo_sha256, content, time.time()),
-            )
-        if env.kind == "photo" and env.chunk is not None:
-            duplicate = self._store_chunk(msg) and duplicate
-        return Outcome(ack=True, duplicate=duplicate)
+                           env.seq, env.id, have[0])
+            return Outcome(ack=False, reason="replayed"), None
+        if have is not None:
+            return Outcome(ack=True, duplicate=True), None
+        row = (env.box_id, env.seq, env.id, env.kind, env.tps, env.page, env.created_at,
+               msg_payload(env.payload), env.photo_sha256, content, time.time())
+        return Outcome(ack=True), row
 
     def _store_chunk(self, msg: Message) -> bool:
         """Store one chunk; reassemble when the last one is in. True when nothing was new."""
