@@ -1,9 +1,11 @@
 """Phone-photo simulation: a flat page image -> a JPEG as an officer's phone would take it.
 
 The page lies on a table (wood, laminate, cloth or tiles, sometimes with a pen or another
-sheet beside it) and is shot by a pinhole camera with a phone's field of view, tilted up to
-25 degrees. On top come uneven light, a soft shadow (hand or phone), occasional glare,
-defocus and hand-shake blur, sensor noise, a white-balance cast and JPEG compression.
+sheet beside it), is not quite flat ("normal"/"hard": a fold and gentle waves shift the paper
+by up to ~1 / 2.7 mm on the 900 mm sheet), and is shot by a pinhole camera with a phone's
+field of view, tilted up to 25 degrees. On top come uneven light, a soft shadow (hand or
+phone), occasional glare, defocus and hand-shake blur, sensor noise, a white-balance cast and
+JPEG compression.
 
 Orientation: the page is rotated in-plane by up to +-4/10/15 degrees (easy/normal/hard).
 "hard" photos also get a quarter turn (90, 180 or 270 degrees) 15% of the time: phones often
@@ -51,30 +53,76 @@ class Camera:
     glare_p: float
     cast: float
     paper: tuple[float, float]
+    curl: float  # paper not flat: largest in-plane shift, as a share of the page's long side
 
 
 CAMERAS: dict[str, Camera] = {
     "easy": Camera(8, 4, 0.0, (0.72, 0.9), (0.3, 0.7), 0.0, 0.0, (1.5, 3.0), (85, 92),
-                   (0.0, 0.15), 0.2, (0.1, 0.2), 0.0, 0.03, (215, 242)),
+                   (0.0, 0.15), 0.2, (0.1, 0.2), 0.0, 0.03, (215, 242), 0.0),
     "normal": Camera(18, 10, 0.0, (0.6, 0.9), (0.4, 1.1), 0.2, 3.0, (2.0, 5.0), (75, 92),
-                     (0.05, 0.3), 0.5, (0.15, 0.35), 0.1, 0.06, (195, 242)),
+                     (0.05, 0.3), 0.5, (0.15, 0.35), 0.1, 0.06, (195, 242), 0.0012),
     "hard": Camera(25, 15, 0.15, (0.5, 0.9), (0.6, 1.6), 0.4, 5.0, (3.0, 8.0), (70, 85),
-                   (0.1, 0.45), 0.7, (0.25, 0.5), 0.25, 0.1, (165, 245)),
+                   (0.1, 0.45), 0.7, (0.25, 0.5), 0.25, 0.1, (165, 245), 0.003),
 }
 
 _FOCAL = 0.8  # focal length in frame heights: a phone's main camera, about 65 degrees
 
 
+Points = np.ndarray[Any, np.dtype[np.float64]]
+
+
+@dataclass(frozen=True)
+class Curl:
+    """A sheet that is not flat (the plano form is folded in half and waves a little).
+
+    Out-of-plane height ``z`` (share of the page's long side: a few gentle waves plus a tent
+    along the fold) seen by a tilted camera shifts the paper in-plane by ``z * direction``.
+    """
+
+    scale: float  # page long side, px
+    waves: tuple[tuple[float, float, float, float], ...]  # amplitude, fx, fy, phase
+    fold: tuple[float, float, float, float, float]  # height, nx, ny, offset, half-width
+    direction: tuple[float, float]
+
+    def displacement(self, pts: Points) -> Points:
+        """In-plane shift (px) of the page points ``pts`` (N x 2, page px)."""
+        u = pts / self.scale
+        z = np.zeros(len(pts))
+        for amplitude, fx, fy, phase in self.waves:
+            z += amplitude * np.sin(2 * np.pi * (fx * u[:, 0] + fy * u[:, 1]) + phase)
+        height, nx, ny, offset, half = self.fold
+        z += height * np.maximum(0.0, 1.0 - np.abs(nx * u[:, 0] + ny * u[:, 1] - offset) / half)
+        shift: Points = z[:, None] * np.array(self.direction)[None, :] * self.scale
+        return shift
+
+
 @dataclass(frozen=True)
 class SimulatedPhoto:
-    """The JPEG plus where the page went: ``homography`` maps page pixels to photo pixels."""
+    """The JPEG plus where the page went.
+
+    ``homography`` maps page pixels to photo pixels for a flat sheet; ``curl`` (None when
+    flat) bends it slightly. ``page_to_photo`` gives the exact position of page points.
+    """
 
     jpeg: bytes
-    homography: np.ndarray[Any, np.dtype[np.float64]]
+    homography: Points
     size: tuple[int, int]
     quarter_turns: int
     rotation_deg: float
     tilt_deg: float
+    curl: Curl | None = None
+
+    def page_to_photo(self, pts: Points) -> Points:
+        """Photo pixel positions of page pixel positions (N x 2), paper curl included."""
+        pts = np.asarray(pts, np.float64).reshape(-1, 2)
+        flat = pts
+        if self.curl is not None:
+            # The photo shows page point q + d(q) where a flat sheet shows q: invert by
+            # fixed-point iteration (d is small and smooth).
+            flat = pts - self.curl.displacement(pts)
+            flat = pts - self.curl.displacement(flat)
+        out: Points = cv2.perspectiveTransform(flat[None], self.homography)[0]
+        return out
 
 
 def simulate_photo(page: Image, rng: np.random.Generator, difficulty: str = "normal", *,
@@ -107,15 +155,17 @@ def photograph(page: Image, rng: np.random.Generator, difficulty: str = "normal"
                     [0, page.shape[0]]], np.float32) - 0.5
     homography = cv2.getPerspectiveTransform(src, dst).astype(np.float64)
 
+    curl = _curl(page.shape[1], page.shape[0], cam.curl, tilt_axis, rng) if cam.curl else None
     frame = _background(width, height, rng)
-    _warp_onto(page, homography, frame)
+    _warp_onto(page, homography, frame, curl)
     frame = _blur(frame, cam, unit, rng)
     frame = _light_and_sensor(frame, cam, rng)
     quality = int(rng.integers(cam.jpeg_quality[0], cam.jpeg_quality[1] + 1))
     ok, buf = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
         raise RuntimeError("JPEG encoding failed")
-    return SimulatedPhoto(buf.tobytes(), homography, (width, height), quarter, rotation, tilt)
+    return SimulatedPhoto(buf.tobytes(), homography, (width, height), quarter, rotation, tilt,
+                          curl)
 
 
 def default_height(width_px: int) -> int:
@@ -201,21 +251,57 @@ def _clutter(frame: Image, rng: np.random.Generator) -> None:
         cv2.fillPoly(frame, [box.astype(np.int32)], (225, 230, 232), cv2.LINE_AA)
 
 
-def _warp_onto(page: Image, homography: np.ndarray[Any, Any], frame: Image) -> None:
-    # Shrink with area averaging first: a straight warp would alias thin ruling lines away.
+def _curl(w: int, h: int, amount: float, tilt_axis: float, rng: np.random.Generator) -> Curl:
+    scale = float(max(w, h))
+    size = amount * rng.uniform(0.3, 1.0)
+    waves = tuple(
+        (float(size * rng.uniform(0.1, 0.3)), float(rng.uniform(-1.5, 1.5)),
+         float(rng.uniform(-1.5, 1.5)), float(rng.uniform(0, 2 * np.pi)))
+        for _ in range(3)
+    )
+    # Folded in half across the long side, or lengthwise.
+    across = rng.random() < 0.6
+    nx, ny = (0.0, 1.0) if (across == (h >= w)) else (1.0, 0.0)
+    centre = (nx * w + ny * h) / 2 / scale
+    fold = (float(size * rng.uniform(0.2, 0.5) * rng.choice([-1, 1])), nx, ny,
+            float(centre + rng.normal(0, 0.01)), float(rng.uniform(0.1, 0.3)))
+    # Parallax from height points away from the tilt axis (perpendicular to it).
+    angle = tilt_axis + np.pi / 2 + rng.normal(0, 0.3)
+    return Curl(scale, waves, fold, (float(np.cos(angle)), float(np.sin(angle))))
+
+
+def _warp_onto(page: Image, homography: Points, frame: Image, curl: Curl | None) -> None:
+    """Draw the page into the frame through the camera (and the paper's curl), by remapping."""
+    # Shrink with area averaging first: sampling a large page sparsely would alias thin
+    # ruling lines away.
     area = abs(cv2.contourArea(cv2.perspectiveTransform(
         np.array([[[0, 0], [page.shape[1], 0], [page.shape[1], page.shape[0]],
                    [0, page.shape[0]]]], np.float32), homography)))
     scale = float(np.sqrt(area / (page.shape[0] * page.shape[1])))
+    full_w, full_h = page.shape[1], page.shape[0]
     if scale < 0.75:
-        small = cv2.resize(page, None, fx=scale * 1.25, fy=scale * 1.25,
-                           interpolation=cv2.INTER_AREA)
-        sx, sy = page.shape[1] / small.shape[1], page.shape[0] / small.shape[0]
-        to_page = np.array([[sx, 0, 0.5 * sx - 0.5], [0, sy, 0.5 * sy - 0.5], [0, 0, 1.0]])
-        homography = homography @ to_page
-        page = small
-    cv2.warpPerspective(page, homography, (frame.shape[1], frame.shape[0]), dst=frame,
-                        flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_TRANSPARENT)
+        page = cv2.resize(page, None, fx=scale * 1.25, fy=scale * 1.25,
+                          interpolation=cv2.INTER_AREA)
+    sx, sy = full_w / page.shape[1], full_h / page.shape[0]
+
+    # Source coordinates on a coarse grid of frame pixels, interpolated up: the mapping is
+    # smooth, so this is exact to well under a hundredth of a pixel and far cheaper.
+    step = 8
+    height, width = frame.shape[:2]
+    cols, rows = width // step + 3, height // step + 3
+    # Node j sits at pixel (j - 1) * step + (step - 1) / 2, which makes cv2.resize's
+    # pixel-centre convention land pixel i on resized index i + step.
+    gx = (np.arange(cols) - 1) * step + (step - 1) / 2
+    gy = (np.arange(rows) - 1) * step + (step - 1) / 2
+    grid = np.stack(np.meshgrid(gx, gy), axis=-1).reshape(-1, 2)
+    flat = cv2.perspectiveTransform(grid[None], np.linalg.inv(homography))[0]
+    src = flat + curl.displacement(flat) if curl is not None else flat
+    src = (src + 0.5) / np.array([sx, sy]) - 0.5
+    maps = src.reshape(rows, cols, 2).astype(np.float32)
+    maps = cv2.resize(maps, (cols * step, rows * step), interpolation=cv2.INTER_LINEAR)
+    maps = maps[step:step + height, step:step + width]
+    cv2.remap(page, np.ascontiguousarray(maps[..., 0]), np.ascontiguousarray(maps[..., 1]),
+              cv2.INTER_LINEAR, dst=frame, borderMode=cv2.BORDER_TRANSPARENT)
 
 
 def _blur(frame: Image, cam: Camera, unit: float, rng: np.random.Generator) -> Image:

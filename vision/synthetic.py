@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 
 from vision.handwriting import Source, Writer, glyph, mnist_available
-from vision.photo_sim import default_height, photograph
+from vision.photo_sim import SimulatedPhoto, default_height, photograph
 from vision.render import mm_to_px, px_per_mm, render_page
 from vision.template import FieldSpec, Template, template_for_page
 
@@ -56,7 +56,8 @@ class SyntheticPhoto:
 
     ``values``: the number in each written field (empty fields are absent). ``boxes``: what
     is in each field's boxes, ``_`` for empty. ``bubbles`` (page 2): the digit bubbled under
-    each box, None where no bubble was filled. ``homography_mm`` maps page mm to photo pixels.
+    each box, None where no bubble was filled. ``homography_mm`` maps page mm to photo pixels
+    as if the sheet were flat; ``mm_to_photo`` is exact (the sheet's curl included).
     ``page`` is 0 for a photo of something that is not a C.Hasil page.
     """
 
@@ -68,6 +69,16 @@ class SyntheticPhoto:
     seed: int = 0
     difficulty: str = "normal"
     homography_mm: Matrix | None = None
+    camera: SimulatedPhoto | None = None
+    dpi: float = 0.0
+
+    def mm_to_photo(self, points_mm: Any) -> Matrix:
+        """Photo pixel positions of page points given in mm (N x 2)."""
+        if self.camera is None:
+            raise ValueError("this photo shows no C.Hasil page")
+        pts = np.asarray(points_mm, np.float64).reshape(-1, 2)
+        px = cv2.perspectiveTransform(pts[None], mm_to_px(self.dpi))[0]
+        return self.camera.page_to_photo(px)
 
 
 def _rng(seed: int, page: int, stream: int) -> np.random.Generator:
@@ -399,7 +410,8 @@ def synthetic_photo(page: int, *, seed: int, values: Mapping[str, int | None] | 
     written = {name: int(v) for name, v in chosen.items() if v is not None}
     return SyntheticPhoto(jpeg=shot.jpeg, values=written, page=page, boxes=texts,
                           bubbles=bubbles, seed=seed, difficulty=difficulty,
-                          homography_mm=shot.homography @ mm_to_px(dpi))
+                          homography_mm=shot.homography @ mm_to_px(dpi), camera=shot,
+                          dpi=dpi)
 
 
 def blank_photo(page: int, seed: int, *, width_px: int = 3000,

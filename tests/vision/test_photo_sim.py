@@ -124,3 +124,40 @@ def test_auto_exposure_keeps_white_paper_below_clipping() -> None:
         paper = gray[inside.astype(bool)]
         assert (paper >= 250).mean() < 0.02
         assert np.median(paper) > 170, "paper still looks white"
+
+
+def _dot_page() -> tuple[np.ndarray, np.ndarray]:
+    page = np.full((1800, 1200), 255, np.uint8)
+    dots = np.array([[x, y] for x in range(100, 1200, 250) for y in range(100, 1800, 250)],
+                    np.float64)
+    for x, y in dots:
+        cv2.circle(page, (int(x), int(y)), 12, 0, -1)
+    return page, dots
+
+
+@pytest.mark.parametrize("difficulty", ["easy", "normal", "hard"])
+def test_page_to_photo_is_exact_even_for_a_curled_sheet(difficulty: str) -> None:
+    page, dots = _dot_page()
+    for seed in range(2):
+        shot = photograph(page, np.random.default_rng(seed), difficulty, width_px=1500)
+        gray = cv2.cvtColor(_decode(shot.jpeg), cv2.COLOR_BGR2GRAY)
+        for ex, ey in shot.page_to_photo(dots):
+            x0, y0 = int(ex) - 15, int(ey) - 15
+            ink = 255 - gray[y0:y0 + 31, x0:x0 + 31].astype(np.float32)
+            ink[ink < 0.5 * ink.max()] = 0
+            m = cv2.moments(ink)
+            found = (x0 + m["m10"] / m["m00"], y0 + m["m01"] / m["m00"])
+            assert np.hypot(found[0] - ex, found[1] - ey) < 1.0
+
+
+def test_only_normal_and_hard_sheets_curl() -> None:
+    page, dots = _dot_page()
+    easy = photograph(page, np.random.default_rng(0), "easy", width_px=1500)
+    assert easy.curl is None
+    shifts = []
+    for seed in range(4):
+        hard = photograph(page, np.random.default_rng(seed), "hard", width_px=1500)
+        flat = cv2.perspectiveTransform(dots[None], hard.homography)[0]
+        shifts.append(float(np.abs(hard.page_to_photo(dots) - flat).max()))
+    assert max(shifts) > 1.0, "a curled sheet is visibly off a flat homography"
+    assert max(shifts) < 15.0, "but only by a few pixels"
