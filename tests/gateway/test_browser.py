@@ -191,7 +191,7 @@ def test_ui_flow_in_chromium_with_recorded_reading(
                                 is_mobile=True, has_touch=True, locale="id-ID")
     page = phone.new_page()
     page.goto(f"{server}/masuk")
-    shoot(page, shots, "1-masuk")
+    shoot(page, shots, "rekaman-1-masuk")
     sign_in(page, server, TPS_A)
     page.wait_for_url(f"{server}/kpps/")
     page.set_input_files("input[name=photo]", files=[
@@ -206,11 +206,11 @@ def test_ui_flow_in_chromium_with_recorded_reading(
     page.wait_for_selector("form[action$='/konfirmasi']", timeout=60_000)
     assert page.locator("tr.flagged").count() == 1
     assert page.locator("figure.page svg text").count() == len(values)
-    shoot(page, shots, "2-hasil-bacaan")
+    shoot(page, shots, "rekaman-2-hasil-bacaan")
     page.fill("input[name='value-suara_paslon_1']", str(values["suara_paslon_1"] + 1))
     page.click("form[action$='/konfirmasi'] button.primary")
     page.wait_for_url(f"{server}/kpps/")
-    shoot(page, shots, "3-status")
+    shoot(page, shots, "rekaman-3-status")
     upload = store.uploads_for_tps(TPS_A)[0]
     assert upload["values"]["suara_paslon_1"]["value"] == values["suara_paslon_1"] + 1
     assert upload["values"]["suara_paslon_1"]["machine"] == values["suara_paslon_1"]
@@ -222,5 +222,5 @@ def test_ui_flow_in_chromium_with_recorded_reading(
     ppk.wait_for_url(f"{server}/ppk/")
     row = ppk.locator("table.overview tr", has_text=TPS_A)
     assert row.locator(".badge.s-confirmed, .badge.s-needs_review").count() == 1
-    shoot(ppk, shots, "4-dasbor-ppk")
+    shoot(ppk, shots, "rekaman-4-dasbor-ppk")
     desk.close()
