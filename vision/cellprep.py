@@ -103,7 +103,7 @@ def _morph(img: U8, op: int, kh: int, kw: int) -> U8:
 
 def _frame_depth(frame: U8, axis: int) -> tuple[int, int]:
     """How far the removed frame reaches into the box from each side along `axis`."""
-    profile = frame.any(axis=1 - axis)
+    profile = np.asarray(frame.any(axis=1 - axis), bool)
     size = profile.size
     near = np.flatnonzero(profile[: size // 2])
     far = np.flatnonzero(profile[size // 2 :])
@@ -123,30 +123,43 @@ def _edge_to_edge(lines: U8, axis: int, depth: tuple[int, int]) -> U8:
     return np.asarray(keep[labels], np.uint8)
 
 
-def _long_lines(mask: U8) -> U8:
-    """Pixels of straight horizontal/vertical lines: printed borders, rules, dotted guides.
+def _at_boundary(lines: U8, axis: int) -> U8:
+    """Keep line pieces that touch the crop's boundary across `axis` (0: top/bottom rows,
+    1: left/right columns): the printed frame lies there, a digit's bar or stem does not."""
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(lines, connectivity=8)
+    size = lines.shape[axis]
+    start = stats[:, cv2.CC_STAT_TOP if axis == 0 else cv2.CC_STAT_LEFT]
+    length = stats[:, cv2.CC_STAT_HEIGHT if axis == 0 else cv2.CC_STAT_WIDTH]
+    slack = max(2, round(size * 0.06))
+    keep = (start <= slack) | (start + length >= size - slack)
+    keep[0] = False
+    return np.asarray(keep[labels], np.uint8)
 
-    A line must lie in the outer margin (border remnants) or run from edge to edge (rules),
-    so the stem of a '1' or the bar of a '5' or '7', however wide, survives.
+
+def _long_lines(mask: U8) -> U8:
+    """Pixels of straight lines that are print, not writing: frame remnants and rules.
+
+    Frame remnants run along most of a side and touch the crop's boundary; a rule runs
+    across the box from edge to edge. The bar of a '7' under the top edge, the stem of a
+    tall '1' or the side of a '6' match neither and survive. Vertical rules do not occur
+    inside the form's boxes, so a stem spanning the whole height is never taken for one.
     """
     h, w = mask.shape
     # Bridge the gaps of dotted guides before looking for length.
-    edge_h = _morph(_morph(mask, cv2.MORPH_CLOSE, 1, 7), cv2.MORPH_OPEN, 1, int(w * 0.45))
-    edge_v = _morph(_morph(mask, cv2.MORPH_CLOSE, 7, 1), cv2.MORPH_OPEN, int(h * 0.45), 1)
+    edge_h = _morph(_morph(mask, cv2.MORPH_CLOSE, 1, 7), cv2.MORPH_OPEN, 1, int(w * 0.6))
+    edge_v = _morph(_morph(mask, cv2.MORPH_CLOSE, 7, 1), cv2.MORPH_OPEN, int(h * 0.6), 1)
     my, mx = max(2, h // 8), max(2, w // 8)
     edge_h[my:-my, :] = 0
     edge_v[:, mx:-mx] = 0
-    edges = np.asarray(cv2.dilate(edge_h | edge_v, np.ones((3, 3), np.uint8)), np.uint8)
+    frame_v = _at_boundary(edge_v, 1)
+    frame = np.bitwise_or(_at_boundary(edge_h, 0), frame_v)
+    edges = np.asarray(cv2.dilate(frame, np.ones((3, 3), np.uint8)), np.uint8)
     # With the frame gone, a stroke that nearly fills the box cannot be bridged to it.
     inner = np.asarray(mask & (1 - edges), np.uint8)
     full_h = _morph(_morph(inner, cv2.MORPH_CLOSE, 1, 7), cv2.MORPH_OPEN, 1, int(w * 0.85))
-    full_v = _morph(_morph(inner, cv2.MORPH_CLOSE, 7, 1), cv2.MORPH_OPEN, int(h * 0.85), 1)
-    lines = np.bitwise_or(
-        _edge_to_edge(full_h, 1, _frame_depth(edge_v, 1)),
-        _edge_to_edge(full_v, 0, _frame_depth(edge_h, 0)),
-    )
+    rules = _edge_to_edge(full_h, 1, _frame_depth(frame_v, 1))
     # Widen by one pixel to take the anti-aliased fringe of the line with it.
-    widened = np.asarray(cv2.dilate(lines, np.ones((3, 3), np.uint8)), np.uint8)
+    widened = np.asarray(cv2.dilate(rules, np.ones((3, 3), np.uint8)), np.uint8)
     return np.asarray(np.bitwise_or(edges, widened), np.uint8)
 
 

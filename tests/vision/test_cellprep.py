@@ -163,3 +163,20 @@ def test_batch_is_the_same_as_one_by_one() -> None:
 def test_a_crop_that_is_not_an_image_is_refused_clearly(bad: Image) -> None:
     with pytest.raises(ValueError, match="2-D image"):
         cellprep.prepare(bad)
+
+
+def test_strokes_near_the_edges_are_writing_not_frame() -> None:
+    """Big handwriting fills the box: a 7's bar under the top edge, a 1 as tall as the box."""
+    seven = paper(64, 60)
+    cv2.line(seven, (14, 6), (50, 6), 40.0, 3)  # the bar, 60% of the width, 6 px from the top
+    cv2.line(seven, (50, 6), (26, 60), 40.0, 3)
+    out = cellprep.prepare(u8(seven))
+    top = np.nonzero(out.any(axis=1))[0].min()
+    assert (out[top : top + 3] > 100).sum(axis=1).max() >= 10, "the bar of the 7 is kept"
+
+    one = paper(64, 60, seed=1)
+    cv2.line(one, (30, 1), (28, 62), 40.0, 3)  # edge to edge vertically
+    prepared = cellprep.prepare_one(u8(one))
+    assert not prepared.blank
+    ys, _ = np.nonzero(prepared.image > 25)
+    assert ys.max() - ys.min() + 1 >= 19
