@@ -130,7 +130,7 @@ def _at_boundary(lines: U8, axis: int) -> U8:
     size = lines.shape[axis]
     start = stats[:, cv2.CC_STAT_TOP if axis == 0 else cv2.CC_STAT_LEFT]
     length = stats[:, cv2.CC_STAT_HEIGHT if axis == 0 else cv2.CC_STAT_WIDTH]
-    slack = max(2, round(size * 0.06))
+    slack = max(2, round(size * 0.04))
     keep = (start <= slack) | (start + length >= size - slack)
     keep[0] = False
     return np.asarray(keep[labels], np.uint8)
