@@ -54,7 +54,10 @@ class Notifier:
             self._notifier.notify(message)
 
     def watchdog_loop(self, stop: threading.Event) -> None:
-        while not stop.wait(WATCHDOG_S):
+        # Ping at half the WatchdogSec= systemd gave us (WATCHDOG_USEC), else every WATCHDOG_S.
+        usec = os.environ.get("WATCHDOG_USEC", "")
+        interval = int(usec) / 2e6 if usec.isdigit() and int(usec) > 0 else WATCHDOG_S
+        while not stop.wait(interval):
             self.send("WATCHDOG=1")
 
 
@@ -137,9 +140,9 @@ def serve(
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    threading.Thread(target=notifier.watchdog_loop, args=(stop,), daemon=True).start()
     logger.info("serving on http://%s:%s/ (data %s)", host, server.effective_port, data)
     notifier.send("READY=1")
+    threading.Thread(target=notifier.watchdog_loop, args=(stop,), daemon=True).start()
     try:
         server.run()
     except (OSError, ValueError):

@@ -84,7 +84,7 @@ def test_serve_notifies_systemd_and_stops_on_sigterm(
     notify.bind(notify_path)
     notify.settimeout(60)
     port = free_port()
-    env = {**os.environ, "NOTIFY_SOCKET": notify_path}
+    env = {**os.environ, "NOTIFY_SOCKET": notify_path, "WATCHDOG_USEC": "1000000"}
     proc = subprocess.Popen(
         [*TITIK, "serve", "--config", str(config), "--data", str(tmp_path / "data"),
          "--host", "127.0.0.1", "--port", str(port), "--no-mdns"],
@@ -92,6 +92,7 @@ def test_serve_notifies_systemd_and_stops_on_sigterm(
     )
     try:
         assert notify.recv(256) == b"READY=1"
+        assert notify.recv(256) == b"WATCHDOG=1"  # every WATCHDOG_USEC / 2
         assert wait_http(f"http://127.0.0.1:{port}/masuk", proc) == 200
         assert (tmp_path / "data" / "web-secret.key").stat().st_mode & 0o777 == 0o600
         assert_oversize_refused_in_bahasa(f"http://127.0.0.1:{port}")
