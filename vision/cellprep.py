@@ -113,6 +113,8 @@ def _frame_depth(frame: U8, axis: int) -> tuple[int, int]:
 def _edge_to_edge(lines: U8, axis: int, depth: tuple[int, int]) -> U8:
     """Keep the line pieces that run from one side of the box to the other along `axis`
     (up to the frame remnants removed at either side, which a printed rule crosses)."""
+    if not lines.any():
+        return lines
     n, labels, stats, _ = cv2.connectedComponentsWithStats(lines, connectivity=8)
     size = lines.shape[axis]
     start = stats[:, cv2.CC_STAT_LEFT if axis == 1 else cv2.CC_STAT_TOP]
@@ -126,6 +128,8 @@ def _edge_to_edge(lines: U8, axis: int, depth: tuple[int, int]) -> U8:
 def _at_boundary(lines: U8, axis: int) -> U8:
     """Keep line pieces that touch the crop's boundary across `axis` (0: top/bottom rows,
     1: left/right columns): the printed frame lies there, a digit's bar or stem does not."""
+    if not lines.any():
+        return lines
     n, labels, stats, _ = cv2.connectedComponentsWithStats(lines, connectivity=8)
     size = lines.shape[axis]
     start = stats[:, cv2.CC_STAT_TOP if axis == 0 else cv2.CC_STAT_LEFT]
