@@ -65,6 +65,12 @@ def vm_hwm_kb(pid: int) -> int:
     return 0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (from /proc/<pid>/stat, in clock ticks)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 120) -> None:
     import requests
 
@@ -147,10 +153,13 @@ def run() -> dict[str, Any]:
             base = f"http://127.0.0.1:{port}"
             wait_ready(f"{base}/masuk", proc)
             idle_kb = vm_hwm_kb(proc.pid)
+            cpu_before = cpu_seconds(proc.pid)
             began = time.perf_counter()
             results = burst(base, photos, tps_codes)
             wall = time.perf_counter() - began
             peak_kb = vm_hwm_kb(proc.pid)
+            cpu = cpu_seconds(proc.pid) - cpu_before
+            load = os.getloadavg()[0]
         finally:
             proc.terminate()
             proc.wait(timeout=60)
@@ -165,6 +174,8 @@ def run() -> dict[str, Any]:
         "latency_max_s": round(max(ok), 3) if ok else None,
         "wall_s": round(wall, 2),
         "throughput_mb_s": round(len(ok) * len(base_jpeg) / 1024 / 1024 / wall, 1),
+        "web_cpu_s_per_upload": round(cpu / UPLOADS, 3),
+        "load_avg_1m": round(load, 1),
         "web_rss_idle_mb": round(idle_kb / 1024, 1),
         "web_rss_peak_mb": round(peak_kb / 1024, 1),
     }
