@@ -3,7 +3,7 @@
 `python -m vision.train --shared ../shared --out vision/models` (what `make model` runs).
 
 Training data: MNIST as published, plus synthetic box crops (MNIST digits, Hershey-font digits,
-hand-drawn X fillers and blank boxes rendered as dark ink on light paper with border remnants,
+the procedural hand of `vision.handwriting`, drawn X fillers and blank boxes rendered as dark ink on light paper with border remnants,
 ruling lines, dotted guides, shadows, blur and JPEG) that pass through `cellprep.prepare`, so
 the model learns on exactly what it will see on the box. The 2019 real crops are only used to
 evaluate, never to train or tune. Every random draw comes from one seeded generator.
@@ -205,7 +205,6 @@ def synthetic_set(
 ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
     """Rendered box crops through `cellprep.prepare`: (N, 28, 28) uint8 and labels."""
     rng = np.random.default_rng(seed)
-    makers: list[tuple[int, Callable[[], tuple[np.ndarray[Any, Any] | None, int]]]] = []
 
     def from_mnist() -> tuple[np.ndarray[Any, Any] | None, int]:
         i = int(rng.integers(len(mnist_images)))
@@ -219,7 +218,7 @@ def synthetic_set(
         label = int(rng.integers(len(LABELS) - 1))  # digits and X
         return hand_glyph(LABELS[label], rng), label
 
-    makers = [
+    makers: list[tuple[int, Callable[[], tuple[np.ndarray[Any, Any] | None, int]]]] = [
         (n_digits, from_mnist),
         (n_font, from_font),
         (n_hand, from_hand),
