@@ -5,9 +5,9 @@
 Training data: MNIST as published, plus synthetic box crops (MNIST digits, Hershey-font digits,
 the procedural hand of `vision.handwriting`, drawn X fillers and blank boxes rendered as dark
 ink on light paper with border remnants, ruling lines, dotted guides, shadows, blur and JPEG)
-that pass through `cellprep.prepare`, so
-the model learns on exactly what it will see on the box. The 2019 real crops are only used to
-evaluate, never to train or tune. Every random draw comes from one seeded generator.
+that pass through `cellprep.prepare`, so the model learns on exactly what it will see on the
+box. The 2019 real crops are only used to evaluate, never to train or tune. Every random draw
+comes from one seeded generator.
 """
 
 from __future__ import annotations
