@@ -117,12 +117,3 @@ class Accounts:
         logger.info("account %s %s", login, "locked" if locked else "unlocked")
         return self._change(login, locked=locked)
 
-
-def demo_pin_accounts(config: BoxConfig, demo_accounts: list[dict[str, Any]]) -> list[str]:
-    """Logins whose PIN hash still matches the public demo PIN for the same login."""
-    demo = {str(a["login"]): str(a["pin"]) for a in demo_accounts}
-    return [
-        a.login
-        for a in config.accounts
-        if a.login in demo and check_password_hash(a.pin_hash, demo[a.login])
-    ]

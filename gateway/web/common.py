@@ -19,7 +19,6 @@ MAX_VALUE = 9999  # the year box has four digits
 SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 VIEW_MARGIN_MM = 15.0
 WAITING_STATES = ("queued", "processing")
-FINAL_STATES = ("confirmed", "reviewed", "manual")
 
 
 def can_see_tps(user: Account, tps: str) -> bool:

@@ -113,6 +113,4 @@ def tps_checks(code: str) -> list[dict[str, Any]] | None:
     """Cross-page checks of a TPS, or None while it does not have its three pages."""
     tps = web_state().config.tps_by_code(code)
     checks = web_state().store.tps_checks(code, tps.dpt if tps else None)
-    if not checks:
-        return None
-    return [c if isinstance(c, dict) else dict(vars(c)) for c in checks]
+    return checks or None

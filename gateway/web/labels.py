@@ -62,6 +62,3 @@ def field_label(name: str) -> str:
         return f"{_BASE[stem]} ({_SUFFIX[suffix]})"
     return name
 
-
-def all_fields() -> set[str]:
-    return {name for names in PAGE_FIELDS.values() for name in names}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
@@ -25,13 +24,9 @@ class WebState:
     store: Store
     accounts: Accounts
     data_dir: Path
-    started: float = field(default_factory=time.time)
     # (monotonic time, ok, rows checked) of the last audit-chain verification
     audit_cache: tuple[float, bool, int] | None = None
     failed_by_ip: FailureWindow = field(default_factory=FailureWindow)
-
-    def tps_codes(self) -> list[str]:
-        return [t.code for t in self.config.tps]
 
 
 def web_state() -> WebState:
