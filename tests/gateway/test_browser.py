@@ -20,7 +20,7 @@ import pytest
 from gateway.config import BoxConfig
 from gateway.store import Store
 from gateway.web import create_app
-from tests.gateway.test_web_support import PIN, TPS_A, finish_next_job, page_reading
+from tests.gateway.test_web_support import PIN, TPS_A, finish_next_job, jpeg_photo, page_reading
 
 pytest_plugins = ["tests.gateway.test_web_support"]
 
@@ -224,3 +224,50 @@ def test_ui_flow_in_chromium_with_recorded_reading(
     assert row.locator(".badge.s-confirmed, .badge.s-needs_review").count() == 1
     shoot(ppk, shots, "rekaman-4-dasbor-ppk")
     desk.close()
+
+
+def test_upload_retries_when_the_wifi_drops(server: str, browser: Any, store: Store) -> None:
+    """Two sends are lost on the way; the page's script sends again and the photo lands once."""
+    context = browser.new_context(viewport={"width": 360, "height": 740})
+    page = context.new_page()
+    sign_in(page, server, TPS_A)
+    page.wait_for_url(f"{server}/kpps/")
+    dropped: list[str] = []
+
+    def flaky(route: Any) -> None:
+        if len(dropped) < 2:
+            dropped.append(route.request.url)
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+
+    page.route("**/kpps/unggah", flaky)
+    page.set_input_files("input[name=photo]", files=[
+        {"name": "foto.jpg", "mimeType": "image/jpeg", "buffer": jpeg_photo(seed=41)}])
+    page.click("button.primary")
+    page.wait_for_url(f"{server}/kpps/foto/*", timeout=60_000)
+    assert len(dropped) == 2
+    assert len(store.uploads_for_tps(TPS_A)) == 1
+    context.close()
+
+
+def test_whole_flow_works_without_javascript(server: str, browser: Any, store: Store) -> None:
+    context = browser.new_context(viewport={"width": 360, "height": 740},
+                                  java_script_enabled=False)
+    page = context.new_page()
+    sign_in(page, server, TPS_A)
+    page.wait_for_url(f"{server}/kpps/")
+    page.set_input_files("input[name=photo]", files=[
+        {"name": "foto.jpg", "mimeType": "image/jpeg", "buffer": jpeg_photo(seed=42)}])
+    page.click("button.primary")
+    page.wait_for_url(f"{server}/kpps/foto/*")
+    assert page.locator(".waiting").is_visible()
+    finish_next_job(store, page_reading(2, {"suara_paslon_1": 1, "suara_paslon_2": 2,
+                                            "suara_paslon_3": 3}))
+    # The page's meta refresh brings the reading without any script.
+    page.wait_for_selector("form[action$='/konfirmasi']", timeout=30_000)
+    page.click("form[action$='/konfirmasi'] button.primary")
+    page.wait_for_url(f"{server}/kpps/")
+    assert page.locator(".flash.ok").is_visible()
+    assert store.uploads_for_tps(TPS_A)[0]["state"] == "confirmed"
+    context.close()
