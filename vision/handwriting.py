@@ -53,6 +53,10 @@ def mnist_available(split: str = "test") -> bool:
 @lru_cache(maxsize=2)
 def _mnist_by_label(split: str) -> dict[int, Mask]:
     path = shared_dir() / "data" / f"mnist_{split}.npz"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"MNIST {split} digits not found at {path} (../shared absent?); "
+            "use source='procedural' or 'auto'")
     with np.load(path) as data:
         images, labels = data["images"], data["labels"]
     logger.info("loaded %s MNIST %s digits from %s", len(labels), split, path)

@@ -291,7 +291,7 @@ def _fill_bubbles(image: Image, spec: FieldSpec, text: str, k: float, hand: _Han
     return tuple(marked)
 
 
-def _hand(seed: int, difficulty: str, source: Source, rng: np.random.Generator) -> _Hand:
+def _hand(difficulty: str, source: Source, rng: np.random.Generator) -> _Hand:
     writer = Writer.random(rng)
     sloppy = _SLOPPINESS[difficulty]
     writer = replace(writer, wobble=writer.wobble * sloppy, jitter=writer.jitter * sloppy)
@@ -311,7 +311,7 @@ def _fill(page: int, values: Mapping[str, int | None], seed: int, dpi: float,
     template = template_for_page(page)
     _check_values(template, values)
     rng = _rng(seed, page, _HAND)
-    hand = _hand(seed, difficulty, source, rng)
+    hand = _hand(difficulty, source, rng)
     texts = _box_texts(template, values, rng)
     image = np.asarray(cv2.cvtColor(_blank(page, float(dpi)), cv2.COLOR_GRAY2BGR), np.uint8)
     k = px_per_mm(dpi)

@@ -236,5 +236,6 @@ def test_generator_works_without_shared(monkeypatch: pytest.MonkeyPatch,
     forced = synthetic_photo(1, seed=4, width_px=600, source="procedural")
     assert photo.jpeg == forced.jpeg, "without MNIST, auto is the procedural hand"
     assert cv2.imdecode(np.frombuffer(photo.jpeg, np.uint8), cv2.IMREAD_COLOR) is not None
-    with pytest.raises(FileNotFoundError):
+    handwriting._mnist_by_label.cache_clear()
+    with pytest.raises(FileNotFoundError, match="procedural"):
         handwriting.glyph("3", np.random.default_rng(0), "mnist")
