@@ -12,6 +12,10 @@ Orientation: the page is rotated in-plane by up to +-4/10/15 degrees (easy/norma
 store pixels in sensor orientation and upload forms strip the EXIF tag that would have fixed
 it, and officers lay the big plano sheet any way round. A sideways page is smaller in the frame.
 
+Scale: the page's bounding box spans 72-90% (easy), 60-90% (normal) or 50-90% (hard) of
+the frame along its limiting side, always wholly inside the frame (cut-off pages are the
+quality checks' business, made by cropping a photo, not here).
+
 Frame size: ``width_px`` x ``height_px``. Without ``height_px`` the frame is a 4:3 phone
 frame that never exceeds a 12 MP sensor: portrait (phone upright, e.g. 3000 x 4000) for widths
 up to 3000 px, landscape (phone sideways, e.g. 4000 x 3000) for wider ones.
