@@ -173,3 +173,42 @@ def assess(gray: Image, registration: Registration) -> Quality:
     quality = Quality(tuple(checks))
     logger.debug("quality: %s", quality.to_dict())
     return quality
+
+
+# Sharp synthetic 12 MP photos measure 0.38-3.1 on the 1/4 copy; blurred until the tag no
+# longer decodes (Gaussian sigma >= 4 px), 0.003-0.23.
+BLURRED_PAGE_SHARPNESS = 0.25
+MIN_PAGE_CONTRAST = 6.0  # grey levels (std): a blank sheet or a plain card is not a blurred form
+
+
+def page_sharpness(small: Image) -> float:
+    """Normalised Laplacian energy inside the photo's biggest bright quad (the page), or -1.
+
+    -1: no page-like region with some print on it, so nothing suggests a form at all.
+    """
+    import cv2
+
+    blurred = cv2.GaussianBlur(small, (5, 5), 0)
+    _, bright = cv2.threshold(blurred, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    contours, _ = cv2.findContours(bright, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    if not contours:
+        return -1.0
+    outline = max(contours, key=cv2.contourArea)
+    hull = cv2.convexHull(outline)
+    if cv2.contourArea(hull) < 0.15 * small.shape[0] * small.shape[1]:
+        return -1.0
+    if len(cv2.approxPolyDP(hull, 0.03 * cv2.arcLength(hull, True), True)) != 4:
+        return -1.0
+    x, y, w, h = cv2.boundingRect(hull)
+    inner = small[y + h // 8 : y + h - h // 8, x + w // 8 : x + w - w // 8].astype(np.float32)
+    if inner.size == 0 or float(inner.std()) < MIN_PAGE_CONTRAST:
+        return -1.0
+    spread = float(inner.std()) ** 2 + 1.0
+    return float(cv2.Laplacian(inner, cv2.CV_32F).var()) / spread
+
+
+def blurred_page(small: Image) -> bool:
+    """A page-like bright quad whose contents are too blurred to read (no tag was found)."""
+    value = page_sharpness(small)
+    logger.debug("page sharpness without tag: %.4f", value)
+    return 0.0 <= value < BLURRED_PAGE_SHARPNESS

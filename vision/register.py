@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from vision.template import OTHER_FORM_TAGS, Fiducial, Template, load_templates
+from vision.template import OTHER_FORM_TAGS, Fiducial, FieldSpec, Template, load_templates
 
 logger = logging.getLogger(__name__)
 
@@ -35,8 +35,17 @@ DETECT_LONG_SIDE = 1100
 MIN_TAG_PERIMETER_RATE = 0.04
 FALLBACK_TAG_PERIMETER_RATE = 0.02
 FIDUCIAL_SEARCH_MM = 90.0  # half window around a fiducial's tag-based prediction
+OUTLINE_SEARCH_MM = 30.0  # half window around its prediction from the page outline
 MIN_MATCH_SCORE = 0.55
-FIDUCIAL_MIN_PX = 7.0  # fiducial square side on the copy used for template matching
+PAGE_MIN_AREA_SHARE = 0.15  # of the frame: smaller bright regions are not the page
+PAGE_QUAD_TAG_MM = 15.0  # the outline must put the tag within this of where it was found
+FIDUCIAL_MIN_PX = 7.0
+# With a corner mark missing, tag + 3 marks leave the far corner to extrapolation (measured:
+# 1-10 mm off, once 40 mm, with small residuals). The printed digit boxes, spread over the
+# page at known places, then pin the page: each field's boxes matched as one pattern.
+BOX_MATCH_PX_PER_MM = 3.0
+BOX_MATCH_SCORE = 0.5
+BOX_SEARCH_MM = (12.0, 3.0)  # fiducial square side on the copy used for template matching
 OUTLIER_MM = 1.5
 
 NOT_A_FORM = "Ini bukan halaman C.Hasil PPWP: kode (AprilTag) di kanan atas tidak ditemukan"
@@ -63,6 +72,9 @@ class Registration:
     page_polygon_px: Matrix  # 4x2: page corners tl, tr, br, bl in the image
     image_shape: tuple[int, int]
     timings_ms: dict[str, float] = field(default_factory=dict)
+    # Fields whose printed boxes were matched and agree with the fit (None: not needed, all
+    # four corner marks were found).
+    fields_matched: int | None = None
 
     @property
     def fiducials_found(self) -> int:
@@ -247,6 +259,111 @@ def _match_fiducial(
     return (float(x), float(y))
 
 
+def _page_quad_guess(
+    small: Image, scale: float, template: Template, tag_px: Matrix
+) -> Matrix | None:
+    """Page mm -> full-res px from the page's outline (a bright quad), or None.
+
+    The tag alone cannot predict the far corners of a tilted page (perspective), and tag +
+    the two top fiducials are nearly collinear: the bottom ones were then searched 100+ px
+    from where they are. The page outline is coarse (a few mm) but carries the perspective.
+    It is used only to aim the fiducial search, and only when it puts the tag where it is.
+    """
+    import cv2
+
+    blurred = cv2.GaussianBlur(small, (5, 5), 0)
+    _, bright = cv2.threshold(blurred, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    contours, _ = cv2.findContours(bright, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    if not contours:
+        return None
+    outline = max(contours, key=cv2.contourArea)
+    if cv2.contourArea(outline) < PAGE_MIN_AREA_SHARE * small.shape[0] * small.shape[1]:
+        return None
+    hull = cv2.convexHull(outline)
+    quad = cv2.approxPolyDP(hull, 0.02 * cv2.arcLength(hull, True), True)
+    if len(quad) != 4:
+        return None
+    corners_px = _to_full(quad.reshape(4, 2).astype(np.float64), scale)
+    width, height = template.page_size_mm
+    page_mm = np.array([[0, 0], [width, 0], [width, height], [0, height]], dtype=np.float64)
+    tag_mm = np.array(template.tag_corners_mm, dtype=np.float64)
+    tag_centre = tag_px.mean(axis=0)
+    best: tuple[float, Matrix] | None = None
+    # The quad's corner order is unknown: try each rotation (both windings), keep the one
+    # that puts the tag where it was found.
+    for order in (corners_px, corners_px[::-1]):
+        for shift in range(4):
+            h = np.asarray(cv2.getPerspectiveTransform(
+                page_mm.astype(np.float32), np.roll(order, shift, axis=0).astype(np.float32)),
+                dtype=np.float64)
+            miss = float(np.hypot(*(_apply(h, tag_mm).mean(axis=0) - tag_centre)))
+            if best is None or miss < best[0]:
+                best = (miss, h)
+    assert best is not None
+    miss, h = best
+    if miss > PAGE_QUAD_TAG_MM * _local_scale(h, tuple(tag_mm.mean(axis=0))):
+        return None
+    return h
+
+
+def _field_offset_mm(
+    gray: Image, h: Matrix, field: FieldSpec, margin_mm: float
+) -> tuple[float, float] | None:
+    """Where a field's printed boxes really are, relative to where `h` puts them (mm)."""
+    import cv2
+
+    k = BOX_MATCH_PX_PER_MM
+    line = field.line_mm
+    x0, y0, w, h_mm = field.bbox_mm
+    pad = line + 1.0
+    ideal = np.full((round((h_mm + 2 * pad) * k), round((w + 2 * pad) * k)), 255, np.uint8)
+    for bx, by, bw, bh in field.boxes_mm:
+        outer = ((bx - line - x0 + pad) * k, (by - line - y0 + pad) * k)
+        cv2.rectangle(ideal, (round(outer[0]), round(outer[1])),
+                      (round(outer[0] + (bw + 2 * line) * k) - 1,
+                       round(outer[1] + (bh + 2 * line) * k) - 1), 0, max(1, round(line * k)))
+    region = (x0 - pad - margin_mm, y0 - pad - margin_mm, w + 2 * (pad + margin_mm),
+              h_mm + 2 * (pad + margin_mm))
+    out_to_page = np.array([[1 / k, 0, region[0] + 0.5 / k], [0, 1 / k, region[1] + 0.5 / k],
+                            [0, 0, 1.0]])
+    size = (round(region[2] * k), round(region[3] * k))
+    window = cv2.warpPerspective(gray, h @ out_to_page, size,
+                                 flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                 borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    scores = cv2.matchTemplate(window, ideal, cv2.TM_CCOEFF_NORMED)
+    _, best, _, (bx, by) = cv2.minMaxLoc(scores)
+    if best < BOX_MATCH_SCORE:
+        return None
+    dx = bx + _peak_offset(scores[by, max(0, bx - 1) : bx + 2], bx)
+    dy = by + _peak_offset(scores[max(0, by - 1) : by + 2, bx], by)
+    return (dx / k - margin_mm, dy / k - margin_mm)
+
+
+def _peak_offset(values: Image, index: int) -> float:
+    """Sub-pixel peak from a parabola through the best score and its two neighbours."""
+    if index == 0 or len(values) < 3:
+        return 0.0
+    left, mid, right = (float(v) for v in values)
+    curvature = left - 2 * mid + right
+    return 0.5 * (left - right) / curvature if curvature < 0 else 0.0
+
+
+def _box_correspondences(
+    gray: Image, h: Matrix, template: Template, margin_mm: float
+) -> tuple[Matrix, Matrix]:
+    """Field centres (mm) and where their printed boxes are found (px) near `h`'s guess."""
+    src, dst = [], []
+    for spec in template.fields:
+        found = _field_offset_mm(gray, h, spec, margin_mm)
+        if found is None:
+            continue
+        x, y, w, h_mm = spec.bbox_mm
+        centre = (x + w / 2, y + h_mm / 2)
+        src.append(centre)
+        dst.append(_apply(h, np.array([[centre[0] + found[0], centre[1] + found[1]]]))[0])
+    return np.array(src, dtype=np.float64).reshape(-1, 2), np.array(dst).reshape(-1, 2)
+
+
 def _affine_guess(src_mm: Matrix, dst_px: Matrix) -> Matrix:
     import cv2
 
@@ -341,8 +458,12 @@ def register(
     # A full homography from a 32 mm tag extrapolates badly across a 900 mm page; an affine
     # fit is steadier for the first prediction, then found fiducials sharpen the estimate.
     h_guess = _affine_guess(tag_mm, tag_px)
+    outline = _page_quad_guess(levels[-1][0], levels[-1][1], template, tag_px)
+    searches = (FIDUCIAL_SEARCH_MM, FIDUCIAL_SEARCH_MM / 3)
+    if outline is not None:
+        h_guess, searches = outline, (OUTLINE_SEARCH_MM, FIDUCIAL_SEARCH_MM)
     found: list[tuple[float, float] | None] = [None] * len(template.fiducials)
-    for search_mm in (FIDUCIAL_SEARCH_MM, FIDUCIAL_SEARCH_MM / 3):
+    for search_mm in searches:
         h_small = to_small @ h_guess
         for i, fid in enumerate(template.fiducials):
             if found[i] is not None:
@@ -367,6 +488,18 @@ def register(
     for k, fid_index in enumerate(i for i, p in enumerate(found) if p is not None):
         if not inliers[4 + k]:
             found[fid_index] = None
+    fields_matched: int | None = None
+    if 0 < sum(p is not None for p in found) < len(found):
+        t2 = time.perf_counter()
+        src_mm, dst_px = _correspondences(template, tag_mm, tag_px, found)
+        for margin in BOX_SEARCH_MM:
+            box_mm, box_px = _box_correspondences(gray, homography, template, margin)
+            homography, box_inliers = _fit(np.vstack([src_mm, box_mm]),
+                                           np.vstack([dst_px, box_px]), page_scale)
+        src_mm, dst_px = np.vstack([src_mm, box_mm]), np.vstack([dst_px, box_px])
+        inliers = box_inliers
+        fields_matched = int(box_inliers[len(src_mm) - len(box_mm) :].sum())
+        timings["boxes_ms"] = (time.perf_counter() - t2) * 1000
     residuals = np.hypot(*(_apply(homography, src_mm[inliers]) - dst_px[inliers]).T)
     error_px = float(np.sqrt(np.mean(residuals**2)))
     width, height = template.page_size_mm
@@ -382,6 +515,7 @@ def register(
         page_polygon_px=page_poly,
         image_shape=(int(gray.shape[0]), int(gray.shape[1])),
         timings_ms=timings,
+        fields_matched=fields_matched,
     )
     timings["total_ms"] = (time.perf_counter() - t0) * 1000
     logger.debug("registered tag %s: %s/4 fiducials, rms %.2f px", tag_id,
