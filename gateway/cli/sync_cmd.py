@@ -83,6 +83,10 @@ def _run_until_signal(start: Any) -> None:
     thread: threading.Thread = start(stop)
     while thread.is_alive():
         thread.join(timeout=0.5)
+    if not stop.is_set():
+        # the worker died of an error (logged by threading); a non-zero exit lets systemd
+        # restart us, and the outbox/central DB make the restart lose nothing
+        raise click.ClickException("Proses berhenti karena galat / worker failed; see the log")
 
 
 def register(group: click.Group) -> None:

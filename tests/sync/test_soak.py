@@ -97,9 +97,11 @@ def run_soak(tmp_path: Path, box: Box, broker: MosquittoBroker, central: Receive
     finally:
         stop_writing.set()
         writing.join()
+    # drain with a relay without the fault hook (the faulty one might exit at any moment)
+    relay.send_signal(signal.SIGKILL)
+    relay.wait()
+    relay = start_relay_process(config, box, broker, log, "")
     try:
-        if relay.poll() is not None:
-            relay = start_relay_process(config, box, broker, log, "")
         wait_until(box.all_delivered, 120, "the whole outbox delivered")
     finally:
         relay.send_signal(signal.SIGTERM)
