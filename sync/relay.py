@@ -94,6 +94,7 @@ class Relay:
         )
         self.client: mqtt.Client | None = None
         self.connected = False
+        self.ever_connected = False
         self.connect_started = 0.0
         self.next_attempt = 0.0
         self.mids: dict[int, Key] = {}  # waiting for PUBACK
@@ -249,8 +250,10 @@ class Relay:
                 elif name == "connected":
                     self.connected = True
                     self.backoff.reset()
+                    if self.ever_connected:
+                        self.link["reconnects"] += 1
+                    self.ever_connected = True
                     self.link.update(up=1, since=now, last_error=None)
-                    self.link["reconnects"] += 1
                     self.link_dirty = True
                     logger.info("link up")
             # one statement per kind of change: a turn may carry hundreds of acks

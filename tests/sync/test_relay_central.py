@@ -76,3 +76,32 @@ def test_link_state_is_written_for_the_dashboard(
     wait_until(lambda: box.status()["link"]["up"] is True, 10, "link up")
     link = box.status()["link"]
     assert link["last_ack"] is not None and link["backlog"] == 0
+
+
+def test_a_photo_resumes_from_the_first_unacknowledged_chunk(
+    box: Box, central: Receiver, start_relay: Callable[..., Any]
+) -> None:
+    data = os.urandom(16 * 64 * 1024)  # 16 chunks of 64 KiB
+    seq, sha = box.add_photo(data)
+
+    def chunks_acked() -> int:
+        conn = box.connect()
+        try:
+            return int(conn.execute("SELECT COUNT(*) FROM sync_chunk_acks WHERE seq = ?",
+                                    (seq,)).fetchone()[0])
+        finally:
+            conn.close()
+
+    # 256 KiB/s: about four chunks a second, so we can stop it half-way
+    stop = start_relay(photo_bandwidth_bps=256 * 1024)
+    wait_until(lambda: chunks_acked() >= 4, 30, "a few chunks acked")
+    stop.set()
+    wait_until(lambda: box.status()["link"]["last_error"] == "relay stopped", 15)
+    acked_before = chunks_acked()
+    assert 4 <= acked_before < 16
+    start_relay()
+    wait_until(box.all_delivered, 60, "the photo delivered")
+    assert (central.c.photo_dir / sha[:2] / sha).read_bytes() == data
+    # only the chunks in flight at the stop (at most photo_inflight = 2) may come twice
+    assert central.counters["duplicates"] <= 2
+    assert central.counters["stored"] + central.counters["duplicates"] <= 16 + 2
