@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from vision.pipeline import EMPTY_FORM, NOT_AN_IMAGE, read_form
+from vision.pipeline import BLURRED_NO_TAG, EMPTY_FORM, NOT_AN_IMAGE, read_form
 
 
 def _needs(*modules: str) -> None:
@@ -26,6 +26,12 @@ def _needs(*modules: str) -> None:
 
 
 STAGES = ("vision.quality", "vision.cells")
+
+
+def _gray(jpeg: bytes) -> np.ndarray:
+    gray = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_GRAYSCALE)
+    assert gray is not None
+    return np.asarray(gray)
 
 
 def test_bytes_that_are_not_an_image_are_refused_and_nothing_is_invented() -> None:
@@ -110,3 +116,40 @@ def test_the_reading_carries_the_straightened_page_timings_and_json() -> None:
             assert {"value", "text", "confidence", "flagged"} <= set(field)
             assert len(field["text"]) == 3
         assert len(out["omr"]["suara_paslon_1"]) == 3
+
+
+@pytest.mark.slow
+def test_a_page_too_blurred_for_its_tag_is_told_to_retake_not_not_a_form() -> None:
+    _needs("vision.synthetic")
+    from vision.synthetic import synthetic_photo
+
+    photo = synthetic_photo(1, seed=300, width_px=4000)
+    gray = _gray(photo.jpeg)
+    ok, jpeg = cv2.imencode(".jpg", cv2.GaussianBlur(gray, (0, 0), 8))
+    assert ok
+    reading = read_form(jpeg.tobytes())
+    assert reading.status == "rejected" and reading.fields == {}
+    assert reading.reasons == [BLURRED_NO_TAG]
+    assert "Foto buram" in reading.reasons[0] and "bukan halaman" not in reading.reasons[0]
+
+
+@pytest.mark.slow
+def test_a_photo_with_one_corner_mark_covered_is_still_read() -> None:
+    _needs("vision.synthetic", *STAGES)
+    from vision.synthetic import synthetic_photo
+
+    photo = synthetic_photo(1, seed=900, width_px=4000)
+    gray = _gray(photo.jpeg)
+    assert photo.homography_mm is not None
+    h = photo.homography_mm
+    corner = h @ np.array([47.2, 64.98, 1.0])  # the top-left corner mark
+    cx, cy = corner[:2] / corner[2]
+    cv2.ellipse(gray, (round(cx), round(cy)), (60, 100), 30, 0, 360, 120, -1)
+    ok, jpeg = cv2.imencode(".jpg", gray, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    assert ok
+    reading = read_form(jpeg.tobytes())
+    assert reading.status != "rejected", reading.reasons
+    assert reading.quality["cut_off"]["value"] == 3.0
+    for name, truth in photo.values.items():
+        field = reading.fields[name]
+        assert field.value == truth or field.flagged, (name, truth, field)

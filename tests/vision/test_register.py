@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from vision.register import Registration, RegistrationFailure, rectify, register
+from vision.register import Registration, RegistrationFailure, pyramid, rectify, register
 from vision.render import mm_to_px, render_page, render_template
 from vision.template import template_for_page
 
@@ -119,3 +119,30 @@ def test_rectify_straightens_the_page() -> None:
     crop = rectify(photo, reg, px_per_mm=5.0, region_mm=box)
     assert crop.shape == (round(box[3] * 5), round(box[2] * 5))
     assert crop[5:-5, 5:-5].min() > 200  # an empty box interior, border excluded
+
+
+@pytest.mark.parametrize("covered", [0, 2])
+def test_a_corner_mark_under_a_thumb_is_replaced_by_the_printed_boxes(covered: int) -> None:
+    dst, size = PHOTOS["perspective"]
+    page = render_page(1, 120.0)
+    template = template_for_page(1)
+    to_page = mm_to_px(120.0)
+    fid = template.fiducials[covered]
+    centre = _project(to_page, np.array([fid.center_mm]))[0]
+    cv2.circle(page, (round(centre[0]), round(centre[1])), round(25 * 120 / 25.4), 150, -1)
+    photo, m = _photo(page, dst, size)
+    reg = _registered(photo)
+    assert reg.fiducials_px[covered] is None and reg.fiducials_found == 3
+    assert reg.fields_matched == len(template.fields)
+    boxes = np.array([(x + dx, y + dy) for f in template.fields for x, y, w, h in f.boxes_mm
+                      for dx, dy in ((0, 0), (w, h))])
+    scale = reg.px_per_mm_at((300.0, 450.0))
+    # Every box corner within 0.5 mm of where it really is in the photo.
+    assert np.abs(reg.project(boxes) - _project(m @ to_page, boxes)).max() < 0.5 * scale
+
+
+def test_pyramid_levels_halve_exactly() -> None:
+    gray = np.zeros((3001, 4001), np.uint8)
+    levels = pyramid(gray, long_side=1100)
+    assert [lv[0].shape for lv in levels] == [(3001, 4001), (1500, 2000), (750, 1000)]
+    assert [lv[1] for lv in levels] == [1.0, 0.5, 0.25]
