@@ -14,7 +14,13 @@ from flask_wtf.csrf import generate_csrf
 
 from gateway.store.errors import NotFound, StoreError
 from gateway.web.auth import PPK_READERS, attempt_login, current_user, require_role
-from gateway.web.common import can_see_tps, corrections_from, field_rows, upload_for
+from gateway.web.common import (
+    can_see_tps,
+    corrections_from,
+    field_rows,
+    missing_values,
+    upload_for,
+)
 from gateway.web.dashboard import overview_rows
 from gateway.web.i18n import translate
 from gateway.web.openapi import openapi_document
@@ -142,6 +148,9 @@ def confirm(upload_id: int) -> Any:
     corrections, bad = corrections_from(form, rows)
     if unknown or bad:
         return _error(422, "err_bad_value", field=", ".join([*unknown, *bad]))
+    missing = missing_values(rows, corrections)
+    if missing:
+        return _error(422, "err_missing_values", fields=", ".join(missing))
     try:
         web_state().store.confirm(upload_id, actor=user.login, corrections=corrections)
     except NotFound:

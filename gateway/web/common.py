@@ -104,6 +104,12 @@ def corrections_from(form: Any, rows: list[dict[str, Any]]) -> tuple[dict[str, i
     return changed, bad
 
 
+def missing_values(rows: list[dict[str, Any]], corrections: dict[str, int]) -> list[str]:
+    """Labels of fields that would still have no number: a person must type them first,
+    so an unreadable box never becomes final by a click."""
+    return [r["label"] for r in rows if r["value"] is None and r["name"] not in corrections]
+
+
 def rectified_bytes(upload: dict[str, Any]) -> bytes | None:
     """The straightened page JPEG of an upload, whichever way the store hands it over."""
     rect = upload.get("rectified_jpeg") or upload.get("rectified")

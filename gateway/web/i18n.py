@@ -154,6 +154,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "id": "Angka untuk {field} harus bilangan bulat 0 sampai 9999.",
         "en": "The number for {field} must be a whole number from 0 to 9999.",
     },
+    "err_missing_values": {
+        "id": "Isi dulu angka yang belum terbaca: {fields}.",
+        "en": "First type the numbers that could not be read: {fields}.",
+    },
     "err_reason_needed": {"id": "Tuliskan alasannya.", "en": "Write the reason."},
     "err_not_ready": {
         "id": "Foto ini belum selesai dibaca atau sudah ditutup.",

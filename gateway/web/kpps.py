@@ -14,6 +14,7 @@ from gateway.web.common import (
     corrections_from,
     failing_checks,
     field_rows,
+    missing_values,
     overlay_boxes,
     photo_bytes,
     rectified_bytes,
@@ -123,6 +124,10 @@ def confirm(upload_id: int) -> Any:
     if bad:
         for name in bad:
             flash(t("err_bad_value", field=name), "error")
+        return redirect(url_for("kpps.result", upload_id=upload_id))
+    missing = missing_values(rows, corrections)
+    if missing:
+        flash(t("err_missing_values", fields=", ".join(missing)), "error")
         return redirect(url_for("kpps.result", upload_id=upload_id))
     try:
         outcome = web_state().store.confirm(upload_id, actor=user.login, corrections=corrections)

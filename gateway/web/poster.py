@@ -33,8 +33,7 @@ def qr_svg_uri(payload: str) -> str:
     return str(segno.make(payload, error="m").svg_data_uri(scale=8, border=2))
 
 
-def box_url(port: int | None) -> str:
-    host = web_state().config.wifi.host_address
+def box_url(host: str, port: int | None) -> str:
     return f"http://{host}{'' if port in (None, 80) else f':{port}'}/"
 
 
@@ -43,7 +42,8 @@ def box_url(port: int | None) -> str:
 def poster() -> Any:
     config = web_state().config
     port = request.environ.get("SERVER_PORT")
-    url = box_url(int(port) if port and port.isdigit() else config.web.port)
+    port_n = int(port) if port and port.isdigit() else config.web.port
+    url = box_url(config.wifi.host_address, port_n)
     return render_template(
         "poster.html",
         ssid=config.wifi.ssid,
@@ -51,5 +51,5 @@ def poster() -> Any:
         wifi_qr=qr_svg_uri(wifi_payload(config.wifi.ssid, config.wifi.passphrase)),
         url=url,
         url_qr=qr_svg_uri(url),
-        mdns=f"http://{mdns_host(config.kecamatan.name)}",
+        mdns=box_url(mdns_host(config.kecamatan.name), port_n),
     )

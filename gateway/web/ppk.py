@@ -16,6 +16,7 @@ from gateway.web.auth import PPK_READERS, current_user, require_role, t
 from gateway.web.common import (
     failing_checks,
     field_rows,
+    missing_values,
     overlay_boxes,
     parse_values,
     rectified_bytes,
@@ -23,7 +24,7 @@ from gateway.web.common import (
     upload_for,
 )
 from gateway.web.dashboard import health, overview_rows, relay_status, tps_checks
-from gateway.web.labels import PAGE_FIELDS
+from gateway.web.labels import PAGE_FIELDS, field_label
 from gateway.web.state import web_state
 from gateway.web.uploads import UploadRefused, check_upload
 
@@ -130,6 +131,10 @@ def review(upload_id: int) -> Any:
         return back
     current = {r["name"]: r["value"] for r in rows}
     corrections = {k: v for k, v in typed.items() if current.get(k) != v}
+    missing = missing_values(rows, corrections)
+    if missing:
+        flash(t("err_missing_values", fields=", ".join(missing)), "error")
+        return back
     if corrections and not reason:
         flash(t("err_reason_needed"), "error")
         return back
@@ -185,6 +190,9 @@ def manual() -> Any:
             error = t("err_no_account")
         elif bad:
             error = t("err_bad_value", field=", ".join(bad))
+        elif len(values) < len(names):
+            error = t("err_missing_values",
+                      fields=", ".join(field_label(n) for n in names if n not in values))
         elif not reason:
             error = t("err_reason_needed")
         else:

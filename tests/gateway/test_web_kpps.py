@@ -153,3 +153,22 @@ def test_confirming_a_doubtful_reading_leaves_it_for_the_ppk(
                        data={"csrf_token": token}, follow_redirects=True)
     assert "PPK akan memeriksa" in done.get_data(as_text=True)
     assert [u["state"] for u in store.review_queue()] == ["needs_review"]
+
+
+def test_an_unreadable_number_must_be_typed_before_confirming(
+    client: FlaskClient, store: Store
+) -> None:
+    sign_in(client, TPS_A)
+    response = upload_photo(client, jpeg_photo(seed=14))
+    reading = page_reading(2, VALUES_P2, status="needs_review", flagged=("suara_paslon_3",))
+    reading["fields"]["suara_paslon_3"].update(value=None, text="4_")
+    upload_id = finish_next_job(store, reading)
+    url = response.headers["Location"]
+    token = csrf_from(client, url)
+    refused = client.post(url + "/konfirmasi", data={"csrf_token": token}, follow_redirects=True)
+    assert "Isi dulu angka yang belum terbaca: Paslon 03" in refused.get_data(as_text=True)
+    assert store.get_upload(upload_id)["officer_confirmed_by"] is None  # type: ignore[index]
+    client.post(url + "/konfirmasi", data={"csrf_token": token, "value-suara_paslon_3": "47"})
+    upload = store.get_upload(upload_id)
+    assert upload is not None and upload["officer_confirmed_by"] == TPS_A
+    assert upload["values"]["suara_paslon_3"]["value"] == 47

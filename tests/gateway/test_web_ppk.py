@@ -177,3 +177,14 @@ def test_cross_page_checks_once_three_pages_are_in(client: FlaskClient) -> None:
     _enter_by_hand(client, TPS_A, 3, pages[3])  # the PPK enters the page again, right
     detail = client.get(f"/ppk/tps/{TPS_A}").get_data(as_text=True)
     assert "Tidak cocok" not in detail and "Cocok" in detail
+
+
+def test_manual_entry_needs_every_number_of_the_page(client: FlaskClient, store: Store) -> None:
+    sign_in(client, "ppk")
+    token = csrf_from(client, "/ppk/manual")
+    response = client.post("/ppk/manual", data={
+        "csrf_token": token, "tps": TPS_B, "page": "2", "reason": "kertas",
+        "value-suara_paslon_1": "10", "value-suara_paslon_2": "20"})
+    assert response.status_code == 422
+    assert "Paslon 03" in response.get_data(as_text=True)
+    assert store.page_states(TPS_B)[1]["state"] == "missing"
