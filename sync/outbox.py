@@ -115,8 +115,8 @@ def enqueue(
         "INSERT INTO sync_seq (box_id, last_seq) VALUES (?, 1) "
         "ON CONFLICT (box_id) DO UPDATE SET last_seq = last_seq + 1 RETURNING last_seq",
         (box_id,),
-    ).fetchone()
-    seq = int(row[0])
+    ).fetchall()  # drain the RETURNING cursor so nothing keeps the statement open at COMMIT
+    seq = int(row[0][0])
     conn.execute(
         "INSERT INTO sync_outbox (box_id, seq, id, kind, tps, page, created_at, payload, "
         "photo_sha256, priority) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

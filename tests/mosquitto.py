@@ -60,6 +60,18 @@ class MosquittoBroker:
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
 
+    @staticmethod
+    def tls_listener(ca: Path, cert: Path, key: Path, *, acl_file: Path | None = None,
+                     require_certificate: bool = True) -> str:
+        """listener_conf for TLS; with client certificates the CN is the user name."""
+        conf = f"cafile {ca}\ncertfile {cert}\nkeyfile {key}\n"
+        if require_certificate:
+            conf += "require_certificate true\nuse_identity_as_username true\n"
+        conf += "allow_anonymous false\n" if require_certificate else "allow_anonymous true\n"
+        if acl_file is not None:
+            conf += f"acl_file {acl_file}\n"
+        return conf
+
     @property
     def address(self) -> str:
         return f"{self.host}:{self.port}"

@@ -47,6 +47,11 @@ def relay_options(config: BoxConfig, broker: str | None = None) -> Any:
         raise click.ClickException(
             f"Kunci tanda tangan tidak bisa dibaca / signing key: {exc}"
         ) from None
+    tls = config.relay.broker.tls
+    if tls is not None:
+        for path in (tls.ca_file, tls.cert_file, tls.key_file):
+            if path is not None and not path.is_file():
+                raise click.ClickException(f"Berkas TLS tidak ada / TLS file missing: {path}")
     host, port = _broker(broker)
     data_dir = config.paths.data_dir
     r = config.relay

@@ -133,3 +133,41 @@ def test_box_cannot_publish_as_another_box(
         stop.set()
         for t in threads:
             t.join(timeout=15)
+
+
+@pytest.mark.slow
+def test_tls_helper_without_client_certificates(tmp_path: Path) -> None:
+    if OPENSSL is None:
+        pytest.skip("openssl CLI not installed")
+    pki = tmp_path / "pki"
+    pki.mkdir()
+    make_pki(pki, [])
+    listener = MosquittoBroker.tls_listener(pki / "ca.crt", pki / "broker.crt",
+                                            pki / "broker.key", require_certificate=False)
+    with MosquittoBroker(tmp_path / "broker", listener_conf=listener) as broker:
+        keys = tmp_path / "keys"
+        generate_key_pair(keys, "box-317101-a")
+        db = box_db(tmp_path / "a", "box-317101-a", 2)
+        stop = threading.Event()
+        opts = RelayOptions(
+            box_id="box-317101-a", kabkota_code="3171", kecamatan_code="317101", db_path=db,
+            photo_dir=db.parent / "photos",
+            signing_key=load_signing_key(keys / "box-317101-a.key"),
+            broker=BrokerSettings(host="127.0.0.1", port=broker.port,
+                                  tls=TLSSettings(ca_file=pki / "ca.crt")),
+            backoff_min_s=0.1, backoff_max_s=0.5)
+        thread = run_relay(opts, stop)
+
+        def published() -> int:
+            conn = outbox.connect(str(db))
+            try:
+                return int(outbox.status(conn)["published"])
+            finally:
+                conn.close()
+
+        try:
+            # no central subscribed: PUBACK arrives over TLS, rows become published
+            wait_until(lambda: published() == 2, 30, "PUBACKs over TLS")
+        finally:
+            stop.set()
+            thread.join(15)
