@@ -32,7 +32,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from nacl.signing import SigningKey
 
-from sync import outbox
+from sync import outbox, progress
 from sync.backoff import Backoff
 from sync.envelope import Envelope, ack_topic, encode, topic_for
 from sync.mqtt import make_client, start_connect
@@ -95,6 +95,7 @@ class Relay:
         self.client: mqtt.Client | None = None
         self.connected = False
         self.ever_connected = False
+        self.expired_at = 0.0
         self.connect_started = 0.0
         self.next_attempt = 0.0
         self.mids: dict[int, Key] = {}  # waiting for PUBACK
@@ -257,18 +258,9 @@ class Relay:
                     self.link_dirty = True
                     logger.info("link up")
             # one statement per kind of change: a turn may carry hundreds of acks
-            conn.execute(
-                "UPDATE sync_outbox SET state = 'published', published_at = ?,"
-                " attempts = attempts + 1 WHERE box_id = ? AND state = 'pending'"
-                " AND seq IN (SELECT value FROM json_each(?))",
-                (now, self.o.box_id, json.dumps(self.to_publish)),
-            )
-            self.counters["delivered"] += conn.execute(
-                "UPDATE sync_outbox SET state = 'delivered', delivered_at = ?"
-                " WHERE box_id = ? AND state != 'delivered'"
-                " AND seq IN (SELECT value FROM json_each(?))",
-                (now, self.o.box_id, json.dumps(self.to_deliver)),
-            ).rowcount
+            progress.mark_published(conn, self.o.box_id, self.to_publish, now)
+            self.counters["delivered"] += progress.mark_delivered(
+                conn, self.o.box_id, self.to_deliver, now)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -316,39 +308,24 @@ class Relay:
                 self.to_deliver.append(seq)
             elif isinstance(idx, int):
                 self.outstanding.pop((seq, idx), None)
-                conn.execute("INSERT OR IGNORE INTO sync_chunk_acks VALUES (?, ?, ?)",
-                             (self.o.box_id, seq, idx))
-                if self._chunks_done(conn, seq):
+                if progress.record_chunk_ack(conn, self.o.box_id, seq, idx, self.o.photo_dir,
+                                             self.o.photo_chunk_bytes):
                     self.to_deliver.append(seq)
-                    conn.execute("DELETE FROM sync_chunk_acks WHERE box_id = ? AND seq = ?",
-                                 (self.o.box_id, seq))
         for rng in body.get("resend") or []:
             if isinstance(rng, list) and len(rng) == 2 and all(isinstance(x, int) for x in rng):
-                n = conn.execute(
-                    "UPDATE sync_outbox SET state = 'pending' WHERE box_id = ? AND seq BETWEEN"
-                    " ? AND ? AND state = 'delivered'", (self.o.box_id, rng[0], rng[1]),
-                ).rowcount
+                n = progress.reopen_delivered(conn, self.o.box_id, rng[0], rng[1])
                 if n:
                     logger.warning("central asks again for seq %s..%s: %d message(s)",
                                    rng[0], rng[1], n)
 
-    def _chunks_done(self, conn: sqlite3.Connection, seq: int) -> bool:
-        row = conn.execute("SELECT photo_sha256 FROM sync_outbox WHERE box_id = ? AND seq = ?",
-                           (self.o.box_id, seq)).fetchone()
-        if row is None or row[0] is None:
-            return False
-        path = photo_path(self.o.photo_dir, row[0])
-        if not path.exists():
-            return False
-        count = chunk_count(path.stat().st_size, self.o.photo_chunk_bytes)
-        (acked,) = conn.execute("SELECT COUNT(*) FROM sync_chunk_acks WHERE box_id = ? AND"
-                                " seq = ?", (self.o.box_id, seq)).fetchone()
-        return bool(acked >= count)
-
     # --- sending -----------------------------------------------------------------------
     def _expire(self, now: float) -> None:
+        if now - self.expired_at < 0.5:
+            return
+        self.expired_at = now
+        waiting_puback = set(self.mids.values())
         late = [k for k, t in self.outstanding.items() if now - t > self.o.ack_timeout_s
-                and k not in self.mids.values()]
+                and k not in waiting_puback]
         for k in late:
             del self.outstanding[k]
         if late:
@@ -400,9 +377,7 @@ class Relay:
                 logger.error("photo file missing for seq %s: %s", env.seq, path)
             return 0
         count = chunk_count(size, self.o.photo_chunk_bytes)
-        acked = {r[0] for r in conn.execute(
-            "SELECT idx FROM sync_chunk_acks WHERE box_id = ? AND seq = ?",
-            (self.o.box_id, env.seq))}
+        acked = progress.chunk_acks(conn, self.o.box_id, env.seq)
         sent = 0
         for idx in range(count):
             key = (env.seq, idx)
