@@ -1,6 +1,6 @@
 """Vision benchmark: stage times on a 12 MP photo, speed against JPEG decoding, accuracy.
 
-Accuracy runs over synthetic photos (`TITIK_BENCH_PHOTOS`, default 200) cycling the three
+Accuracy runs over synthetic photos (`TITIK_BENCH_PHOTOS`, default 100) cycling the three
 pages: box and field accuracy, fields that are wrong yet not flagged (the safety number,
 target 0) and the share of pages that need a person (target <= 10%).
 """
@@ -16,7 +16,7 @@ from typing import Any
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_PHOTOS = 200  # ~1 s per photo (generation included) on one loaded core
+DEFAULT_PHOTOS = 100  # ~2 s per photo (generation included) on the shared 2-core machine
 WIDTH_12MP = 4000  # 4000 x 3000 px
 SPEED_RUNS = 21
 

@@ -118,6 +118,11 @@ def _detector(min_perimeter_rate: float, tag_ids: tuple[int, ...] | None) -> Any
     params.maxMarkerPerimeterRate = 0.6
     # 36h10 has few bits; require a clean decode rather than accepting 1-bit corrections.
     params.errorCorrectionRate = 0.3
+    # Two threshold windows instead of three (3, 13, 23): a 3 px window only finds tags whose
+    # cells are ~1 px, which do not decode anyway; measured as the same detections, ~30% faster.
+    params.adaptiveThreshWinSizeMin = 5
+    params.adaptiveThreshWinSizeMax = 15
+    params.adaptiveThreshWinSizeStep = 10
     return cv2.aruco.ArucoDetector(dictionary, params)
 
 
@@ -364,6 +369,24 @@ def _box_correspondences(
     return np.array(src, dtype=np.float64).reshape(-1, 2), np.array(dst).reshape(-1, 2)
 
 
+def _search_fiducials(
+    gray: Image, small: Image, scale: float, template: Template, h: Matrix, search_mm: float,
+    found: list[tuple[float, float] | None],
+) -> None:
+    """Fill in the fiducials still missing in `found` (full-res px), searched near `h`'s guess."""
+    to_small = np.array([[scale, 0, 0.5 * scale - 0.5], [0, scale, 0.5 * scale - 0.5], [0, 0, 1]])
+    for i, fid in enumerate(template.fiducials):
+        if found[i] is not None:
+            continue
+        hit = _match_fiducial(small, to_small @ h, fid, search_mm)
+        if hit is None:
+            continue
+        full = _to_full(np.array([hit]), scale)
+        local = _local_scale(h, fid.center_mm)
+        refined = _refine_corners(gray, full, round(fid.square_mm * local / 3))[0]
+        found[i] = (float(refined[0]), float(refined[1]))
+
+
 def _affine_guess(src_mm: Matrix, dst_px: Matrix) -> Matrix:
     import cv2
 
@@ -454,7 +477,6 @@ def register(
     tag_px = _refine_corners(gray, tags[index], round(cell_px / 3))
     small, scale = _fiducial_level(levels, template, tag_side_px)
 
-    to_small = np.array([[scale, 0, 0.5 * scale - 0.5], [0, scale, 0.5 * scale - 0.5], [0, 0, 1]])
     # A full homography from a 32 mm tag extrapolates badly across a 900 mm page; an affine
     # fit is steadier for the first prediction, then found fiducials sharpen the estimate.
     h_guess = _affine_guess(tag_mm, tag_px)
@@ -464,17 +486,7 @@ def register(
         h_guess, searches = outline, (OUTLINE_SEARCH_MM, FIDUCIAL_SEARCH_MM)
     found: list[tuple[float, float] | None] = [None] * len(template.fiducials)
     for search_mm in searches:
-        h_small = to_small @ h_guess
-        for i, fid in enumerate(template.fiducials):
-            if found[i] is not None:
-                continue
-            hit = _match_fiducial(small, h_small, fid, search_mm)
-            if hit is None:
-                continue
-            full = _to_full(np.array([hit]), scale)
-            local = _local_scale(h_guess, fid.center_mm)
-            refined = _refine_corners(gray, full, round(fid.square_mm * local / 3))[0]
-            found[i] = (float(refined[0]), float(refined[1]))
+        _search_fiducials(gray, small, scale, template, h_guess, search_mm, found)
         if all(p is not None for p in found):
             break
         src_mm, dst_px = _correspondences(template, tag_mm, tag_px, found)
@@ -496,9 +508,21 @@ def register(
             box_mm, box_px = _box_correspondences(gray, homography, template, margin)
             homography, box_inliers = _fit(np.vstack([src_mm, box_mm]),
                                            np.vstack([dst_px, box_px]), page_scale)
+        fields_matched = int(box_inliers[len(src_mm) :].sum())
+        if fields_matched >= 3:
+            # The boxes pin the page now: look again, closely, for the marks still missing
+            # (searched first from a guess that was too far off).
+            _search_fiducials(gray, small, scale, template, homography, OUTLINE_SEARCH_MM, found)
+            src_mm, dst_px = _correspondences(template, tag_mm, tag_px, found)
+            homography, box_inliers = _fit(np.vstack([src_mm, box_mm]),
+                                           np.vstack([dst_px, box_px]), page_scale)
+        n_marks = len(src_mm)
         src_mm, dst_px = np.vstack([src_mm, box_mm]), np.vstack([dst_px, box_px])
         inliers = box_inliers
-        fields_matched = int(box_inliers[len(src_mm) - len(box_mm) :].sum())
+        for k, fid_index in enumerate(i for i, p in enumerate(found) if p is not None):
+            if not inliers[4 + k]:
+                found[fid_index] = None
+        fields_matched = int(inliers[n_marks:].sum())
         timings["boxes_ms"] = (time.perf_counter() - t2) * 1000
     residuals = np.hypot(*(_apply(homography, src_mm[inliers]) - dst_px[inliers]).T)
     error_px = float(np.sqrt(np.mean(residuals**2)))
