@@ -344,11 +344,15 @@ class Relay:
             return
         conn = self.conn
         assert conn is not None
-        busy_seqs = {k[0] for k in self.outstanding} | {k[0] for k in self.held}
-        limit = free + len(busy_seqs)
+        # Messages already out are left out in SQL (a Python-side skip would re-read the
+        # whole window every turn); photos stay in, their other chunks may still be due.
+        busy = [k[0] for k in (*self.outstanding, *self.held) if k[1] < 0]
+        busy_photos = {k[0] for k in (*self.outstanding, *self.held) if k[1] >= 0}
         rows = conn.execute(
             f"SELECT {outbox.ENVELOPE_COLUMNS} FROM sync_outbox WHERE state != 'delivered'"
-            " AND box_id = ? ORDER BY priority, seq LIMIT ?", (self.o.box_id, limit),
+            " AND box_id = ? AND seq NOT IN (SELECT value FROM json_each(?))"
+            " ORDER BY priority, seq LIMIT ?",
+            (self.o.box_id, json.dumps(busy), free + len(busy_photos)),
         ).fetchall()
         photo_slots = self.o.photo_inflight - sum(1 for k in self.mids.values() if k[1] >= 0)
         for row in rows:
