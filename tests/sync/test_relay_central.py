@@ -7,6 +7,8 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from sync import outbox
 from sync.central.receiver import Receiver
 from sync.central.store import CentralStore
@@ -52,6 +54,7 @@ def test_results_and_photos_arrive_once_and_byte_identical(
     assert st["photos_complete"] == 3 and st["photos_partial"] == 0
 
 
+@pytest.mark.slow
 def test_results_overtake_a_photo_backlog(
     box: Box, central: Receiver, start_relay: Callable[..., Any]
 ) -> None:

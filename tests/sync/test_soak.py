@@ -120,6 +120,7 @@ def run_soak(tmp_path: Path, box: Box, broker: MosquittoBroker, central: Receive
     return counts
 
 
+@pytest.mark.slow
 def test_short_fault_run(tmp_path: Path, box: Box, broker: MosquittoBroker,
                          central: Receiver) -> None:
     counts = run_soak(tmp_path, box, broker, central, broker_kills=3, relay_kills=2,
