@@ -177,7 +177,8 @@ def register(group: click.Group) -> None:
         for box in st["boxes"]:
             click.echo(f"{box['box_id']}: {box['stored']} pesan/messages, seq terakhir "
                        f"{box['last_seq']}, celah/gaps {box['gaps']}, foto lengkap "
-                       f"{box['photos_complete']}, sebagian {box['photos_partial']}")
+                       f"{box['photos_complete']}, sebagian {box['photos_partial']}, hash salah "
+                       f"/bad hash {box['photos_bad_hash']}")
         click.echo(f"ditolak/refused: {st['refused']}")
 
     @group.group("keys")

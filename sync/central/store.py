@@ -101,7 +101,7 @@ class CentralStore:
                     fresh.append(row)
                     known[(row[0], row[1])] = (row[2], row[9])
             self.conn.executemany(
-                "INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", fresh)
+                "INSERT OR IGNORE INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", fresh)
             for i, msg in enumerate(messages):
                 env = msg.envelope
                 if out[i].ack and env.kind == "photo" and env.chunk is not None:
@@ -196,12 +196,13 @@ class CentralStore:
         for box_id, stored, last in self.conn.execute(
             "SELECT box_id, COUNT(*), MAX(seq) FROM messages GROUP BY box_id ORDER BY box_id"
         ).fetchall():
-            complete, partial = self.conn.execute(
-                "SELECT COALESCE(SUM(complete), 0), COALESCE(SUM(1 - complete), 0)"
-                " FROM photos WHERE box_id = ?", (box_id,)).fetchone()
+            complete, partial, bad = self.conn.execute(
+                "SELECT COALESCE(SUM(complete AND verified), 0), COALESCE(SUM(1 - complete), 0),"
+                " COALESCE(SUM(complete AND NOT verified), 0) FROM photos WHERE box_id = ?",
+                (box_id,)).fetchone()
             boxes.append({"box_id": box_id, "stored": int(stored), "last_seq": int(last),
                           "gaps": self.gaps(box_id), "photos_complete": int(complete),
-                          "photos_partial": int(partial)})
+                          "photos_partial": int(partial), "photos_bad_hash": int(bad)})
         refused = {r: int(n) for r, n in self.conn.execute(
             "SELECT reason, COUNT(*) FROM refusals GROUP BY reason ORDER BY reason")}
         return {"boxes": boxes, "refused": refused}

@@ -94,7 +94,7 @@ def test_demo_central_accepts_the_demo_box(tmp_path: Path, broker: MosquittoBrok
     assert res.exit_code == 0, res.output
     (box,) = json.loads(res.output)["boxes"]
     assert box == {"box_id": "box-317101-demo", "stored": 1, "last_seq": 1, "gaps": [],
-                   "photos_complete": 0, "photos_partial": 0}
+                   "photos_complete": 0, "photos_partial": 0, "photos_bad_hash": 0}
 
 
 def delivered(db: Path) -> int:
