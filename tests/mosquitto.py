@@ -37,8 +37,13 @@ class MosquittoBroker:
         port: int | None = None,
         listener_conf: str = "allow_anonymous true\n",
         extra_conf: str = "",
+        full_conf: str | None = None,
     ) -> None:
-        """`listener_conf` goes under the listener (TLS, ACL, auth); `extra_conf` at the top."""
+        """`listener_conf` goes under the listener (TLS, ACL, auth); `extra_conf` at the top.
+
+        `full_conf` replaces the whole file (e.g. a production config with its listener
+        moved to `port`); then persistence and logging are whatever it says.
+        """
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
@@ -57,6 +62,8 @@ class MosquittoBroker:
             f"listener {self.port} 127.0.0.1\n"
             f"{listener_conf}\n"
         )
+        if full_conf is not None:
+            self.conf.write_text(user + full_conf)
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
 

@@ -19,7 +19,7 @@ from sync.central.receiver import run_receiver
 from sync.relay import RelayOptions, run_relay
 from sync.settings import BrokerSettings, TLSSettings
 from sync.signing import generate_key_pair, load_signing_key
-from tests.mosquitto import MosquittoBroker
+from tests.mosquitto import MosquittoBroker, free_port
 from tests.sync.conftest import TPS, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,11 +54,16 @@ def tls_broker(tmp_path: Path) -> Iterator[tuple[MosquittoBroker, Path]]:
     pki.mkdir()
     make_pki(pki, ["box-317101-a", "box-317101-b", "titik-central"])
     shutil.copy(PROD / "titik.acl", pki / "titik.acl")
+    # the whole production file, only moved: its port, certificate and state paths
+    port = free_port()
     conf = (PROD / "mosquitto.conf").read_text()
-    listener = conf[conf.index("listener 8883\n") + len("listener 8883\n"):]
-    listener = listener.replace("/etc/titik/central/", f"{pki}/")
-    assert "require_certificate true" in listener and "use_identity_as_username true" in listener
-    with MosquittoBroker(tmp_path / "broker", listener_conf=listener) as broker:
+    assert "require_certificate true" in conf and "use_identity_as_username true" in conf
+    (tmp_path / "state").mkdir()
+    conf = (conf.replace("listener 8883\n", f"listener {port} 127.0.0.1\n")
+            .replace("/etc/titik/central/", f"{pki}/")
+            .replace("/var/lib/mosquitto/", f"{tmp_path / 'state'}/")
+            .replace("log_dest syslog", f"log_dest file {tmp_path / 'mosquitto.log'}"))
+    with MosquittoBroker(tmp_path / "broker", port=port, full_conf=conf) as broker:
         yield broker, pki
 
 
