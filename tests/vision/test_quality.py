@@ -87,3 +87,19 @@ def test_strong_tilt_is_flagged(page: np.ndarray) -> None:
     tilt = q.check("tilt")
     assert not tilt.ok and tilt.value is not None and tilt.value > tilt.threshold
     assert tilt.message is not None and "miring" in tilt.message
+
+
+def test_a_page_blurred_past_its_tag_is_told_apart_from_other_paper(page: np.ndarray) -> None:
+    from vision.quality import blurred_page
+    from vision.register import pyramid
+
+    def smallest(img: np.ndarray) -> np.ndarray:
+        return pyramid(_jpeg(img))[-1][0]
+
+    photo = _shoot(page, SQUARE_ON)
+    assert not blurred_page(smallest(photo))  # sharp: a missing tag means another paper
+    blurred = cv2.GaussianBlur(photo, (0, 0), 10)
+    assert not isinstance(register(_jpeg(blurred)), Registration)
+    assert blurred_page(smallest(blurred))
+    card = _shoot(np.full_like(page, 210), SQUARE_ON)  # a plain sheet, nothing printed
+    assert not blurred_page(smallest(cv2.GaussianBlur(card, (0, 0), 10)))
