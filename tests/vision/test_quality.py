@@ -23,15 +23,17 @@ def page() -> np.ndarray:
 
 def _shoot(page: np.ndarray, dst: list[list[int]], frame: tuple[int, int] = FRAME) -> np.ndarray:
     h, w = page.shape
-    src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
-    m = cv2.getPerspectiveTransform(src, np.float32(dst))
+    src = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float32)
+    m = cv2.getPerspectiveTransform(src, np.array(dst, dtype=np.float32))
     return cv2.warpPerspective(page, m, frame, flags=cv2.INTER_AREA, borderValue=70)
 
 
 def _jpeg(img: np.ndarray) -> np.ndarray:
     ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 85])
     assert ok
-    return cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE)
+    decoded = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE)
+    assert decoded is not None
+    return np.asarray(decoded)
 
 
 def _assess(img: np.ndarray) -> Quality:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
@@ -18,20 +19,23 @@ CHECK_POINTS_MM = np.array([[x, y] for x in (0.0, 300.0, 600.0) for y in (0.0, 4
 
 def _project(h: np.ndarray, pts: np.ndarray) -> np.ndarray:
     p = np.hstack([pts, np.ones((len(pts), 1))]) @ h.T
-    return p[:, :2] / p[:, 2:3]
+    return np.asarray(p[:, :2] / p[:, 2:3])
 
 
-def _photo(page_img: np.ndarray, dst: list[list[float]], size: tuple[int, int],
+def _photo(page_img: np.ndarray, dst: Sequence[Sequence[float]], size: tuple[int, int],
            quality: int = 85, background: int = 70) -> tuple[np.ndarray, np.ndarray]:
     """Warp a rendered page into a photo frame and JPEG it; returns (photo, page px -> photo)."""
     h, w = page_img.shape
-    src = np.float32([[-0.5, -0.5], [w - 0.5, -0.5], [w - 0.5, h - 0.5], [-0.5, h - 0.5]])
-    m = cv2.getPerspectiveTransform(src, np.float32(dst))
+    src = np.array([[-0.5, -0.5], [w - 0.5, -0.5], [w - 0.5, h - 0.5], [-0.5, h - 0.5]],
+                   dtype=np.float32)
+    m = cv2.getPerspectiveTransform(src, np.array(dst, dtype=np.float32))
     warped = cv2.warpPerspective(page_img, m, size, flags=cv2.INTER_AREA,
                                  borderValue=background)
     ok, buf = cv2.imencode(".jpg", warped, [cv2.IMWRITE_JPEG_QUALITY, quality])
     assert ok
-    return cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE), m.astype(np.float64)
+    photo = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE)
+    assert photo is not None
+    return np.asarray(photo), np.asarray(m, dtype=np.float64)
 
 
 def _registered(gray: np.ndarray) -> Registration:
