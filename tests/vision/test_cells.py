@@ -30,13 +30,16 @@ def _marked_page() -> np.ndarray:
 
 def _photo(page: np.ndarray) -> np.ndarray:
     h, w = page.shape
-    src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
-    dst = np.float32([[2750, 3700], [300, 3800], [250, 300], [2800, 200]])  # upside down
+    src = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float32)
+    dst = np.array([[2750, 3700], [300, 3800], [250, 300], [2800, 200]],  # upside down
+                   dtype=np.float32)
     warped = cv2.warpPerspective(page, cv2.getPerspectiveTransform(src, dst), (3000, 4000),
                                  flags=cv2.INTER_AREA, borderValue=60)
     ok, buf = cv2.imencode(".jpg", warped, [cv2.IMWRITE_JPEG_QUALITY, 85])
     assert ok
-    return cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE)
+    photo = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE)
+    assert photo is not None
+    return np.asarray(photo)
 
 
 def test_marks_land_in_their_crops_and_borders_stay_out() -> None:
