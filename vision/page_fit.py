@@ -1,0 +1,149 @@
+"""Page geometry helpers for registration: point mapping, the page outline, printed boxes.
+
+`page_quad_guess` aims the corner-mark search from the page's bright outline (it carries the
+perspective a 32 mm tag cannot); `box_correspondences` matches each field's printed boxes
+near a homography's guess, so a page with a corner mark missing is still pinned.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from vision.template import FieldSpec, Template
+
+Image = np.ndarray[Any, Any]
+Matrix = np.ndarray[Any, np.dtype[np.float64]]
+
+PAGE_MIN_AREA_SHARE = 0.15  # of the frame: smaller bright regions are not the page
+PAGE_QUAD_TAG_MM = 15.0  # the outline must put the tag within this of where it was found
+# With a corner mark missing, tag + 3 marks leave the far corner to extrapolation (measured:
+# 1-10 mm off, once 40 mm, with small residuals). The printed digit boxes, spread over the
+# page at known places, then pin the page: each field's boxes matched as one pattern.
+BOX_MATCH_PX_PER_MM = 3.0
+BOX_MATCH_SCORE = 0.5
+
+
+def apply_homography(h: Matrix, pts: Matrix) -> Matrix:
+    homog = np.hstack([pts, np.ones((len(pts), 1))]) @ h.T
+    out: Matrix = homog[:, :2] / homog[:, 2:3]
+    return out
+
+
+def to_full(pts_small: Matrix, scale: float) -> Matrix:
+    # Pixel centres: small px p covers full-res [(p) / s, (p + 1) / s), centre (p + 0.5) / s - 0.5.
+    out: Matrix = (pts_small + 0.5) / scale - 0.5
+    return out
+
+
+def local_scale(h: Matrix, point_mm: tuple[float, float]) -> float:
+    """Image px per page mm around a page point (geometric mean of x and y)."""
+    x, y = point_mm
+    p = apply_homography(h, np.array([(x, y), (x + 1.0, y), (x, y + 1.0)]))
+    return float(np.sqrt(np.hypot(*(p[1] - p[0])) * np.hypot(*(p[2] - p[0]))))
+
+
+def page_quad_guess(
+    small: Image, scale: float, template: Template, tag_px: Matrix
+) -> Matrix | None:
+    """Page mm -> full-res px from the page's outline (a bright quad), or None.
+
+    The tag alone cannot predict the far corners of a tilted page (perspective), and tag +
+    the two top fiducials are nearly collinear: the bottom ones were then searched 100+ px
+    from where they are. The page outline is coarse (a few mm) but carries the perspective.
+    It is used only to aim the fiducial search, and only when it puts the tag where it is.
+    """
+    import cv2
+
+    blurred = cv2.GaussianBlur(small, (5, 5), 0)
+    _, bright = cv2.threshold(blurred, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    contours, _ = cv2.findContours(bright, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    if not contours:
+        return None
+    outline = max(contours, key=cv2.contourArea)
+    if cv2.contourArea(outline) < PAGE_MIN_AREA_SHARE * small.shape[0] * small.shape[1]:
+        return None
+    hull = cv2.convexHull(outline)
+    quad = cv2.approxPolyDP(hull, 0.02 * cv2.arcLength(hull, True), True)
+    if len(quad) != 4:
+        return None
+    corners_px = to_full(quad.reshape(4, 2).astype(np.float64), scale)
+    width, height = template.page_size_mm
+    page_mm = np.array([[0, 0], [width, 0], [width, height], [0, height]], dtype=np.float64)
+    tag_mm = np.array(template.tag_corners_mm, dtype=np.float64)
+    tag_centre = tag_px.mean(axis=0)
+    best: tuple[float, Matrix] | None = None
+    # The quad's corner order is unknown: try each rotation (both windings), keep the one
+    # that puts the tag where it was found.
+    for order in (corners_px, corners_px[::-1]):
+        for shift in range(4):
+            h = np.asarray(cv2.getPerspectiveTransform(
+                page_mm.astype(np.float32), np.roll(order, shift, axis=0).astype(np.float32)),
+                dtype=np.float64)
+            miss = float(np.hypot(*(apply_homography(h, tag_mm).mean(axis=0) - tag_centre)))
+            if best is None or miss < best[0]:
+                best = (miss, h)
+    assert best is not None
+    miss, h = best
+    if miss > PAGE_QUAD_TAG_MM * local_scale(h, tuple(tag_mm.mean(axis=0))):
+        return None
+    return h
+
+
+def _field_offset_mm(
+    gray: Image, h: Matrix, field: FieldSpec, margin_mm: float
+) -> tuple[float, float] | None:
+    """Where a field's printed boxes really are, relative to where `h` puts them (mm)."""
+    import cv2
+
+    k = BOX_MATCH_PX_PER_MM
+    line = field.line_mm
+    x0, y0, w, h_mm = field.bbox_mm
+    pad = line + 1.0
+    ideal = np.full((round((h_mm + 2 * pad) * k), round((w + 2 * pad) * k)), 255, np.uint8)
+    for bx, by, bw, bh in field.boxes_mm:
+        outer = ((bx - line - x0 + pad) * k, (by - line - y0 + pad) * k)
+        cv2.rectangle(ideal, (round(outer[0]), round(outer[1])),
+                      (round(outer[0] + (bw + 2 * line) * k) - 1,
+                       round(outer[1] + (bh + 2 * line) * k) - 1), 0, max(1, round(line * k)))
+    region = (x0 - pad - margin_mm, y0 - pad - margin_mm, w + 2 * (pad + margin_mm),
+              h_mm + 2 * (pad + margin_mm))
+    out_to_page = np.array([[1 / k, 0, region[0] + 0.5 / k], [0, 1 / k, region[1] + 0.5 / k],
+                            [0, 0, 1.0]])
+    size = (round(region[2] * k), round(region[3] * k))
+    window = cv2.warpPerspective(gray, h @ out_to_page, size,
+                                 flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                 borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    scores = cv2.matchTemplate(window, ideal, cv2.TM_CCOEFF_NORMED)
+    _, best, _, (bx, by) = cv2.minMaxLoc(scores)
+    if best < BOX_MATCH_SCORE:
+        return None
+    dx = bx + _peak_offset(scores[by, max(0, bx - 1) : bx + 2], bx)
+    dy = by + _peak_offset(scores[max(0, by - 1) : by + 2, bx], by)
+    return (dx / k - margin_mm, dy / k - margin_mm)
+
+
+def _peak_offset(values: Image, index: int) -> float:
+    """Sub-pixel peak from a parabola through the best score and its two neighbours."""
+    if index == 0 or len(values) < 3:
+        return 0.0
+    left, mid, right = (float(v) for v in values)
+    curvature = left - 2 * mid + right
+    return 0.5 * (left - right) / curvature if curvature < 0 else 0.0
+
+
+def box_correspondences(
+    gray: Image, h: Matrix, template: Template, margin_mm: float
+) -> tuple[Matrix, Matrix]:
+    """Field centres (mm) and where their printed boxes are found (px) near `h`'s guess."""
+    src, dst = [], []
+    for spec in template.fields:
+        found = _field_offset_mm(gray, h, spec, margin_mm)
+        if found is None:
+            continue
+        x, y, w, h_mm = spec.bbox_mm
+        centre = (x + w / 2, y + h_mm / 2)
+        src.append(centre)
+        dst.append(apply_homography(h, np.array([[centre[0] + found[0], centre[1] + found[1]]]))[0])
+    return np.array(src, dtype=np.float64).reshape(-1, 2), np.array(dst).reshape(-1, 2)
