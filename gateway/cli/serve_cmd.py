@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import signal
+import sqlite3
 import threading
 from pathlib import Path
 from types import FrameType
@@ -30,6 +31,7 @@ def demo_pin_logins(accounts: Any) -> list[str]:
     from werkzeug.security import check_password_hash
 
     if not DEMO_ACCOUNTS.exists():
+        logger.warning("%s is missing: cannot check for the public demo PINs", DEMO_ACCOUNTS)
         return []
     demo = {str(a["login"]): str(a["pin"]) for a in json.loads(DEMO_ACCOUNTS.read_text())}
     return [
@@ -79,15 +81,18 @@ def serve(
     """Serve the KPPS upload pages, the PPK dashboard and the JSON API."""
     from waitress.server import create_server
 
-    from gateway.store import Store
+    from gateway.store import Store, StoreError
     from gateway.web import create_app
     from gateway.web.accounts import Accounts
     from gateway.web.mdns import Advertiser, local_addresses, service_info
 
     config = load_config(config_path, data_dir)
     data = config.paths.data_dir
-    data.mkdir(parents=True, exist_ok=True)
-    weak = demo_pin_logins(Accounts(config, data))
+    try:
+        data.mkdir(parents=True, exist_ok=True)
+        weak = demo_pin_logins(Accounts(config, data))
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(f"{data}: cannot use the data directory: {exc}") from None
     if weak and not demo:
         raise click.ClickException(
             f"{config_path}: akun {', '.join(weak)} masih memakai PIN demo yang diketahui umum; "
@@ -96,10 +101,14 @@ def serve(
         )
     if weak:
         logger.warning("demo mode: %d account(s) use the public demo PINs", len(weak))
-    store = Store(data, box_id=config.box.id, tps_codes=[t.code for t in config.tps])
+    try:
+        store = Store(data, box_id=config.box.id, tps_codes=[t.code for t in config.tps])
+    except (OSError, sqlite3.Error, StoreError) as exc:
+        raise click.ClickException(f"{data}: cannot open the box database: {exc}") from None
     try:
         app = create_app(config, store, data_dir=data)
-    except ValueError as exc:
+    except (OSError, ValueError) as exc:
+        store.close()
         raise click.ClickException(str(exc)) from None
     host = host or config.web.host
     port = port if port is not None else config.web.port

@@ -107,3 +107,15 @@ def test_serve_notifies_systemd_and_stops_on_sigterm(
         if proc.poll() is None:
             proc.kill()
         notify.close()
+
+
+def test_serve_unusable_data_dir_is_a_clear_error(demo_config_path: Path, tmp_path: Path) -> None:
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("x")
+    result = CliRunner().invoke(
+        build_cli(),
+        ["serve", "--config", str(demo_config_path), "--data", str(not_a_dir / "data"), "--demo"],
+    )
+    assert result.exit_code == 1
+    assert "cannot use the data directory" in result.output
+    assert "Traceback" not in result.output
