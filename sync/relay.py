@@ -38,10 +38,10 @@ from sync.envelope import Envelope, ack_topic, encode, topic_for
 from sync.mqtt import make_client, start_connect
 from sync.photos import TokenBucket, chunk_count, photo_path, read_chunk
 from sync.settings import BrokerSettings
+from sync.window import Key, Window
 
 logger = logging.getLogger(__name__)
 
-Key = tuple[int, int]  # (seq, chunk index); -1 for a message without chunks
 CONNACK_TIMEOUT_S = 15.0
 LINK_WRITE_EVERY_S = 1.0
 WATCHDOG_EVERY_S = 5.0
@@ -98,9 +98,7 @@ class Relay:
         self.expired_at = 0.0
         self.connect_started = 0.0
         self.next_attempt = 0.0
-        self.mids: dict[int, Key] = {}  # waiting for PUBACK
-        self.outstanding: dict[Key, float] = {}  # sent, waiting for central's ack
-        self.held: dict[Key, float] = {}  # PUBACK refused: not before this time
+        self.window = Window(options.inflight_window, options.ack_window)
         self.events: list[tuple[str, Any]] = []
         self.link: dict[str, Any] = {"up": 0, "since": time.time(), "last_error": None,
                                      "last_ack_at": None, "puback_failures": 0, "reconnects": 0}
@@ -155,7 +153,7 @@ class Relay:
 
     def _turn(self, now: float) -> None:
         assert self.client is not None
-        busy = bool(self.mids)
+        busy = bool(self.window.mids)
         rc = self.client.loop(timeout=0.005 if busy else 0.05)
         if rc == mqtt.MQTT_ERR_SUCCESS and self.events:
             rc = self.client.loop_read(max_packets=READ_BURST)  # the rest of a burst of acks
@@ -197,8 +195,7 @@ class Relay:
                 c.loop(timeout=0)  # flush DISCONNECT and close the socket
         self.client = None
         self.connected = False
-        self.mids.clear()
-        self.outstanding.clear()  # republish all of it on the next connection
+        self.window.clear()  # republish all of it on the next connection
         self.events.clear()
         self.next_attempt = time.monotonic() + delay
         self.link["last_error"] = why
@@ -271,12 +268,11 @@ class Relay:
                 break
 
     def _apply_puback(self, conn: sqlite3.Connection, mid: int, rc: Any, *, now: float) -> None:
-        key = self.mids.pop(mid, None)
+        key = self.window.puback(mid)
         if key is None:
             return
         if rc.is_failure:
-            self.outstanding.pop(key, None)
-            self.held[key] = time.monotonic() + self.o.puback_retry_s
+            self.window.refused(key, time.monotonic() + self.o.puback_retry_s)
             self.counters["refused"] += 1
             self.link["puback_failures"] += 1
             self.link["last_error"] = f"broker refused seq {key[0]}: {rc} (0x{rc.value:02x})"
@@ -286,12 +282,12 @@ class Relay:
             return
         self._fault("after_puback")
         self.counters["pubacks"] += 1
-        if rc.value == NO_SUBSCRIBERS and key in self.outstanding:
+        if rc.value == NO_SUBSCRIBERS:
             # Nobody (central) subscribed yet, e.g. right after a broker restart without
             # persistence: the broker dropped it, so try again soon instead of after the
             # full ack timeout.
-            retry = min(self.o.ack_timeout_s, NO_SUBSCRIBERS_RETRY_S)
-            self.outstanding[key] = time.monotonic() - self.o.ack_timeout_s + retry
+            self.window.retry_after(key, time.monotonic(), self.o.ack_timeout_s,
+                                    min(self.o.ack_timeout_s, NO_SUBSCRIBERS_RETRY_S))
         self.to_publish.append(key[0])
 
     def _apply_central(self, conn: sqlite3.Connection, body: dict[str, Any], *,
@@ -304,10 +300,10 @@ class Relay:
             self.link["last_ack_at"] = now
             self.link_dirty = True
             if idx is None:
-                self.outstanding.pop((seq, -1), None)
+                self.window.acked((seq, -1))
                 self.to_deliver.append(seq)
             elif isinstance(idx, int):
-                self.outstanding.pop((seq, idx), None)
+                self.window.acked((seq, idx))
                 if progress.record_chunk_ack(conn, self.o.box_id, seq, idx, self.o.photo_dir,
                                              self.o.photo_chunk_bytes):
                     self.to_deliver.append(seq)
@@ -323,45 +319,34 @@ class Relay:
         if now - self.expired_at < 0.5:
             return
         self.expired_at = now
-        waiting_puback = set(self.mids.values())
-        late = [k for k, t in self.outstanding.items() if now - t > self.o.ack_timeout_s
-                and k not in waiting_puback]
-        for k in late:
-            del self.outstanding[k]
+        late = self.window.expire(now, self.o.ack_timeout_s)
         if late:
             logger.info("%d message(s) without central ack after %.0f s: sending again",
-                        len(late), self.o.ack_timeout_s)
-        for k in [k for k, t in self.held.items() if t <= now]:
-            del self.held[k]
-
-    def _free(self) -> int:
-        return min(self.o.inflight_window - len(self.mids),
-                   self.o.ack_window - len(self.outstanding))
+                        late, self.o.ack_timeout_s)
 
     def _fill(self) -> None:
-        free = self._free()
+        free = self.window.free()
         if free <= 0:
             return
         conn = self.conn
         assert conn is not None
         # Messages already out are left out in SQL (a Python-side skip would re-read the
         # whole window every turn); photos stay in, their other chunks may still be due.
-        busy = [k[0] for k in (*self.outstanding, *self.held) if k[1] < 0]
-        busy_photos = {k[0] for k in (*self.outstanding, *self.held) if k[1] >= 0}
+        busy, busy_photos = self.window.busy_seqs()
         rows = conn.execute(
             f"SELECT {outbox.ENVELOPE_COLUMNS} FROM sync_outbox WHERE state != 'delivered'"
             " AND box_id = ? AND seq NOT IN (SELECT value FROM json_each(?))"
             " ORDER BY priority, seq LIMIT ?",
             (self.o.box_id, json.dumps(busy), free + len(busy_photos)),
         ).fetchall()
-        photo_slots = self.o.photo_inflight - sum(1 for k in self.mids.values() if k[1] >= 0)
+        photo_slots = self.o.photo_inflight - self.window.photo_chunks_waiting_puback()
         for row in rows:
-            if self._free() <= 0:
+            if self.window.free() <= 0:
                 break
             seq, kind = row[1], row[3]  # ENVELOPE_COLUMNS order; parse only what is sent
             if kind != "photo":
                 key = (seq, -1)
-                if key not in self.outstanding and key not in self.held:
+                if not self.window.is_out(key):
                     self._publish(outbox.row_envelope(row), key)
                 continue
             if photo_slots <= 0:
@@ -385,9 +370,9 @@ class Relay:
         sent = 0
         for idx in range(count):
             key = (env.seq, idx)
-            if idx in acked or key in self.outstanding or key in self.held:
+            if idx in acked or self.window.is_out(key):
                 continue
-            if sent >= slots or self._free() <= 0:
+            if sent >= slots or self.window.free() <= 0:
                 break
             if self.bucket is not None and not self.bucket.ready():
                 break
@@ -408,8 +393,7 @@ class Relay:
         info = self.client.publish(topic, data, qos=1)
         if info.rc != mqtt.MQTT_ERR_SUCCESS:
             return  # the link is going down; the loop notices and reconnects
-        self.mids[info.mid] = key
-        self.outstanding[key] = time.monotonic()
+        self.window.sent(info.mid, key, time.monotonic())
         self.counters["published"] += 1
 
     # --- link state for the dashboard --------------------------------------------------
