@@ -188,3 +188,19 @@ def test_manual_entry_needs_every_number_of_the_page(client: FlaskClient, store:
     assert response.status_code == 422
     assert "Paslon 03" in response.get_data(as_text=True)
     assert store.page_states(TPS_B)[1]["state"] == "missing"
+
+
+def test_dashboard_shows_the_relay_link(client: FlaskClient, store: Store) -> None:
+    from sync import outbox
+
+    sign_in(client, "ppk")
+    assert "Terputus" in client.get("/ppk/").get_data(as_text=True)
+    conn = outbox.connect(str(store.path))
+    try:  # what the relay writes when central acknowledges
+        outbox.write_link(conn, up=1, since=1_700_000_000.0, backlog=4,
+                          last_ack_at=1_700_000_060.0)
+    finally:
+        conn.close()
+    page = client.get("/ppk/").get_data(as_text=True)
+    assert "Tersambung" in page
+    assert "Antrian kirim: 4" in page and "2023-11-14T22:14:20Z" in page
