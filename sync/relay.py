@@ -25,7 +25,7 @@ import random
 import sqlite3
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -154,7 +154,7 @@ class Relay:
     def _turn(self, now: float) -> None:
         assert self.client is not None
         busy = bool(self.window.mids)
-        rc = self.client.loop(timeout=0.005 if busy else 0.05)
+        rc = self.client.loop(timeout=0.005 if busy else 0.1)
         if rc == mqtt.MQTT_ERR_SUCCESS and self.events:
             rc = self.client.loop_read(max_packets=READ_BURST)  # the rest of a burst of acks
         if rc != mqtt.MQTT_ERR_SUCCESS and not self.events:
@@ -177,6 +177,7 @@ class Relay:
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
         client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
         self.connect_started = time.monotonic()
         try:
             start_connect(client, self.o.broker, host, port)
@@ -214,6 +215,16 @@ class Relay:
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, rc: Any,
                        props: Any) -> None:
         self.events.append(("disconnected", str(rc)))
+
+    def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int, codes: list[Any],
+                      props: Any) -> None:
+        refused = [c for c in codes if c.is_failure]
+        if refused:
+            # without the ack topic nothing is ever marked delivered: say so loudly
+            why = f"broker refused the ack topic {ack_topic(self.o.box_id)}: {refused[0]}"
+            logger.error("%s", why)
+            self.link["last_error"] = why
+            self.link_dirty = True
 
     def _on_publish(self, client: mqtt.Client, userdata: Any, mid: int, rc: Any,
                     props: Any) -> None:
@@ -379,7 +390,7 @@ class Relay:
             data = read_chunk(path, idx, self.o.photo_chunk_bytes)
             chunk = {"index": idx, "count": count, "offset": idx * self.o.photo_chunk_bytes,
                      "photo_size": size}
-            self._publish(Envelope(**{**env.__dict__, "chunk": chunk}), key, data)
+            self._publish(replace(env, chunk=chunk), key, data)
             if self.bucket is not None:
                 self.bucket.take(len(data))
             sent += 1
