@@ -77,7 +77,7 @@ def _register_errors(app: Flask, max_mb: int) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError) -> tuple[Any, int]:
-        logger.info("CSRF refused on %s: %s", request.path, exc.description)
+        logger.info("CSRF refused on %r: %s", request.path, exc.description)
         return _error(400, "csrf_failed")
 
     @app.errorhandler(413)
@@ -93,7 +93,7 @@ def _register_errors(app: Flask, max_mb: int) -> None:
 
     @app.errorhandler(Exception)
     def crash(exc: Exception) -> tuple[Any, int]:
-        logger.exception("unhandled error on %s %s", request.method, request.path)
+        logger.exception("unhandled error on %s %r", request.method, request.path)
         return _error(500, "server_error")
 
 

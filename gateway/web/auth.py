@@ -107,7 +107,7 @@ def attempt_login(login: str, pin: str) -> tuple[Account | None, str | None]:
     ip = client_ip()
     remaining = max(store.login_locked(login), state.failed_by_ip.blocked_for(ip))
     if remaining > 0:
-        logger.warning("sign-in refused for %s from %s: locked out", login, ip)
+        logger.warning("sign-in refused for %r from %s: locked out", login, ip)
         return None, t("login_locked", minutes=max(1, math.ceil(remaining / 60)))
     account = state.accounts.verify(login, pin)
     if account is not None and account.locked:
@@ -117,7 +117,7 @@ def attempt_login(login: str, pin: str) -> tuple[Account | None, str | None]:
     store.record_login(login, account is not None, ip)  # audits the attempt too
     if account is None:
         state.failed_by_ip.record_failure(ip)
-        logger.info("failed sign-in for %s from %s", login, ip)
+        logger.info("failed sign-in for %r from %s", login, ip)  # %r: typed text, no log forging
         return None, t("login_failed")
     return account, None
 
