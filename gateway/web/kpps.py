@@ -90,13 +90,14 @@ def upload() -> Any:
     return redirect(url_for("kpps.result", upload_id=result.upload_id))
 
 
-@bp.route("/foto/<int:upload_id>")
-@require_role("kpps")
-def result(upload_id: int) -> Any:
-    user = current_user()
-    assert user is not None
-    upload = upload_for(user, upload_id)
+def render_result(
+    upload: dict[str, Any], errors: list[str] | None = None, form: Any = None
+) -> tuple[str, int]:
+    """The reading page; after a refused confirm, with the officer's typed numbers kept."""
     rows = field_rows(upload)
+    if form is not None:
+        for row in rows:
+            row["value"] = form.get(f"value-{row['name']}", row["value"])
     return render_template(
         "kpps_result.html",
         upload=upload,
@@ -107,7 +108,16 @@ def result(upload_id: int) -> Any:
         has_image=rectified_bytes(upload) is not None,
         checks=failing_checks(upload),
         reasons=upload.get("reasons") or [],
-    )
+        errors=errors or [],
+    ), (422 if errors else 200)
+
+
+@bp.route("/foto/<int:upload_id>")
+@require_role("kpps")
+def result(upload_id: int) -> Any:
+    user = current_user()
+    assert user is not None
+    return render_result(upload_for(user, upload_id))
 
 
 @bp.route("/foto/<int:upload_id>/konfirmasi", methods=["POST"])
@@ -121,19 +131,20 @@ def confirm(upload_id: int) -> Any:
         return redirect(url_for("kpps.result", upload_id=upload_id))
     rows = field_rows(upload)
     corrections, bad = corrections_from(request.form, rows)
-    if bad:
-        for name in bad:
-            flash(t("err_bad_value", field=name), "error")
-        return redirect(url_for("kpps.result", upload_id=upload_id))
+    labels = {r["name"]: r["label"] for r in rows}
+    errors = [t("err_bad_value", field=labels[name]) for name in bad]
     missing = missing_values(rows, corrections)
-    if missing:
-        flash(t("err_missing_values", fields=", ".join(missing)), "error")
-        return redirect(url_for("kpps.result", upload_id=upload_id))
-    try:
-        outcome = web_state().store.confirm(upload_id, actor=user.login, corrections=corrections)
-    except StoreError as exc:
-        flash(str(exc), "error")
-        return redirect(url_for("kpps.result", upload_id=upload_id))
+    if missing and not bad:
+        errors.append(t("err_missing_values", fields=", ".join(missing)))
+    if not errors:
+        try:
+            outcome = web_state().store.confirm(
+                upload_id, actor=user.login, corrections=corrections
+            )
+        except StoreError as exc:
+            errors.append(str(exc))
+    if errors:  # nothing typed is lost: the page comes back with the numbers as typed
+        return render_result(upload, errors, request.form)
     page = upload.get("page") or "?"
     if outcome.get("state") == "needs_review":  # a doubtful reading: the PPK still approves it
         flash(t("confirmed_review", page=page), "info")

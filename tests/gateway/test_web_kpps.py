@@ -172,3 +172,20 @@ def test_an_unreadable_number_must_be_typed_before_confirming(
     upload = store.get_upload(upload_id)
     assert upload is not None and upload["officer_confirmed_by"] == TPS_A
     assert upload["values"]["suara_paslon_3"]["value"] == 47
+
+
+def test_a_typing_mistake_loses_nothing(client: FlaskClient, store: Store) -> None:
+    sign_in(client, TPS_A)
+    response = upload_photo(client, jpeg_photo(seed=15))
+    upload_id = finish_next_job(store, page_reading(2, VALUES_P2))
+    url = response.headers["Location"]
+    token = csrf_from(client, url)
+    refused = client.post(url + "/konfirmasi", data={
+        "csrf_token": token, "value-suara_paslon_1": "16", "value-suara_paslon_2": "1O2",
+        "value-suara_paslon_3": "47"})
+    assert refused.status_code == 422
+    page = refused.get_data(as_text=True)
+    assert "Angka untuk Paslon 02 harus bilangan bulat" in page
+    assert 'name="value-suara_paslon_1"' in page and 'value="16"' in page  # kept as typed
+    assert 'value="1O2"' in page
+    assert store.get_upload(upload_id)["state"] == "read"  # type: ignore[index]
