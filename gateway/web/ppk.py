@@ -95,13 +95,16 @@ def rejected() -> Any:
     return render_template("ppk_rejected.html", items=web_state().store.rejected_uploads())
 
 
-@bp.route("/foto/<int:upload_id>")
-@require_role(*PPK_READERS)
-def upload_view(upload_id: int) -> Any:
+def render_upload(
+    upload: dict[str, Any], errors: list[str] | None = None, form: Any = None
+) -> tuple[str, int]:
+    """One upload for the PPK; after a refused review, with the typed numbers kept."""
     user = current_user()
     assert user is not None
-    upload = upload_for(user, upload_id)
     rows = field_rows(upload)
+    if form is not None:
+        for row in rows:
+            row["value"] = form.get(f"value-{row['name']}", row["value"])
     return render_template(
         "ppk_upload.html",
         upload=upload,
@@ -112,7 +115,17 @@ def upload_view(upload_id: int) -> Any:
         reasons=upload.get("reasons") or [],
         can_review=user.role == "ppk" and upload.get("state") in REVIEWABLE,
         can_discard=user.role == "ppk" and upload.get("state") not in ("discarded", "superseded"),
-    )
+        errors=errors or [],
+        reason=form.get("reason", "") if form is not None else "",
+    ), (422 if errors else 200)
+
+
+@bp.route("/foto/<int:upload_id>")
+@require_role(*PPK_READERS)
+def upload_view(upload_id: int) -> Any:
+    user = current_user()
+    assert user is not None
+    return render_upload(upload_for(user, upload_id))
 
 
 @bp.route("/foto/<int:upload_id>/periksa", methods=["POST"])
@@ -124,31 +137,28 @@ def review(upload_id: int) -> Any:
     rows = field_rows(upload)
     typed, bad = parse_values(request.form, [r["name"] for r in rows])
     reason = _reason()
-    back = redirect(url_for("ppk.upload_view", upload_id=upload_id))
-    if bad:
-        for name in bad:
-            flash(t("err_bad_value", field=name), "error")
-        return back
+    labels = {r["name"]: r["label"] for r in rows}
+    errors = [t("err_bad_value", field=labels[name]) for name in bad]
     current = {r["name"]: r["value"] for r in rows}
     corrections = {k: v for k, v in typed.items() if current.get(k) != v}
     missing = missing_values(rows, corrections)
-    if missing:
-        flash(t("err_missing_values", fields=", ".join(missing)), "error")
-        return back
+    if missing and not bad:
+        errors.append(t("err_missing_values", fields=", ".join(missing)))
     if corrections and not reason:
-        flash(t("err_reason_needed"), "error")
-        return back
-    try:
-        web_state().store.review(
-            upload_id,
-            actor=user.login,
-            approve=request.form.get("action") != "reject",
-            corrections=corrections,
-            reason=reason or "disetujui",
-        )
-    except StoreError as exc:
-        flash(str(exc), "error")
-        return back
+        errors.append(t("err_reason_needed"))
+    if not errors:
+        try:
+            web_state().store.review(
+                upload_id,
+                actor=user.login,
+                approve=True,
+                corrections=corrections,
+                reason=reason or "disetujui",
+            )
+        except StoreError as exc:
+            errors.append(str(exc))
+    if errors:  # the typed numbers and reason come back as they were
+        return render_upload(upload, errors, request.form)
     flash(t("saved"), "ok")
     return redirect(url_for("ppk.queue"))
 

@@ -63,8 +63,10 @@ def test_review_queue_correct_with_reason(app: Flask, client: FlaskClient, store
     token = csrf_from(client, f"/ppk/foto/{upload_id}")
     form = {"csrf_token": token, **{f"value-{k}": str(v) for k, v in P2.items()}}
     form["value-suara_paslon_3"] = "74"
-    no_reason = client.post(f"/ppk/foto/{upload_id}/periksa", data=form, follow_redirects=True)
+    no_reason = client.post(f"/ppk/foto/{upload_id}/periksa", data=form)
+    assert no_reason.status_code == 422
     assert "Tuliskan alasannya" in no_reason.get_data(as_text=True)
+    assert 'value="74"' in no_reason.get_data(as_text=True)  # the correction is kept
     assert store.get_upload(upload_id)["state"] == "needs_review"  # type: ignore[index]
 
     form["reason"] = "dicocokkan dengan kertas asli"
