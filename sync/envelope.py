@@ -135,6 +135,13 @@ def _as_envelope(d: Any) -> Envelope:
         raise EnvelopeError(f"seq must be a positive integer, got {env.seq!r}")
     if env.kind not in KINDS or not isinstance(env.id, str) or not isinstance(env.box_id, str):
         raise EnvelopeError(f"bad kind/id/box_id: {env.kind!r}/{env.id!r}/{env.box_id!r}")
+    if not (
+        isinstance(env.created_at, str)
+        and (env.tps is None or isinstance(env.tps, str))
+        and (env.page is None or (isinstance(env.page, int) and not isinstance(env.page, bool)))
+        and (env.photo_sha256 is None or _is_sha256(env.photo_sha256))
+    ):
+        raise EnvelopeError("bad created_at/tps/page/photo_sha256 types")
     if env.kind == "photo":
         c = env.chunk
         if not isinstance(c, dict) or not isinstance(env.photo_sha256, str) or not all(
@@ -145,6 +152,11 @@ def _as_envelope(d: Any) -> Envelope:
         if c["index"] >= c["count"]:
             raise EnvelopeError(f"chunk index {c['index']} >= count {c['count']}")
     return env
+
+
+def _is_sha256(value: Any) -> bool:
+    return isinstance(value, str) and len(value) == 64 and all(
+        c in "0123456789abcdef" for c in value)
 
 
 def split(data: bytes) -> tuple[bytes, bytes, Envelope, bytes]:
@@ -158,7 +170,7 @@ def split(data: bytes) -> tuple[bytes, bytes, Envelope, bytes]:
         raise EnvelopeError("header length beyond the message")
     try:
         header = json.loads(rest[4 : 4 + hlen])
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise EnvelopeError(f"header is not JSON: {exc}") from None
     return signature, rest, _as_envelope(header), rest[4 + hlen :]
 

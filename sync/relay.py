@@ -233,7 +233,7 @@ class Relay:
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         try:
             body = json.loads(msg.payload)
-        except ValueError:
+        except (ValueError, RecursionError):
             logger.warning("unreadable message on %s ignored", msg.topic)
             return
         if isinstance(body, dict):

@@ -89,6 +89,13 @@ def test_unknown_box_and_malformed_are_refused(keys: Keys) -> None:
         assert exc.value.reason == "malformed"
     with pytest.raises(EnvelopeError):
         split(encode(TOPIC, env(seq=0), sk))
+    for bad in (env(tps={"x": 1}), env(page="1"), env(created_at=5), env(photo_sha256="zz")):
+        with pytest.raises(EnvelopeError) as exc:
+            decode(TOPIC, encode(TOPIC, bad, sk), vks)
+        assert exc.value.reason == "malformed"
+    deep = b"[" * 100_000 + b"]" * 100_000
+    with pytest.raises(EnvelopeError):
+        split(b"TTK1" + b"\0" * 64 + len(deep).to_bytes(4, "big") + deep)
 
 
 def test_key_files(tmp_path: Path) -> None:
