@@ -7,12 +7,15 @@ line, so an operator can copy a `.pub` into central's key directory by hand.
 from __future__ import annotations
 
 import base64
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from nacl.exceptions import BadSignatureError
 from nacl.signing import SigningKey, VerifyKey
+
+logger = logging.getLogger(__name__)
 
 SIGNATURE_BYTES = 64
 
@@ -62,7 +65,10 @@ def _read_b64(path: Path, what: str) -> bytes:
 
 
 def load_signing_key(path: Path) -> SigningKey:
-    return SigningKey(_read_b64(path, "private key"))
+    key = SigningKey(_read_b64(path, "private key"))
+    if path.stat().st_mode & 0o077:
+        logger.warning("%s can be read by other users; chmod 600 it", path)
+    return key
 
 
 def load_verify_key(path: Path) -> VerifyKey:
