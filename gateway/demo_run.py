@@ -7,6 +7,9 @@ and stops every child cleanly on Ctrl-C (or when one of them dies).
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import getpass
 import json
 import logging
 import os
@@ -23,6 +26,7 @@ from pathlib import Path
 logger = logging.getLogger(__name__)
 
 STOP_GRACE_S = 10.0
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 class DemoError(Exception):
@@ -55,9 +59,11 @@ class DemoPlan:
 def mosquitto_conf(port: int, directory: Path) -> Path:
     """A loopback-only broker without persistence: the outbox carries durability."""
     conf = directory / "mosquitto.conf"
+    # Stay the invoking user: a broker that drops to user `mosquitto` loses the
+    # parent-death signal, and would outlive a killed `demo run`.
     conf.write_text(
         f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-        "log_dest stdout\nlog_type error\nlog_type warning\n",
+        f"user {getpass.getuser()}\nlog_dest stdout\nlog_type error\nlog_type warning\n",
         encoding="utf-8",
     )
     return conf
@@ -127,6 +133,15 @@ def stop_all(children: list[Child]) -> None:
         logger.info("%s stopped (exit %s)", child.name, child.process.returncode)
 
 
+def _child_setup() -> None:
+    """Run in each child before exec: its own session (the terminal's Ctrl-C reaches only
+    the supervisor, which stops children in order) and SIGTERM if the supervisor dies, so a
+    killed `demo run` never leaves a broker or relay running."""
+    os.setsid()
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def _exited(child: Child) -> bool:
     return child.process is not None and child.process.poll() is not None
 
@@ -146,8 +161,7 @@ def run(demo: DemoPlan, accounts_file: Path) -> int:
     try:
         for child in demo.children:
             logger.info("starting %s: %s", child.name, " ".join(child.argv))
-            # A new process group keeps the terminal's Ctrl-C for us: we stop children in order.
-            child.process = subprocess.Popen(child.argv, env=env, start_new_session=True)
+            child.process = subprocess.Popen(child.argv, env=env, preexec_fn=_child_setup)
         print_accounts(accounts_file, demo.web_url)
         while not stop.wait(0.5):
             failed = next((c for c in demo.children if _exited(c)), None)

@@ -151,3 +151,35 @@ def test_a_photo_goes_from_upload_to_centrals_acknowledgement(
     leftovers = subprocess.run(["pgrep", "-f", str(demo_dir / "example")], capture_output=True,
                                text=True).stdout.split()
     assert leftovers == [], "Ctrl-C left children running"
+
+
+def _children_of(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def test_killing_the_supervisor_takes_every_child_with_it(
+    demo: tuple[subprocess.Popen[bytes], str]
+) -> None:
+    proc, url = demo
+    _wait(lambda: _up(url) or proc.poll() is not None, 90, "the web app")
+    children = _children_of(proc.pid)
+    assert len(children) == 5, "broker, central, relay, worker and web"
+    proc.kill()
+    proc.wait()
+    _wait(lambda: not any(_alive(pid) for pid in children), 60, "every child to exit")
