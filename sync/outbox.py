@@ -73,8 +73,25 @@ def _conn(db: Any) -> sqlite3.Connection:
 
 
 def create_tables(db: Any) -> None:
-    """Create the outbox tables; idempotent (the gateway's migrations call it)."""
-    _conn(db).executescript(_SCHEMA)
+    """Create the outbox tables; idempotent (the gateway's migrations call it).
+
+    Inside the caller's open transaction it joins it (no implicit COMMIT, unlike
+    `executescript`); otherwise it runs in its own `BEGIN IMMEDIATE`.
+    """
+    conn = _conn(db)
+    statements = [s.strip() for s in _SCHEMA.split(";") if s.strip()]
+    if conn.in_transaction:
+        for statement in statements:
+            conn.execute(statement)
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for statement in statements:
+            conn.execute(statement)
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
 
 
 def connect(path: str, *, timeout_s: float = 10.0) -> sqlite3.Connection:

@@ -23,6 +23,17 @@ def open_db(tmp_path: Path) -> sqlite3.Connection:
     return outbox.connect(str(tmp_path / "titik.db"))
 
 
+def test_create_tables_joins_the_callers_transaction(tmp_path: Path) -> None:
+    conn = outbox.connect(str(tmp_path / "titik.db"))
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute("CREATE TABLE results (x INTEGER)")
+    outbox.create_tables(conn)
+    assert conn.in_transaction  # nothing committed behind the caller's back
+    conn.execute("ROLLBACK")
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert tables == set()
+
+
 def test_seq_is_gap_free_across_rollbacks(tmp_path: Path) -> None:
     conn = open_db(tmp_path)
     seqs = []
