@@ -80,19 +80,22 @@ def _read_all(store: Store, config: BoxConfig, truth: dict[int, tuple[int, dict[
 
 
 def _settle(store: Store, upload_id: int, page: int, values: dict[str, int], officer: str,
-            ppk: str, counts: dict[str, int]) -> None:
-    """What the officer and the PPK do with one read page, checking it against the paper."""
+            ppk: str, counts: dict[str, int]) -> str:
+    """What the officer and the PPK do with one read page, checking it against the paper;
+    returns how the page became final: `confirmed`, `reviewed`, `manual` (or `earlier`)."""
     upload = store.get_upload(upload_id)
     assert upload is not None
     state = upload["state"]
     if state in ("confirmed", "reviewed"):
-        return
+        return "earlier"
     if state not in ("read", "needs_review") or upload["page"] != page:
+        # The photo was refused (or placed on the wrong page): the PPK types the paper's
+        # values against this upload, so the photo stays attached to the result.
         store.manual_entry(tps=upload["tps"], page=page, values=values, actor=ppk,
                            reason="demo: foto tidak terbaca, diisi dari formulir",
                            upload_id=upload_id)
         counts["manual"] += 1
-        return
+        return "manual"
     read = {name: v["value"] for name, v in upload["values"].items()}
     corrections = {name: value for name, value in values.items() if read.get(name) != value}
     counts["corrected_fields"] += len(corrections)
@@ -101,8 +104,9 @@ def _settle(store: Store, upload_id: int, page: int, values: dict[str, int], off
     if state == "needs_review":
         store.review(upload_id, actor=ppk, approve=True, reason="demo: diperiksa PPK")
         counts["reviewed"] += 1
-    else:
-        counts["confirmed"] += 1
+        return "reviewed"
+    counts["confirmed"] += 1
+    return "confirmed"
 
 
 def seed(config: BoxConfig, data_dir: Path, n_tps: int) -> dict[str, Any]:
@@ -117,6 +121,7 @@ def seed(config: BoxConfig, data_dir: Path, n_tps: int) -> dict[str, Any]:
               "corrected_fields": 0}
     truth: dict[int, tuple[int, dict[str, int]]] = {}
     officers: dict[int, str] = {}
+    outcomes: dict[str, str] = {}
     with Store(data_dir, box_id=config.box.id, tps_codes=[t.code for t in config.tps]) as store:
         for index, station in enumerate(stations):
             tps_values = synthetic.tps_values(index, dpt=station.dpt)
@@ -132,7 +137,10 @@ def seed(config: BoxConfig, data_dir: Path, n_tps: int) -> dict[str, Any]:
         _read_all(store, config, truth, use_pipeline)
         ppk = _ppk(config)
         for upload_id, (page, values) in truth.items():
-            _settle(store, upload_id, page, values, officers[upload_id], ppk, counts)
+            upload = store.get_upload(upload_id)
+            assert upload is not None
+            outcomes[f"{upload['tps']}/{page}"] = _settle(
+                store, upload_id, page, values, officers[upload_id], ppk, counts)
         pages_final = sum(
             1 for row in store.export_results() if row["tps"] in {t.code for t in stations}
         )
@@ -141,6 +149,7 @@ def seed(config: BoxConfig, data_dir: Path, n_tps: int) -> dict[str, Any]:
         "tps": len(stations),
         "pages_final": pages_final,
         **counts,
+        "outcomes": outcomes,
         "data_dir": str(data_dir),
     }
     logger.info("demo seed: %s", summary)
