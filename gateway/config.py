@@ -220,6 +220,22 @@ class WebSettings(_Model):
         description="File holding the session signing key; created in the data directory "
         "when left out.",
     )
+    timezone: str = Field(
+        default="Asia/Jakarta",
+        description="IANA time zone the pages show times in (WIB `Asia/Jakarta`, WITA "
+        "`Asia/Makassar`, WIT `Asia/Jayapura`); the database keeps UTC.",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (e.g. Asia/Jakarta)") from None
+        return value
 
 
 class RelaySettings(_Model):

@@ -126,12 +126,16 @@ def export_results(conn: sqlite3.Connection) -> list[dict[str, Any]]:
             "upload_id": final["id"],
             "state": final["state"],
             "photo_sha256": final["sha256"],
+            "source": final["source"],
             "confirmed_by": final["officer_confirmed_by"],
+            "confirmed_at": final["officer_confirmed_at"],
             "decided_by": final["decided_by"],
+            "decided_at": final["decided_at"],
+            "decision_reason": final["decision_reason"],
             "values": {name: v["value"] for name, v in values.items()},
             "provenance": {
                 name: {"source": v["source"], "actor": v["actor"], "at": v["at"],
-                       "machine": v["machine"]}
+                       "note": v["note"], "machine": v["machine"]}
                 for name, v in values.items()
             },
         })

@@ -28,6 +28,7 @@ from gateway.web.auth import current_user, lang, t
 from gateway.web.i18n import translate
 from gateway.web.labels import field_label
 from gateway.web.state import EXTENSION, WebState
+from gateway.web.timefmt import local_time
 
 if TYPE_CHECKING:
     from gateway.store import Store
@@ -144,7 +145,11 @@ def create_app(
     _register_errors(app, max_mb)
 
     # Globals, not a context processor: imported macros see globals only.
-    app.jinja_env.globals.update(t=t, label=field_label, config=config)
+    zone = config.web.timezone
+    app.jinja_env.globals.update(
+        t=t, label=field_label, config=config,
+        localtime=lambda value, with_date=True: local_time(value, zone, with_date=with_date),
+    )
 
     @app.context_processor
     def inject() -> dict[str, Any]:

@@ -53,10 +53,10 @@ def field_rows(upload: dict[str, Any]) -> list[dict[str, Any]]:
         if not FIELD_RE.match(name):
             continue
         fr = fields.get(name) or {}
-        current = values.get(name)
-        if isinstance(current, dict):  # value with provenance
-            current = current.get("value")
-        if current is None:
+        entry = values.get(name)
+        prov: dict[str, Any] = entry if isinstance(entry, dict) else {}
+        current = prov.get("value") if isinstance(entry, dict) else entry
+        if current is None and prov.get("source", "machine") == "machine":
             current = fr.get("value")
         rows.append(
             {
@@ -69,9 +69,32 @@ def field_rows(upload: dict[str, Any]) -> list[dict[str, Any]]:
                 "flagged": bool(fr.get("flagged")),
                 "reason": fr.get("reason"),
                 "box_mm": fr.get("box_mm"),
+                **provenance(prov, upload),
             }
         )
     return rows
+
+
+def provenance(entry: dict[str, Any], upload: dict[str, Any]) -> dict[str, Any]:
+    """Who set a field's current value, when and why, and who confirmed or approved it.
+
+    `source` is machine/kpps/ppk/manual (the last change wins); a machine value the officer
+    left as read counts as confirmed by the officer, and a PPK approval covers every value
+    of the page it did not type by hand.
+    """
+    source = str(entry.get("source") or "machine")
+    approved = upload.get("state") == "reviewed" and source != "manual"
+    return {
+        "source": source,
+        "actor": entry.get("actor"),
+        "at": entry.get("at"),
+        "note": entry.get("note"),
+        "confirmed_by": upload.get("officer_confirmed_by") if source == "machine" else None,
+        "confirmed_at": upload.get("officer_confirmed_at") if source == "machine" else None,
+        "approved_by": upload.get("decided_by") if approved else None,
+        "approved_at": upload.get("decided_at") if approved else None,
+        "approved_note": upload.get("decision_reason") if approved else None,
+    }
 
 
 def failing_checks(upload: dict[str, Any]) -> list[dict[str, Any]]:

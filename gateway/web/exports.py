@@ -15,7 +15,12 @@ from gateway.web.state import web_state
 
 bp = Blueprint("exports", __name__, url_prefix="/ppk")
 
-BASE_COLUMNS = ("tps", "page", "state", "upload_id", "source", "final_by", "final_at")
+BASE_COLUMNS = ("tps", "page", "state", "upload_id", "source", "final_by", "final_at",
+                "confirmed_by", "confirmed_at", "decided_by", "decided_at", "decision_reason",
+                "photo_sha256")
+# Beside each field's final value: what the machine read and who set the value, when, why
+# (`source` machine/kpps/ppk/manual), as `<field>.<key>` columns after the values.
+PROVENANCE_KEYS = ("machine", "source", "actor", "at", "note")
 
 
 def _filename(ext: str) -> str:
@@ -37,12 +42,22 @@ def csv_export() -> Response:
     fields = [name for page in (1, 2, 3) for name in PAGE_FIELDS[page]]
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow([*BASE_COLUMNS, *fields])
+    prov_columns = [f"{name}.{key}" for name in fields for key in PROVENANCE_KEYS]
+    writer.writerow([*BASE_COLUMNS, *fields, *prov_columns])
     for row in rows:
         values = row.get("values") or {}
         flat = {k: (v.get("value") if isinstance(v, dict) else v) for k, v in values.items()}
+        provenance = row.get("provenance") or {}
+        base = {
+            **row,
+            "final_by": row.get("decided_by") or row.get("confirmed_by"),
+            "final_at": row.get("decided_at") or row.get("confirmed_at"),
+        }
         writer.writerow(
-            [_cell(row.get(c)) for c in BASE_COLUMNS] + [flat.get(name, "") for name in fields]
+            [_cell(base.get(c)) for c in BASE_COLUMNS]
+            + [flat.get(name, "") for name in fields]
+            + [_cell((provenance.get(name) or {}).get(key)) for name in fields
+               for key in PROVENANCE_KEYS]
         )
     return Response(
         out.getvalue(),

@@ -85,6 +85,21 @@ MESSAGES: dict[str, dict[str, str]] = {
     "field": {"id": "Kolom", "en": "Field"},
     "value_read": {"id": "Angka terbaca", "en": "Number read"},
     "your_value": {"id": "Angka benar", "en": "Correct number"},
+    "value_current": {"id": "Angka", "en": "Number"},
+    "machine_value": {"id": "bacaan mesin", "en": "machine read"},
+    # where a number comes from (shown to PPK and observers beside every value)
+    "prov_machine": {"id": "Mesin", "en": "Machine"},
+    "prov_confirmed": {
+        "id": "Dikonfirmasi KPPS {actor}, {at}", "en": "Confirmed by KPPS {actor}, {at}",
+    },
+    "prov_kpps": {"id": "Dikoreksi KPPS {actor}, {at}", "en": "Corrected by KPPS {actor}, {at}"},
+    "prov_ppk": {"id": "Dikoreksi PPK {actor}, {at}", "en": "Corrected by PPK {actor}, {at}"},
+    "prov_manual": {
+        "id": "Diisi manual PPK {actor}, {at}", "en": "Typed in by PPK {actor}, {at}",
+    },
+    "prov_approved": {"id": "Disetujui PPK {actor}, {at}", "en": "Approved by PPK {actor}, {at}"},
+    "prov_reason": {"id": "alasan", "en": "reason"},
+    "final_values": {"id": "Angka final", "en": "Final numbers"},
     "flagged": {"id": "Periksa!", "en": "Check!"},
     "check_numbers": {
         "id": "Cocokkan setiap angka dengan kertas. Ubah yang salah, lalu tekan Konfirmasi.",

@@ -73,11 +73,18 @@ def dashboard() -> Any:
 def tps(code: str) -> Any:
     code = _known_tps(code)
     store = web_state().store
+    pages = store.page_states(code)
+    finals = {}
+    for p in pages:
+        final = store.get_upload(p["final_upload_id"]) if p["final_upload_id"] else None
+        if final is not None:
+            finals[p["page"]] = {"upload": final, "rows": field_rows(final)}
     return render_template(
         "ppk_tps.html",
         code=code,
         label=tps_name(code),
-        pages=store.page_states(code),
+        pages=pages,
+        finals=finals,
         uploads=store.uploads_for_tps(code),
         checks=tps_checks(code),
     )

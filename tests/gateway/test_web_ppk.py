@@ -205,4 +205,5 @@ def test_dashboard_shows_the_relay_link(client: FlaskClient, store: Store) -> No
         conn.close()
     page = client.get("/ppk/").get_data(as_text=True)
     assert "Tersambung" in page
-    assert "Antrian kirim: 4" in page and "2023-11-14T22:14:20Z" in page
+    # Central's last acknowledgement, 2023-11-14T22:14:20Z, in the box's zone (WIB, UTC+7).
+    assert "Antrian kirim: 4" in page and "2023-11-15 05:14 WIB" in page
