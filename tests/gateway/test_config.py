@@ -157,3 +157,15 @@ def test_account_rules(demo_config_path: Path, tmp_path: Path) -> None:
     assert "only kpps accounts have a tps" in text
     assert "run `titik config hash-pin`" in text
     assert "246810246810" not in text
+
+
+def test_web_timezone_defaults_to_wib_and_refuses_unknown_zones(
+    demo_config_path: Path, tmp_path: Path
+) -> None:
+    assert load_box_config(demo_config_path).web.timezone == "Asia/Jakarta"
+    data = _demo_data(demo_config_path)
+    data["web"]["timezone"] = "Asia/Makassar"
+    assert load_box_config(_write_toml(tmp_path / "wita.toml", data)).web.timezone == (
+        "Asia/Makassar")
+    data["web"]["timezone"] = "WIB+7"
+    assert "  web.timezone = 'WIB+7': unknown time zone 'WIB+7'" in _problems(tmp_path, data)
