@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,7 +26,13 @@ from gateway.store.context import Tx
 from gateway.store.db import DB_NAME, connect, write_transaction
 from gateway.store.errors import InvalidInput, NotFound
 from gateway.store.jobs import Job
-from gateway.store.photos import rectified_path, store_photo, write_durably
+from gateway.store.photos import (
+    IncomingPhoto,
+    rectified_path,
+    remove_stale_incoming,
+    store_photo,
+    write_durably,
+)
 from gateway.store.uploads import UploadResult
 
 logger = logging.getLogger(__name__)
@@ -44,6 +51,9 @@ class Store:
         self.db = Database(self._conn)
         self._lock = threading.RLock()
         migrations.apply(self.db)
+        if removed := remove_stale_incoming(self.data_dir, time.time()):
+            logger.warning("removed %s half-received upload(s) left by a stopped process",
+                           removed)
 
     def close(self) -> None:
         with self._lock:
@@ -83,22 +93,49 @@ class Store:
         content_type: str | None = None,
     ) -> UploadResult:
         """Keep the photo (file durable first), queue its reading; same photo -> same upload."""
-        if not data:
+        self._check_upload(len(data), tps)
+        sha, _ = store_photo(self.data_dir, data)
+        return self._record_upload(sha, len(data), tps=tps, actor=actor, source=source,
+                                   replace=replace, content_type=content_type)
+
+    def save_upload_file(
+        self,
+        photo: IncomingPhoto,
+        *,
+        tps: str,
+        actor: str,
+        source: str,
+        replace: bool = False,
+        content_type: str | None = None,
+    ) -> UploadResult:
+        """`save_upload` for a body already streamed into the photo folder (the web app's
+        uploads): the same checks, fsync and content address, without copying it again."""
+        self._check_upload(photo.size, tps)
+        sha, _ = photo.keep()
+        return self._record_upload(sha, photo.size, tps=tps, actor=actor, source=source,
+                                   replace=replace, content_type=content_type)
+
+    def _check_upload(self, size: int, tps: str) -> None:
+        if not size:
             raise InvalidInput("Foto kosong / the photo is empty")
-        if len(data) > MAX_PHOTO_BYTES:
+        if size > MAX_PHOTO_BYTES:
             raise InvalidInput("Foto terlalu besar / the photo is too large")
         if self.tps_codes and tps not in self.tps_codes:
             raise InvalidInput(f"TPS {tps} tidak terdaftar di kotak ini / TPS {tps} is not on "
                                "this box")
-        sha, _ = store_photo(self.data_dir, data)
+
+    def _record_upload(
+        self, sha: str, size: int, *, tps: str, actor: str, source: str, replace: bool,
+        content_type: str | None,
+    ) -> UploadResult:
         with self._write() as tx:
-            result = uploads.save(tx, sha256=sha, size=len(data), tps=tps, actor=actor,
+            result = uploads.save(tx, sha256=sha, size=size, tps=tps, actor=actor,
                                   source=source, replace=replace, content_type=content_type)
         if result.duplicate:
             logger.info("upload of %s for TPS %s is a duplicate of upload %s",
                         sha[:12], tps, result.upload_id)
         else:
-            logger.info("upload %s stored (%s bytes, TPS %s)", result.upload_id, len(data), tps)
+            logger.info("upload %s stored (%s bytes, TPS %s)", result.upload_id, size, tps)
         return result
 
     def get_upload(self, upload_id: int) -> dict[str, Any] | None:

@@ -26,6 +26,7 @@ from gateway.config import BoxConfig
 from gateway.web.accounts import Accounts
 from gateway.web.auth import current_user, lang, t
 from gateway.web.i18n import translate
+from gateway.web.incoming import UploadRequest
 from gateway.web.labels import field_label
 from gateway.web.state import EXTENSION, WebState
 from gateway.web.timefmt import local_time
@@ -112,6 +113,7 @@ def create_app(
     data_dir.mkdir(parents=True, exist_ok=True)
     max_mb = config.web.max_upload_mb
     app = Flask(__name__)
+    app.request_class = UploadRequest
     app.config.update(
         SECRET_KEY=secret_key or load_secret_key(config, data_dir),
         MAX_CONTENT_LENGTH=max_mb * 1024 * 1024,

@@ -23,6 +23,7 @@ from gateway.web.common import (
 )
 from gateway.web.dashboard import overview_rows
 from gateway.web.i18n import translate
+from gateway.web.incoming import received_file, save_photos
 from gateway.web.openapi import openapi_document
 from gateway.web.state import web_state
 from gateway.web.uploads import UploadRefused, check_upload
@@ -97,24 +98,14 @@ def upload() -> Any:
     tps = user.tps if user.role == "kpps" else request.form.get("tps", "")
     if not tps or web_state().config.tps_by_code(tps) is None:
         return _error(422, "err_no_account", "TPS tidak dikenal / unknown TPS")
-    file = request.files.get("photo")
-    data = file.read() if file is not None else b""
+    data, incoming = received_file()
     try:
         photos = check_upload(data, allow_pdf=user.role == "ppk")
     except UploadRefused as exc:
         return _error(422, exc.key, **exc.params)
     try:
-        results = [
-            web_state().store.save_upload(
-                photo,
-                tps=tps,
-                actor=user.login,
-                source="api",
-                replace=request.form.get("replace") in ("1", "true"),
-                content_type=content_type,
-            )
-            for photo, content_type in photos
-        ]
+        results = save_photos(photos, data, incoming, tps=tps, actor=user.login, source="api",
+                              replace=request.form.get("replace") in ("1", "true"))
     except StoreError as exc:
         return _error(422, "store_refused", str(exc))
     items = [

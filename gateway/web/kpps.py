@@ -21,6 +21,7 @@ from gateway.web.common import (
     tps_name,
     upload_for,
 )
+from gateway.web.incoming import received_file, save_photos
 from gateway.web.state import web_state
 from gateway.web.uploads import UploadRefused, check_upload
 
@@ -67,22 +68,15 @@ def home() -> Any:
 def upload() -> Any:
     user = current_user()
     assert user is not None
-    file = request.files.get("photo")
-    data = file.read() if file is not None else b""
+    data, incoming = received_file()
     try:
-        [(photo, content_type)] = check_upload(data, allow_pdf=False)
+        photos = check_upload(data, allow_pdf=False)
     except UploadRefused as exc:
         logger.info("upload refused for %s: %s (%d bytes)", user.login, exc.key, len(data))
         return render_home(t(exc.key, **exc.params), status=422)
     try:
-        result = web_state().store.save_upload(
-            photo,
-            tps=_user_tps(),
-            actor=user.login,
-            source="kpps",
-            replace=request.form.get("replace") == "1",
-            content_type=content_type,
-        )
+        [result] = save_photos(photos, data, incoming, tps=_user_tps(), actor=user.login,
+                               source="kpps", replace=request.form.get("replace") == "1")
     except StoreError as exc:  # e.g. this exact photo was already sent for another TPS
         return render_home(str(exc), status=422)
     if result.duplicate:

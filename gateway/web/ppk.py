@@ -24,6 +24,7 @@ from gateway.web.common import (
     upload_for,
 )
 from gateway.web.dashboard import health, overview_rows, relay_status, tps_checks
+from gateway.web.incoming import received_file, save_photos
 from gateway.web.labels import PAGE_FIELDS, field_label
 from gateway.web.state import web_state
 from gateway.web.uploads import UploadRefused, check_upload
@@ -245,8 +246,7 @@ def upload() -> Any:
     error = None
     code = str(request.form.get("tps", request.args.get("tps", "")))
     if request.method == "POST":
-        file = request.files.get("photo")
-        data = file.read() if file is not None else b""
+        data, incoming = received_file()
         if web_state().config.tps_by_code(code) is None:
             error = t("err_no_account")
         else:
@@ -256,15 +256,8 @@ def upload() -> Any:
                 error = t(exc.key, **exc.params)
             else:
                 try:
-                    for photo, content_type in photos:
-                        web_state().store.save_upload(
-                            photo,
-                            tps=code,
-                            actor=_actor(),
-                            source="ppk",
-                            replace=request.form.get("replace") == "1",
-                            content_type=content_type,
-                        )
+                    save_photos(photos, data, incoming, tps=code, actor=_actor(), source="ppk",
+                                replace=request.form.get("replace") == "1")
                 except StoreError as exc:  # pages saved before the refusal stay saved
                     error = str(exc)
                 else:

@@ -74,3 +74,32 @@ def test_pdf_with_too_many_pages_is_refused() -> None:
     pages = [Image.new("L", (100, 140), 255) for _ in range(MAX_PDF_PAGES + 1)]
     pages[0].save(buf, format="PDF", save_all=True, append_images=pages[1:])
     assert _refused(buf.getvalue(), allow_pdf=True) == "err_pdf_pages"
+
+
+def _phone_photo() -> bytes:
+    synthetic = pytest.importorskip("vision.synthetic")
+    return bytes(synthetic.synthetic_photo(2, seed=5, width_px=3000, source="procedural").jpeg)
+
+
+def test_a_photo_cut_off_anywhere_is_refused_as_truncated() -> None:
+    photo = _phone_photo()
+    assert check_image(photo).kind == "jpeg"
+    for cut in (700, len(photo) // 3, len(photo) // 2, len(photo) - 3, len(photo) - 1):
+        assert _refused(photo[:cut]) == "err_truncated", cut
+
+
+def test_restart_markers_progressive_scans_and_trailers_are_complete_photos() -> None:
+    assert check_image(_jpeg(quality=90, restart_marker_rows=1)).kind == "jpeg"
+    assert check_image(_jpeg(progressive=True, optimize=True)).kind == "jpeg"
+    # Phones append data after the end marker (motion-photo video, multi-picture images).
+    assert check_image(_phone_photo() + b"ftypmp42" + bytes(5000)).kind == "jpeg"
+
+
+def test_garbage_inside_the_compressed_picture_is_refused() -> None:
+    photo = _phone_photo()
+    scan = photo.index(b"\xff\xda")
+    middle = (scan + len(photo)) // 2
+    garbage = bytes(range(256)) * 64  # every byte value, FF followed by markers included
+    assert _refused(photo[:middle] + garbage) in ("err_corrupt", "err_truncated")
+    # Two pictures glued without their end marker: a second start-of-image inside.
+    assert _refused(photo[:-2] + photo) == "err_corrupt"
