@@ -12,6 +12,7 @@ from nacl.signing import SigningKey
 from PIL import Image, ImageDraw, ImageFont
 
 from gateway.config import BoxConfig
+from gateway.web.timefmt import DEFAULT_ZONE, local_time
 from sync.receipt import Receipt, qr_payload
 from sync.signing import load_signing_key
 
@@ -81,12 +82,12 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     return ImageFont.load_default(size=size)
 
 
-def receipt_lines(signed: SignedReceipt, labels: dict[str, str]) -> list[str]:
+def receipt_lines(signed: SignedReceipt, labels: dict[str, str], zone: str) -> list[str]:
     r = signed.receipt
     lines = [
         f"TPS {r.tps}  -  Halaman / page {r.page} dari 3",
         f"Dikonfirmasi oleh / confirmed by: {r.confirmed_by}",
-        f"Waktu / at: {r.confirmed_at}",
+        f"Waktu / at: {local_time(r.confirmed_at, zone)}",
         "",
     ]
     for name, value in r.values.items():
@@ -95,7 +96,9 @@ def receipt_lines(signed: SignedReceipt, labels: dict[str, str]) -> list[str]:
     return lines
 
 
-def receipt_pdf(signed: SignedReceipt, title: str, labels: dict[str, str]) -> bytes:
+def receipt_pdf(
+    signed: SignedReceipt, title: str, labels: dict[str, str], zone: str = DEFAULT_ZONE
+) -> bytes:
     """A printable A5 page: the values, who and when, the photo hash, and the QR."""
     px_per_mm = PDF_DPI / 25.4
     width, height = (round(d * px_per_mm) for d in A5_MM)
@@ -106,7 +109,7 @@ def receipt_pdf(signed: SignedReceipt, title: str, labels: dict[str, str]) -> by
     draw.text((margin, margin + 48), title, font=_font(22), fill="black")
     y = margin + 96
     body = _font(20)
-    for line in receipt_lines(signed, labels):
+    for line in receipt_lines(signed, labels, zone):
         # The photo hash is long: wrap it so it stays on the page.
         while len(line) > 56:
             draw.text((margin, y), line[:56], font=body, fill="black")

@@ -5,8 +5,10 @@ photo's SHA-256 with its Ed25519 key. The same signed summary travels in a QR
 code, so a witness who photographs the receipt can later prove whether central
 holds exactly what the box confirmed.
 
-QR payload: ``TTR1.<base64url(canonical JSON)>.<base64url(signature)>``; the
-signature covers the prefix and the JSON, so a payload cannot be re-labelled.
+QR payload: ``TTR1.<base64url(zlib(canonical JSON))>.<base64url(signature)>``; the
+signature covers the prefix and the uncompressed JSON, so a payload cannot be
+re-labelled. Compression keeps page 1's 22 fields in a QR a phone can still read
+off a screen (field names repeat: about 40% smaller).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import base64
 import binascii
 import json
 import sqlite3
+import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +28,7 @@ from sync.envelope import canonical_json
 from sync.signing import sign, verify
 
 PREFIX = "TTR1"
+MAX_BODY_BYTES = 16 * 1024  # a page's summary is < 2 KB; refuse anything that inflates past this
 RESULT_KINDS = ("confirmation", "review", "correction")
 
 
@@ -59,8 +63,16 @@ def _unb64(text: str) -> bytes:
 
 def qr_payload(receipt: Receipt, key: SigningKey) -> str:
     """The signed summary as one QR-friendly string."""
-    body = canonical_json(asdict(receipt))
+    body = zlib.compress(canonical_json(asdict(receipt)), 9)
     return f"{PREFIX}.{_b64(body)}.{_b64(sign(key, receipt.signed_bytes()))}"
+
+
+def _inflate(data: bytes) -> bytes:
+    inflater = zlib.decompressobj()
+    body = inflater.decompress(data, MAX_BODY_BYTES)
+    if inflater.unconsumed_tail:
+        raise ReceiptError("tanda terima terlalu besar / receipt too large")
+    return body
 
 
 def parse_payload(payload: str) -> tuple[Receipt, bytes]:
@@ -69,7 +81,7 @@ def parse_payload(payload: str) -> tuple[Receipt, bytes]:
     if len(parts) != 3 or parts[0] != PREFIX:
         raise ReceiptError("bukan tanda terima Titik / not a Titik receipt")
     try:
-        data = json.loads(_unb64(parts[1]))
+        data = json.loads(_inflate(_unb64(parts[1])))
         signature = _unb64(parts[2])
         receipt = Receipt(
             box_id=str(data["box_id"]),
@@ -81,7 +93,7 @@ def parse_payload(payload: str) -> tuple[Receipt, bytes]:
             photo_sha256=None if data.get("photo_sha256") is None else str(data["photo_sha256"]),
             upload_id=None if data.get("upload_id") is None else int(data["upload_id"]),
         )
-    except (binascii.Error, ValueError, KeyError, TypeError, AttributeError) as exc:
+    except (binascii.Error, zlib.error, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ReceiptError(f"tanda terima rusak / damaged receipt: {exc}") from None
     return receipt, signature
 

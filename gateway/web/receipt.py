@@ -57,7 +57,7 @@ def pdf(upload_id: int) -> Response:
     config = web_state().config
     title = f"Kec. {config.kecamatan.name}, {config.kecamatan.kabkota}"
     labels = {name: field_label(name) for name in signed.receipt.values}
-    body = receipt_pdf(signed, title, labels)
+    body = receipt_pdf(signed, title, labels, zone=config.web.timezone)
     name = f"tanda-terima-{signed.receipt.tps}-hal{signed.receipt.page}.pdf"
     return Response(body, mimetype="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="{name}"'})

@@ -133,3 +133,27 @@ def test_central_without_the_page_says_so(tmp_path: Path, key: SigningKey,
     result = compare_with_central(
         verify_payload(qr_payload(other_page, key), {BOX: key.verify_key}), db)
     assert result.central_checked and not result.central_found and not result.ok
+
+
+def test_a_page_one_receipt_fits_a_qr_a_phone_reads_off_a_screen(key: SigningKey) -> None:
+    import segno
+
+    from vision.template import template_for_page
+
+    names = [f.name for f in template_for_page(1).fields]
+    page1 = Receipt(box_id=BOX, tps="3171011001001", page=1,
+                    values={name: 287 for name in names}, confirmed_by="3171011001001",
+                    confirmed_at="2024-02-14T08:02:11+00:00", photo_sha256=PHOTO, upload_id=1)
+    payload = qr_payload(page1, key)
+    assert len(names) >= 22
+    assert segno.make(payload, error="m").version <= 20
+    assert verify_payload(payload, {BOX: key.verify_key}).ok
+
+
+def test_a_payload_that_inflates_without_end_is_refused(key: SigningKey) -> None:
+    import base64
+    import zlib
+
+    bomb = base64.urlsafe_b64encode(zlib.compress(b"{" + b" " * 10_000_000, 9)).decode()
+    with pytest.raises(ReceiptError):
+        parse_payload(f"TTR1.{bomb.rstrip('=')}.AAAA")
