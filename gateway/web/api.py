@@ -49,7 +49,7 @@ def upload_json(upload: dict[str, Any]) -> dict[str, Any]:
     out["reasons"] = list(upload.get("reasons") or [])
     out["fields"] = [
         {k: row[k] for k in ("name", "label", "text", "read", "value", "confidence", "flagged",
-                             "reason")}
+                             "reason", "source", "actor", "at", "note")}
         for row in field_rows(upload)
     ]
     out["checks"] = list(reading.get("checks") or [])

@@ -80,6 +80,11 @@ SCHEMAS: dict[str, Any] = {
             "confidence": {"type": ["number", "null"]},
             "flagged": {"type": "boolean"},
             "reason": {"type": ["string", "null"]},
+            "source": {"type": "string", "enum": ["machine", "kpps", "ppk", "manual"],
+                       "description": "who set the current value"},
+            "actor": {"type": ["string", "null"]},
+            "at": {"type": ["string", "null"], "description": "UTC ISO time of the change"},
+            "note": {"type": ["string", "null"], "description": "reason given for it"},
         },
     },
     "Upload": {

@@ -71,6 +71,13 @@ def test_kpps_upload_read_confirm_over_the_api(client: FlaskClient, store: Store
     ok = client.post(f"/api/uploads/{upload_id}/confirm",
                      json={"corrections": {"suara_paslon_1": 16}}, headers={"X-CSRFToken": token})
     assert ok.status_code == 200 and ok.json["state"] == "confirmed"  # type: ignore[index]
+    after = client.get(f"/api/uploads/{upload_id}").json
+    fields = {f["name"]: f for f in after["fields"]}  # type: ignore[index]
+    corrected = fields["suara_paslon_1"]
+    assert (corrected["value"], corrected["read"], corrected["source"]) == (16, 61, "kpps")
+    assert corrected["actor"] == TPS_A and corrected["at"]
+    assert fields["suara_paslon_2"]["source"] == "machine"
+    assert fields["suara_paslon_2"]["actor"] is None
     again = client.post(f"/api/uploads/{upload_id}/confirm", json={"corrections": {}},
                         headers={"X-CSRFToken": token})
     assert again.status_code == 409
