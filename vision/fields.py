@@ -4,6 +4,11 @@ The officer writes the number right-aligned; unused leading boxes hold `X` (or a
 empty, or hold `0`). So `X32` and `_32` and `032` are 32, and `XXX` is 0. Anything after
 the first significant digit must be a digit: `3X2` or `3_2` is an error, never a number.
 All boxes empty means the field was not filled: value None, never an invented number.
+
+Empty boxes may only lead (`_32`, `_X3`): a right-aligned number always marks its last box,
+and an officer who started with `X` does not skip a box. `XX_` or `X_3` is what a faint
+digit the box reader took for paper looks like (the true `XX1`, `X23`), so it is an error,
+never 0 or 3.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ LABELS = frozenset(DIGITS | {BLANK, CROSS})
 CONFIDENT = 0.90
 
 REASON_EMPTY = "kotak kosong"
+REASON_BLANK_AFTER_DIGIT = "kotak kosong di antara angka"
+REASON_BLANK_AFTER_FILLER = "kotak kosong setelah tanda X/0 (tulisan samar?)"
 REASON_LOW_CONFIDENCE = "tulisan kurang jelas"
 
 # A box's candidate labels from the classifier, most likely first: [("3", 0.91), ("8", 0.06)].
@@ -52,9 +59,12 @@ def parse_labels(labels: Sequence[str]) -> ParsedField:
         raise ValueError(f"unknown box labels {unknown!r}")
     if all(label == BLANK for label in labels):
         return ParsedField(None, text, None)
-    started = False
+    started = marked = False
     digits: list[str] = []
     for label in labels:
+        if label == BLANK and marked and not started:
+            return ParsedField(None, text, REASON_BLANK_AFTER_FILLER)
+        marked = marked or label != BLANK
         if not started:
             if label in DIGITS and label != "0":
                 started = True
@@ -63,7 +73,7 @@ def parse_labels(labels: Sequence[str]) -> ParsedField:
         if label == CROSS:
             return ParsedField(None, text, "tanda X setelah angka")
         if label == BLANK:
-            return ParsedField(None, text, "kotak kosong di antara angka")
+            return ParsedField(None, text, REASON_BLANK_AFTER_DIGIT)
         digits.append(label)
     # Only X / 0 / blank in the leading boxes: the officer wrote zero.
     value = int("".join(digits)) if digits else 0

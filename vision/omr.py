@@ -21,6 +21,7 @@ import numpy as np
 
 from vision.fields import BLANK, CONFIDENT, CROSS, REASON_LOW_CONFIDENCE
 from vision.reading import FieldReading
+from vision.rules import REASON_UNCHECKED
 from vision.template import BubbleColumn
 
 logger = logging.getLogger(__name__)
@@ -152,16 +153,21 @@ def fuse_field(
     for c in known:
         boosted[c.box] = 1.0 - (1.0 - probs[c.box]) * OMR_ERROR
     confidence = float(np.prod(boosted))
+    # Every box must be vouched for: a digit by its bubble, a leading X or empty box by a
+    # 0 bubble or a column left empty. An empty box may be a faint digit the box reader took
+    # for paper (a thin 1), and only an empty column says the officer wrote nothing there.
+    states = {c.box: c for c in columns}
     all_digits_checked = all(
         any(c.box == i for c in known)
+        or (label in (BLANK, CROSS) and i in states and states[i].state == "none")
         for i, label in enumerate(labels)
-        if label not in (BLANK, CROSS)
     )
     if field.value is None or field.corrected:
         return replace(field, confidence=max(field.confidence, confidence))
+    # Only doubt about the handwriting is cleared; a malformed or failing field keeps its flag.
     if (
         field.flagged
-        and field.reason == REASON_LOW_CONFIDENCE
+        and field.reason in (REASON_LOW_CONFIDENCE, REASON_UNCHECKED)
         and all_digits_checked
         and confidence >= CONFIDENT
     ):

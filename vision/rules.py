@@ -64,6 +64,14 @@ CONFIRM_MIN = 0.5
 # balanced sum can be luck, two independent ones (its row and its column) are evidence.
 CORRECTION_MIN_EQ_RULES = 2
 
+# A field no equality checks (dates, page 2 without its bubbles) is accepted on the model's
+# word only when every box is this sure and no runner-up has more than UNCHECKED_RIVAL_MAX.
+# The model's int8 softmax moves in steps of 1/256, so 0.97 is only a few steps from 0.9.
+UNCHECKED_BOX_MIN = 0.99
+UNCHECKED_RIVAL_MAX = 0.005
+
+REASON_UNVERIFIED = "tidak dapat diperiksa dengan aritmetika ({rules}), mohon periksa"
+REASON_UNCHECKED = "tidak ada aturan yang memeriksa dan tulisan kurang pasti"
 REASON_CORRECTED = "dikoreksi oleh aritmetika (terbaca {read})"
 REASON_CORRECTED_CHECK = "dikoreksi oleh aritmetika (terbaca {read}), mohon periksa"
 REASON_CONFIRMED = "dikuatkan oleh aritmetika"
@@ -291,8 +299,35 @@ def resolve_fields(
         for name, cands in boxes.items()
     }
     active = [r for r in rules if r.applies(params) and all(f in fields for f in r.fields)]
-    if not active:
-        return Resolution(fields, [])
+    reasons: list[str] = []
+    if active:
+        _search_alternatives(fields, boxes, active, params, reasons)
+    values = {name: f.value for name, f in fields.items()}
+    checks = check_rules(active, values, params)
+    failing = [c for c in checks if not c.ok]
+    for check in failing:
+        for name in check.fields:
+            f = fields[name]
+            if not f.flagged or f.reason in (None, REASON_CONFIRMED):
+                fields[name] = replace(
+                    f, flagged=True, reason=REASON_RULE_FAILS.format(rules=check.rule)
+                )
+            elif check.rule not in (f.reason or ""):
+                fields[name] = replace(f, reason=f"{f.reason}; {check.rule}")
+        if check.message:
+            reasons.append(check.message)
+    _require_arithmetic(fields, boxes, active, params)
+    return Resolution(fields, checks, reasons)
+
+
+def _search_alternatives(
+    fields: dict[str, FieldReading],
+    boxes: Mapping[str, Sequence[BoxCandidates]],
+    active: Sequence[Rule],
+    params: Mapping[str, int | None],
+    reasons: list[str],
+) -> None:
+    """Confirm, correct or flag the doubtful fields of `active` rules, in place."""
     first = {name: f.value for name, f in fields.items()}
     eq_count: dict[str, int] = {}
     for rule in active:
@@ -326,7 +361,6 @@ def resolve_fields(
     first_key = tuple(first[n] for n in searched)
     first_score = math.prod(fields[n].confidence for n in searched) if searched else 1.0
 
-    reasons: list[str] = []
     if consistent and first_ok and first_key in consistent:
         rivals = {k: s for k, s in consistent.items() if k != first_key}
         best_rival = max(rivals.values(), default=0.0)
@@ -376,21 +410,75 @@ def resolve_fields(
         else:
             _flag_ambiguous(fields, searched, consistent, reasons)
 
+
+def vouching_rules(
+    fields: Mapping[str, FieldReading],
+    active: Iterable[Rule],
+    params: Mapping[str, int | None],
+) -> dict[str, list[str]]:
+    """Per field, the equalities that really check it.
+
+    An equality checks a field when it was evaluated (no value of it missing), holds, and
+    no other field in it took its value from the alternatives search: a corrected field
+    absorbs whatever error the others carry, so its balance says nothing about them.
+    Inequalities (`le`, `<= 300`) hold for most wrong numbers too and check nothing.
+    """
     values = {name: f.value for name, f in fields.items()}
-    checks = check_rules(active, values, params)
-    failing = [c for c in checks if not c.ok]
-    for check in failing:
-        for name in check.fields:
-            f = fields[name]
-            if not f.flagged or f.reason in (None, REASON_CONFIRMED):
-                fields[name] = replace(
-                    f, flagged=True, reason=REASON_RULE_FAILS.format(rules=check.rule)
-                )
-            elif check.rule not in (f.reason or ""):
-                fields[name] = replace(f, reason=f"{f.reason}; {check.rule}")
-        if check.message:
-            reasons.append(check.message)
-    return Resolution(fields, checks, reasons)
+    out: dict[str, list[str]] = {}
+    for rule in active:
+        if rule.op != "eq" or rule.holds(values, params) is not True:
+            continue
+        for name in dict.fromkeys(rule.fields):
+            if any(fields[o].corrected for o in rule.fields if o != name):
+                continue
+            out.setdefault(name, []).append(rule.id)
+    return out
+
+
+def _require_arithmetic(
+    fields: dict[str, FieldReading],
+    boxes: Mapping[str, Sequence[BoxCandidates]],
+    active: Sequence[Rule],
+    params: Mapping[str, int | None],
+) -> None:
+    """Flag every accepted field the arithmetic did not actually check.
+
+    A field whose equalities could not vouch for it (a partner unread, a partner corrected,
+    a parameter unknown) is flagged: the page goes to a person anyway, who must know this
+    number was not checked. A field the form gives no equality at all (dates, page 2 before
+    its bubbles are read) stands on the model alone and must be sure in every box.
+    """
+    vouching = vouching_rules(fields, active, params)
+    for name, f in fields.items():
+        if f.flagged or f.value is None:
+            continue
+        equalities = [r.id for r in active if r.op == "eq" and name in r.fields]
+        count = len(vouching.get(name, ()))
+        if f.corrected:
+            if count < CORRECTION_MIN_EQ_RULES:
+                reason = REASON_CORRECTED_CHECK.format(read=f.read_text)
+                fields[name] = replace(f, flagged=True, reason=reason)
+        elif equalities and count == 0:
+            reason = REASON_UNVERIFIED.format(rules=", ".join(equalities))
+            fields[name] = replace(f, flagged=True, reason=reason)
+        elif not equalities and not boxes_sure(boxes[name]):
+            fields[name] = replace(f, flagged=True, reason=REASON_UNCHECKED)
+
+
+def boxes_sure(boxes: Sequence[BoxCandidates]) -> bool:
+    """Every box is marked, its first label near the model's ceiling, no rival in sight.
+
+    An empty box is never sure: emptiness is decided by ink mass before the model, so a
+    faint `1` and bare paper look alike (`_32` may be 132).
+    """
+    for candidates in boxes:
+        if not candidates or candidates[0][0] == "":
+            return False
+        if candidates[0][1] < UNCHECKED_BOX_MIN:
+            return False
+        if len(candidates) > 1 and candidates[1][1] > UNCHECKED_RIVAL_MAX:
+            return False
+    return True
 
 
 def _top_value(alts: Sequence[_Alternative]) -> int | None:
