@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from sync.receipt import PREFIX, ReceiptError
@@ -12,15 +13,21 @@ PDF_SCALE = 3.0  # 216 dpi: the printed QR modules stay several pixels wide
 def _decode_gray(gray: Any) -> str:
     import cv2
 
-    detector = cv2.QRCodeDetector()
-    text, _points, _ = detector.detectAndDecode(gray)
-    if not text:
-        # A small or soft QR in a big photo decodes better upscaled a little.
-        bigger = cv2.resize(gray, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)
-        text, _points, _ = detector.detectAndDecode(bigger)
-    if not text or not text.startswith(PREFIX + "."):
-        raise ReceiptError("QR tanda terima tidak terbaca / no receipt QR found")
-    return str(text)
+    # The classic detector is fast on a clean QR; the aruco-based one finds a QR among other
+    # content (a photographed phone screen, a whole receipt page); a soft QR decodes better
+    # upscaled a little.
+    def attempts() -> Iterator[tuple[Any, Any]]:
+        yield cv2.QRCodeDetector(), gray
+        yield cv2.QRCodeDetectorAruco(), gray
+        if max(gray.shape) < 2000:  # only small images: a 12 MP photo doubled is 48 MP
+            yield cv2.QRCodeDetectorAruco(), cv2.resize(gray, None, fx=2, fy=2,
+                                                        interpolation=cv2.INTER_CUBIC)
+
+    for detector, image in attempts():
+        text = detector.detectAndDecode(image)[0]
+        if text and text.startswith(PREFIX + "."):
+            return str(text)
+    raise ReceiptError("QR tanda terima tidak terbaca / no receipt QR found")
 
 
 def payload_from_image(data: bytes) -> str:

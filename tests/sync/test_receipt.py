@@ -157,3 +157,22 @@ def test_a_payload_that_inflates_without_end_is_refused(key: SigningKey) -> None
     bomb = base64.urlsafe_b64encode(zlib.compress(b"{" + b" " * 10_000_000, 9)).decode()
     with pytest.raises(ReceiptError):
         parse_payload(f"TTR1.{bomb.rstrip('=')}.AAAA")
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_witness_photo_of_the_printed_receipt_verifies(
+    key: SigningKey, receipt: Receipt, seed: int
+) -> None:
+    import numpy as np
+    import pypdfium2 as pdfium
+
+    from vision.photo_sim import simulate_photo
+
+    signed = SignedReceipt(receipt, qr_payload(receipt, key))
+    pdf = pdfium.PdfDocument(receipt_pdf(signed, "Kec. Gambir", {}))
+    page = np.ascontiguousarray(pdf[0].render(scale=2, grayscale=True).to_numpy())
+    pdf.close()
+    # The phone-photo simulator the form reader is tested with: tilt, light, blur, JPEG.
+    photo = simulate_photo(page, np.random.default_rng(seed), "easy", width_px=2000)
+    result = verify_payload(payload_from_image(photo), {BOX: key.verify_key})
+    assert result.ok and result.receipt == receipt
