@@ -68,4 +68,6 @@ def payload_from_bytes(data: bytes) -> str:
         return stripped.decode("ascii", errors="replace")
     if data.startswith(b"%PDF"):
         return payload_from_pdf(data)
+    if len(stripped) < 4096 and stripped.isascii() and stripped.decode().isprintable():
+        raise ReceiptError("bukan tanda terima Titik / not a Titik receipt")
     return payload_from_image(data)
