@@ -78,3 +78,28 @@ def test_box_position_is_carried_through() -> None:
 def test_unknown_labels_are_a_programming_error() -> None:
     with pytest.raises(ValueError):
         parse_labels(["A"])
+
+
+@pytest.mark.parametrize(
+    ("labels", "truth"),
+    [
+        (["X", "", "3"], "X23: the faint 2 taken for paper"),
+        (["X", "X", ""], "XX1: the faint 1 taken for paper"),
+        (["", "X", ""], "XX1 with the first X faint too"),
+        (["0", "", "5"], "015"),
+    ],
+)
+def test_an_empty_box_after_an_x_or_0_is_a_faint_digit_never_a_number(
+    labels: list[str], truth: str
+) -> None:
+    parsed = parse_labels(labels)
+    assert parsed.value is None, truth
+    assert parsed.error == "kotak kosong setelah tanda X/0 (tulisan samar?)"
+    field = read_field(sure(*labels))
+    assert field.value is None and field.flagged
+
+
+def test_empty_boxes_may_lead_even_before_an_x() -> None:
+    # A faint leading X is missed the same way, but that leaves the number itself intact.
+    assert parse_labels(["", "X", "3"]).value == 3
+    assert parse_labels(["", "", "7"]).value == 7

@@ -9,11 +9,14 @@ import pytest
 from vision.rules import (
     TPS_RULES_PATH,
     Rule,
+    boxes_sure,
     check_rules,
     check_tps,
     load_rules,
     resolve_fields,
+    vouching_rules,
 )
+from vision.template import load_templates
 
 Boxes = list[list[tuple[str, float]]]
 
@@ -225,3 +228,114 @@ def test_template_rules_load_and_hold_on_consistent_page_values() -> None:
     assert {r.id for r in rules} >= {"pengguna_dpt_lpj", "surat_suara_diterima", "pengguna_le_dpt"}
     message = [c.message for c in check_rules(rules, {**TRUTH, "pengguna_dpt_j": 223}) if not c.ok]
     assert "Jumlah L + P tidak sama dengan J pada baris pengguna_dpt (222 ≠ 223)" in message
+
+
+# --- the 23 -> 73 class: a confident misreading no evaluated equality checks -----------------
+
+# int8 softmax: probabilities come in steps of 1/256; 0.97 is a handful of steps from 0.9.
+INT8_TOP = 255 / 256
+PAGE1 = load_rules(load_templates()[101].rules)
+SECTION_II = {
+    "surat_suara_diterima": 139, "surat_suara_digunakan": 115,
+    "surat_suara_rusak": 1, "surat_suara_sisa": 23,
+}  # fmt: skip
+# The faint "2" read as "7" at 0.97, the true label a 1/256 step away from nothing.
+SISA_73 = [[("X", INT8_TOP)], [("7", 0.97), ("2", 0.0078)], [("3", INT8_TOP)]]
+
+
+def page1(**override: Boxes) -> dict[str, Boxes]:
+    """Page 1 as read, every field but `override` written and read surely."""
+    from vision.synthetic import tps_values
+
+    values = tps_values(7)[1]  # consistent with every rule; II.4 made 23 by II.1
+    values["surat_suara_sisa"] = 23
+    values["surat_suara_diterima"] = (
+        values["surat_suara_digunakan"] + values["surat_suara_rusak"] + 23
+    )
+    boxes = {name: written(value, p=INT8_TOP) for name, value in values.items()}
+    boxes.update(override)
+    return boxes
+
+
+def test_73_for_23_is_caught_when_the_section_ii_sum_can_be_evaluated() -> None:
+    result = resolve_fields(page1(surat_suara_sisa=SISA_73), PAGE1)
+    field = result.fields["surat_suara_sisa"]
+    assert field.value == 73 and field.flagged
+    assert "surat_suara_diterima" in (field.reason or "")
+
+
+def test_73_for_23_is_flagged_when_the_only_sum_checking_it_is_skipped() -> None:
+    # II.1 unreadable (a blank between digits): II.1 = II.2 + II.3 + II.4 cannot run, so
+    # nothing checks II.4; before, 73 passed on its 0.97.
+    unread = [[("1", INT8_TOP)], [("", 0.99)], [("9", INT8_TOP)]]
+    boxes = page1(surat_suara_sisa=SISA_73, surat_suara_diterima=unread)
+    result = resolve_fields(boxes, PAGE1)
+    assert result.fields["surat_suara_diterima"].value is None
+    field = result.fields["surat_suara_sisa"]
+    assert field.value == 73 and field.flagged
+    assert field.reason == (
+        "tidak dapat diperiksa dengan aritmetika (surat_suara_diterima), mohon periksa"
+    )
+    # Even a sure, right II.3 loses its only check and is flagged with the same reason.
+    assert result.fields["surat_suara_rusak"].flagged
+    assert "surat_suara_diterima" not in vouching_rules(result.fields, PAGE1, {})
+
+
+def test_a_correction_does_not_vouch_for_the_misreading_it_absorbed() -> None:
+    # II.1 doubtful between 139 and 189: the search makes 115 + 1 + 73 balance by reading
+    # 189, and the balanced sum then looked like a check on 73. It is not.
+    rules = [r for r in PAGE1 if r.id == "surat_suara_diterima"]
+    diterima = [[("1", INT8_TOP)], [("3", 0.55), ("8", 0.43)], [("9", INT8_TOP)]]
+    sisa = [[("X", INT8_TOP)], [("7", 0.992), ("2", 0.004)], [("3", INT8_TOP)]]
+    boxes = {n: written(v, p=INT8_TOP) for n, v in SECTION_II.items()}
+    boxes |= {"surat_suara_diterima": diterima, "surat_suara_sisa": sisa}
+    result = resolve_fields(boxes, rules)
+    assert result.fields["surat_suara_diterima"].corrected
+    assert result.fields["surat_suara_diterima"].value == 189
+    assert all(c.ok for c in result.checks)  # the sum balances ...
+    for name in SECTION_II:  # ... yet nothing in it was checked
+        assert result.fields[name].flagged, name
+    assert result.fields["surat_suara_sisa"].reason == (
+        "tidak dapat diperiksa dengan aritmetika (surat_suara_diterima), mohon periksa"
+    )
+
+
+def test_an_unknown_dpt_leaves_no_field_unchecked_that_an_equality_covers() -> None:
+    result = resolve_fields(page1(), PAGE1, params={"dpt": None})
+    assert not any(f.flagged for f in result.fields.values())
+    assert all(c.ok for c in result.checks)
+
+
+DATE_RULES = load_rules(load_templates()[103].rules)
+
+
+def test_a_date_only_inequalities_check_needs_every_box_sure() -> None:
+    # tanggal_hari <= 31 holds for 14 and 17 alike: the model's word must be sure on its own.
+    sure_date = {"tanggal_hari": written(14, 2, INT8_TOP), "tanggal_bulan": written(2, 2, INT8_TOP)}
+    sure_date["tanggal_bulan"] = [[("0", INT8_TOP)], [("2", INT8_TOP)]]
+    result = resolve_fields(sure_date, DATE_RULES)
+    assert not result.fields["tanggal_hari"].flagged
+    assert not result.fields["tanggal_bulan"].flagged
+    mediocre = [[("1", INT8_TOP)], [("7", 0.97), ("4", 0.02)]]
+    result = resolve_fields(sure_date | {"tanggal_hari": mediocre}, DATE_RULES)
+    field = result.fields["tanggal_hari"]
+    assert field.value == 17 and field.flagged
+    assert field.reason == "tidak ada aturan yang memeriksa dan tulisan kurang pasti"
+
+
+def test_a_field_in_no_rule_at_all_is_held_to_the_same_bar() -> None:
+    # Page 2 before its bubbles are fused: no rules. An empty leading box is never sure,
+    # the box reader decides emptiness by ink and a faint 1 looks like paper.
+    result = resolve_fields(
+        {"suara_paslon_1": [[("", 0.992)], [("3", INT8_TOP)], [("2", INT8_TOP)]]}, []
+    )
+    assert result.fields["suara_paslon_1"].flagged
+    result = resolve_fields({"suara_paslon_1": written(132, p=INT8_TOP)}, [])
+    assert not result.fields["suara_paslon_1"].flagged
+
+
+def test_boxes_sure_wants_the_ceiling_and_no_rival() -> None:
+    assert boxes_sure([[("1", 0.996)], [("4", 0.996), ("7", 0.004)]])
+    assert not boxes_sure([[("1", 0.996)], [("4", 0.98)]])
+    assert not boxes_sure([[("1", 0.996)], [("4", 0.992), ("7", 0.008)]])
+    assert not boxes_sure([[("", 0.996)], [("4", 0.996)]])
