@@ -156,7 +156,7 @@ def _components(mask: U8) -> _Components:
     # times the labelling on these tall, mostly empty images.
     count, labels = cv2.connectedComponents(padded.reshape(n * (h + 1), w), connectivity=8)
     where = np.flatnonzero(labels)
-    label = labels.ravel()[where]
+    label: Image = labels.ravel()[where]
     y, x = np.divmod(where, w)
     top, left = np.full(count, n * (h + 1)), np.full(count, w)
     bottom, right = np.full(count, -1), np.full(count, -1)

@@ -180,3 +180,31 @@ def test_strokes_near_the_edges_are_writing_not_frame() -> None:
     assert not prepared.blank
     ys, _ = np.nonzero(prepared.image > 25)
     assert ys.max() - ys.min() + 1 >= 19
+
+
+def test_a_faint_pen_in_an_over_exposed_photo_is_still_read() -> None:
+    """Ink only ~24% darker than the paper (light ballpoint, blur, bright light) is writing;
+    the same box with watermark grey (~11%) stays blank."""
+    faint = cellprep.prepare_one(u8(write(paper(64, 64), "0", ink=172.0)))
+    assert not faint.blank, faint.ink_fraction
+    assert_mnist_like(faint.image)
+    assert similarity(faint.image, cellprep.prepare(u8(write(paper(64, 64), "0")))) > 0.8
+    assert cellprep.prepare_one(u8(write(paper(64, 64), "0", ink=200.0))).blank
+
+
+def test_boxes_prepared_together_do_not_influence_each_other() -> None:
+    """A page's boxes (same size, one stack) come out as each would alone: a heavy frame,
+    a ruling line or a full-height stroke in one box changes nothing in its neighbours."""
+    crops = [
+        u8(border(write(paper(66, 66, seed=1), "7"), thick=4)),
+        u8(cv2.line(write(paper(66, 66, seed=2), "2"), (0, 60), (65, 60), 60.0, 2)),
+        u8(paper(66, 66, seed=3)),
+        u8(cv2.line(paper(66, 66, seed=4), (33, 0), (31, 65), 40.0, 3)),
+        u8(write(paper(66, 66, seed=5), "9", ink=172.0)),
+        u8(border(paper(66, 66, seed=6), thick=3)),
+    ]
+    batch = cellprep.prepare_batch(crops)
+    for crop, row in zip(crops, batch, strict=True):
+        np.testing.assert_array_equal(row[:, :, 0], cellprep.prepare(crop))
+    blank = [not row.any() for row in batch]
+    assert blank == [False, False, True, False, False, True]
