@@ -13,6 +13,38 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def page_prepare_ms(runs: int = 30) -> dict[str, Any]:
+    """`cellprep.prepare_batch` on the box crops of a real synthetic page 1 photo (12 MP), as
+    `read_form` cuts them, against OpenCV's decode of the same photo (median of `runs`)."""
+    import time
+
+    import cv2
+    import numpy as np
+
+    from vision import cellprep, cells, register, synthetic
+
+    jpeg = np.frombuffer(synthetic.synthetic_photo(1, seed=3, width_px=4000).jpeg, np.uint8)
+    gray = np.asarray(cv2.imdecode(jpeg, cv2.IMREAD_GRAYSCALE))
+    registration = register.register(gray)
+    if isinstance(registration, register.RegistrationFailure):
+        return {"skipped": f"registration failed: {registration.reason}"}
+    crops = [c for row in cells.crop_cells(gray, registration).values() for c in row]
+    prepare, decode = [], []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        cellprep.prepare_batch(crops)
+        t1 = time.perf_counter()
+        cv2.imdecode(jpeg, cv2.IMREAD_GRAYSCALE)
+        t2 = time.perf_counter()
+        prepare.append((t1 - t0) * 1000)
+        decode.append((t2 - t1) * 1000)
+    return {
+        "boxes": len(crops),
+        "prepare_ms": round(float(np.median(prepare)), 2),
+        "decode_ms": round(float(np.median(decode)), 2),
+    }
+
+
 def run() -> dict[str, Any]:
     from vision.train import measure
 
@@ -26,6 +58,7 @@ def run() -> dict[str, Any]:
             if key.startswith("c1"):
                 short["confusions"] = result[key]["confusions"]
             result[key] = short
+    result["page_prepare"] = page_prepare_ms()
     return result
 
 
