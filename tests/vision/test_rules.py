@@ -337,5 +337,6 @@ def test_a_field_in_no_rule_at_all_is_held_to_the_same_bar() -> None:
 def test_boxes_sure_wants_the_ceiling_and_no_rival() -> None:
     assert boxes_sure([[("1", 0.996)], [("4", 0.996), ("7", 0.004)]])
     assert not boxes_sure([[("1", 0.996)], [("4", 0.98)]])
-    assert not boxes_sure([[("1", 0.996)], [("4", 0.992), ("7", 0.008)]])
+    assert boxes_sure([[("1", 0.988)], [("4", 0.992), ("7", 0.0117)]])
+    assert not boxes_sure([[("1", 0.996)], [("4", 0.984), ("7", 0.016)]])
     assert not boxes_sure([[("", 0.996)], [("4", 0.996)]])
