@@ -12,6 +12,7 @@ import os
 import resource
 import statistics
 import time
+from collections import Counter
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -72,6 +73,8 @@ def _accuracy(n: int) -> dict[str, Any]:
     boxes_total = boxes_right = 0
     pages_review = pages_rejected = 0
     wrong_examples: list[dict[str, Any]] = []
+    # Why fields go to a person, by the reason's first clause: where needless flags come from.
+    flag_reasons: Counter[str] = Counter()
     for i in range(n):
         page = 1 + i % 3
         photo = synthetic_photo(page, seed=10_000 + i)
@@ -90,6 +93,8 @@ def _accuracy(n: int) -> dict[str, Any]:
             right = field.value == truth
             fields_right += right
             flagged += field.flagged
+            if field.flagged:
+                flag_reasons[(field.reason or "").split(" (")[0].split(";")[0]] += 1
             corrected += field.corrected
             if not right and not field.flagged:
                 wrong_unflagged += 1
@@ -113,6 +118,7 @@ def _accuracy(n: int) -> dict[str, Any]:
         "fields_corrected_by_arithmetic": corrected,
         "fields_wrong_not_flagged": wrong_unflagged,
         "wrong_not_flagged_examples": wrong_examples,
+        "flag_reasons": dict(flag_reasons.most_common(8)),
         "pages_needing_review_share": round(pages_review / pages, 4),
         "pages_rejected": pages_rejected,
     }
