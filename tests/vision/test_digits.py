@@ -145,3 +145,45 @@ def test_real_2019_boxes(shared_dir: Path) -> None:
     complete = digits.evaluate([read[i] for i in full], [truth[i] for i in full])
     assert complete.accuracy >= C1_2019_FULL_HEIGHT_MIN, complete.to_dict()
     assert overall.accuracy >= C1_2019_ALL_MIN, overall.to_dict()
+
+
+def test_training_pages_are_cut_by_the_pipeline_and_labelled_from_the_paper() -> None:
+    from vision import synthetic, train
+
+    prepared, labels = train.page_crops(1, 500_000, width_px=3000, difficulty="normal",
+                                        source="procedural", train_split=False)
+    photo = synthetic.synthetic_photo(1, seed=500_000, source="procedural")
+    written_text = "".join(photo.boxes.values())
+    assert prepared.shape == (len(written_text), 28, 28)
+    expected = [train.BOX_LABEL[c] for c in written_text]
+    assert labels.tolist() == expected
+    # Empty boxes come out of cellprep (nearly all) blank, written ones with ink; the odd
+    # written box cellprep loses (1 of 42 here) is exactly what training on these teaches.
+    empty = labels == train.BLANK_INDEX
+    assert empty.any() and (~empty).any()
+    assert (prepared[empty].max(axis=(1, 2)) == 0).mean() >= 0.9
+    assert (prepared[~empty].max(axis=(1, 2)) > 0).mean() >= 0.95
+
+
+def test_training_pages_never_reuse_the_benchmark_photos() -> None:
+    from vision import train
+
+    training = {seed for _, seed, *_ in train.training_page_jobs(420)}
+    held_out = {seed for _, seed, *_ in train.held_out_page_jobs(100)}
+    assert min(training) >= train.PAGE_SEED_BASE > max(held_out)
+    # Training pages draw MNIST train digits; the benchmark's photos MNIST test ("auto").
+    assert all(job[-1] for job in train.training_page_jobs(420))
+    assert not any(job[-1] for job in train.held_out_page_jobs(100))
+    assert {job[1] for job in train.training_page_jobs(6)} == set(range(500_000, 500_006))
+    assert {job[0] for job in train.training_page_jobs(6)} == {1, 2, 3}
+
+
+@pytest.mark.shared
+def test_training_pages_draw_mnist_train_digits(shared_dir: Path) -> None:
+    from vision import handwriting, synthetic, train
+
+    handwriting._mnist_by_label.cache_clear()
+    train.page_crops(2, 500_000, width_px=3000, difficulty="normal", source="mnist",
+                     train_split=True)
+    assert handwriting._mnist_by_label.cache_info().currsize == 1  # train only, not test
+    assert getattr(synthetic, "glyph") is handwriting.glyph  # noqa: B009 (restored afterwards)
