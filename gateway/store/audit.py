@@ -13,8 +13,8 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.store import outbox_link
 from gateway.store.db import dumps, loads, now_iso
+from sync import outbox
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ def append(
         "prev_hash": prev_hash,
         "hash": entry_hash,
     }
-    outbox_link.enqueue(conn, box_id=box_id, kind="audit", tps=tps, page=page, payload=payload)
+    outbox.enqueue(conn, box_id=box_id, kind="audit", tps=tps, page=page, payload=payload)
     return int(entry["id"])
 
 

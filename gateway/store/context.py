@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gateway.store import audit, outbox_link
+from gateway.store import audit
+from sync import outbox
 
 
 @dataclass
@@ -49,8 +50,8 @@ class Tx:
         page: int | None,
         payload: dict[str, Any],
         photo_sha256: str | None = None,
-    ) -> int | None:
-        return outbox_link.enqueue(
+    ) -> int:
+        return outbox.enqueue(
             self.conn,
             box_id=self.box_id,
             kind=kind,

@@ -1,10 +1,9 @@
 """Numbered schema migrations of the box database (sqlite-utils `Migrations`).
 
 Never edit an applied migration: add the next number. `apply` runs pending ones and
-then `sync.outbox.create_tables` (idempotent, so an outbox that arrives in a later
-release gets its tables on the next start). The numbered migrations run inside one
-`BEGIN IMMEDIATE`, so two processes starting together do not race; the outbox's
-tables are created after that commit because its script commits on its own.
+then `sync.outbox.create_tables` (idempotent: sync owns its tables' schema). The
+numbered migrations run inside one `BEGIN IMMEDIATE`, so two processes starting
+together do not race.
 """
 
 from __future__ import annotations
@@ -14,8 +13,8 @@ import sqlite3
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from gateway.store import outbox_link
 from gateway.store.db import write_transaction
+from sync import outbox
 
 migrations = Migrations("titik-store")
 
@@ -120,4 +119,4 @@ def apply(db: Database) -> None:
     conn: sqlite3.Connection = db.conn
     with write_transaction(conn):
         migrations.apply(db)
-    outbox_link.create_tables(db)
+    outbox.create_tables(db)

@@ -20,7 +20,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from gateway.store import audit as audit_log
-from gateway.store import decisions, jobs, logins, migrations, outbox_link, uploads, views
+from gateway.store import decisions, jobs, logins, migrations, uploads, views
 from gateway.store.audit import AuditVerification
 from gateway.store.context import Tx
 from gateway.store.db import DB_NAME, connect, write_transaction
@@ -34,6 +34,7 @@ from gateway.store.photos import (
     write_durably,
 )
 from gateway.store.uploads import UploadResult
+from sync import outbox
 
 logger = logging.getLogger(__name__)
 
@@ -238,11 +239,11 @@ class Store:
 
     def page_states(self, tps: str) -> list[dict[str, Any]]:
         with self._read() as conn:
-            return views.page_states(conn, tps, outbox_link.page_states(conn))
+            return views.page_states(conn, tps, outbox.page_states(conn))
 
     def kecamatan_overview(self) -> list[dict[str, Any]]:
         with self._read() as conn:
-            return views.overview(conn, self.tps_codes, outbox_link.page_states(conn))
+            return views.overview(conn, self.tps_codes, outbox.page_states(conn))
 
     def review_queue(self) -> list[dict[str, Any]]:
         """Oldest first: what the PPK must look at."""
