@@ -25,6 +25,7 @@ from typing import Any
 
 from vision.fields import CONFIDENT, BoxCandidates, parse_labels, read_field
 from vision.reading import Check, FieldReading
+from vision.template import Rule
 
 logger = logging.getLogger(__name__)
 
@@ -81,83 +82,9 @@ REASON_AMBIGUOUS = "beberapa bacaan memenuhi aturan ({options})"
 REASON_RULE_FAILS = "aturan tidak terpenuhi: {rules}"
 
 
-@dataclass(frozen=True)
-class Rule:
-    id: str
-    lhs: tuple[str, ...]
-    op: str
-    rhs: tuple[str, ...] = ()
-    rhs_const: int = 0
-    rhs_param: str | None = None
-    description: str = ""
-    message: str | None = None
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Rule:
-        op = str(data.get("op", "eq"))
-        if op not in OPS:
-            raise ValueError(f"rule {data.get('id')!r}: unknown op {op!r}")
-        return cls(
-            id=str(data["id"]),
-            lhs=tuple(data.get("lhs") or ()),
-            op=op,
-            rhs=tuple(data.get("rhs") or ()),
-            rhs_const=int(data.get("rhs_const") or 0),
-            rhs_param=data.get("rhs_param"),
-            description=str(data.get("description") or ""),
-            message=data.get("message"),
-        )
-
-    @property
-    def fields(self) -> tuple[str, ...]:
-        return self.lhs + self.rhs
-
-    def applies(self, params: Mapping[str, int | None]) -> bool:
-        return self.rhs_param is None or params.get(self.rhs_param) is not None
-
-    def sides(
-        self, values: Mapping[str, int | None], params: Mapping[str, int | None]
-    ) -> tuple[int, int] | None:
-        """(lhs, rhs) totals, or None when the rule cannot be evaluated."""
-        if not self.applies(params):
-            return None
-        lhs = rhs = 0
-        for name in self.lhs:
-            value = values.get(name)
-            if value is None:
-                return None
-            lhs += value
-        for name in self.rhs:
-            value = values.get(name)
-            if value is None:
-                return None
-            rhs += value
-        rhs += self.rhs_const
-        if self.rhs_param is not None:
-            rhs += params[self.rhs_param] or 0
-        return lhs, rhs
-
-    def holds(
-        self, values: Mapping[str, int | None], params: Mapping[str, int | None]
-    ) -> bool | None:
-        sides = self.sides(values, params)
-        return None if sides is None else bool(OPS[self.op](*sides))
-
-
-def load_rules(data: Iterable[Any]) -> list[Rule]:
-    """Rules from JSON dicts, or from objects with the same attributes (template rules)."""
-    rules = []
-    for item in data:
-        if isinstance(item, Rule):
-            rules.append(item)
-        elif isinstance(item, Mapping):
-            rules.append(Rule.from_dict(item))
-        else:
-            rules.append(Rule.from_dict({k: getattr(item, k, None) for k in _RULE_KEYS}))
-    return rules
-
-
-_RULE_KEYS = ("id", "lhs", "op", "rhs", "rhs_const", "rhs_param", "description", "message")
+def load_rules(data: Iterable[Rule | Mapping[str, Any]]) -> list[Rule]:
+    """Rules from JSON dicts, or the templates' own Rule objects."""
+    return [item if isinstance(item, Rule) else Rule.from_dict(item) for item in data]
 
 
 @lru_cache(maxsize=1)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -60,6 +61,12 @@ class FieldSpec:
         return (x0, y0, x1 - x0, y1 - y0)
 
 
+OPS: dict[str, Callable[[int, int], bool]] = {
+    "eq": lambda lhs, rhs: lhs == rhs,
+    "le": lambda lhs, rhs: lhs <= rhs,
+}
+
+
 @dataclass(frozen=True)
 class Rule:
     """`sum(lhs) op sum(rhs) + rhs_const + params[rhs_param]` (DEVELOPERS.md rule format)."""
@@ -71,24 +78,57 @@ class Rule:
     rhs_const: int = 0
     rhs_param: str | None = None
     description: str = ""
+    message: str | None = None
 
     @property
     def fields(self) -> tuple[str, ...]:
         return self.lhs + self.rhs
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Rule:
-        if data.get("op") not in ("eq", "le"):
-            raise TemplateError(f"rule {data.get('id')}: op must be eq or le")
+    def from_dict(cls, data: Mapping[str, Any]) -> Rule:
+        if data.get("op", "eq") not in OPS:
+            raise TemplateError(
+                f"rule {data.get('id')}: unknown op {data.get('op')!r}; use eq or le"
+            )
         return cls(
             id=str(data["id"]),
-            lhs=tuple(data["lhs"]),
-            op=str(data["op"]),
-            rhs=tuple(data.get("rhs", ())),
-            rhs_const=int(data.get("rhs_const", 0)),
+            lhs=tuple(data.get("lhs") or ()),
+            op=str(data.get("op", "eq")),
+            rhs=tuple(data.get("rhs") or ()),
+            rhs_const=int(data.get("rhs_const") or 0),
             rhs_param=data.get("rhs_param"),
-            description=str(data.get("description", "")),
+            description=str(data.get("description") or ""),
+            message=data.get("message"),
         )
+
+    def applies(self, params: Mapping[str, int | None]) -> bool:
+        return self.rhs_param is None or params.get(self.rhs_param) is not None
+
+    def sides(
+        self, values: Mapping[str, int | None], params: Mapping[str, int | None]
+    ) -> tuple[int, int] | None:
+        """(lhs, rhs) totals, or None when the rule cannot be evaluated."""
+        if not self.applies(params):
+            return None
+        totals = []
+        for names in (self.lhs, self.rhs):
+            total = 0
+            for name in names:
+                value = values.get(name)
+                if value is None:
+                    return None
+                total += value
+            totals.append(total)
+        rhs = totals[1] + self.rhs_const
+        if self.rhs_param is not None:
+            rhs += params[self.rhs_param] or 0
+        return totals[0], rhs
+
+    def holds(
+        self, values: Mapping[str, int | None], params: Mapping[str, int | None]
+    ) -> bool | None:
+        sides = self.sides(values, params)
+        return None if sides is None else bool(OPS[self.op](*sides))
 
 
 @dataclass(frozen=True)
