@@ -105,7 +105,23 @@ def _signed_part(topic: str, rest: bytes) -> bytes:
 
 
 def encode(topic: str, env: Envelope, key: SigningKey, body: bytes = b"") -> bytes:
-    header = canonical_json(env.to_dict())
+    return _sign_header(topic, canonical_json(env.to_dict()), key, body)
+
+
+def encode_stored(topic: str, fields: dict[str, Any], payload_json: str, key: SigningKey,
+                  body: bytes = b"") -> bytes:
+    """`encode` for a payload already held as canonical JSON (the outbox stores it so): the
+    same bytes without decoding and re-encoding the payload. `fields` are the envelope's
+    other keys (`v`, `id`, `box_id`, ...)."""
+    # sorted keys: the payload sits between the keys before and after "payload"; both sides
+    # are never empty (box_id ... / seq, tps, v)
+    before = canonical_json({k: v for k, v in fields.items() if k < "payload"})
+    after = canonical_json({k: v for k, v in fields.items() if k > "payload"})
+    header = before[:-1] + b',"payload":' + payload_json.encode() + b"," + after[1:]
+    return _sign_header(topic, header, key, body)
+
+
+def _sign_header(topic: str, header: bytes, key: SigningKey, body: bytes) -> bytes:
     rest = struct.pack(">I", len(header)) + header + body
     return MAGIC + sign(key, _signed_part(topic, rest)) + rest
 

@@ -34,7 +34,7 @@ from nacl.signing import SigningKey
 
 from sync import outbox, progress
 from sync.backoff import Backoff
-from sync.envelope import Envelope, ack_topic, encode, topic_for
+from sync.envelope import VERSION, Envelope, ack_topic, encode, encode_stored, topic_for
 from sync.mqtt import make_client, start_connect
 from sync.photos import TokenBucket, chunk_count, photo_path, read_chunk
 from sync.settings import BrokerSettings
@@ -109,6 +109,15 @@ class Relay:
         self.conn: sqlite3.Connection | None = None
         self.to_publish: list[int] = []
         self.to_deliver: list[int] = []
+        # (priority, seq) of the last result/audit row handed to paho: the next read starts
+        # after it, so a backlog of thousands is read once, not rescanned with the window
+        # every turn. None: read from the start, leaving out what is in the window (after
+        # a reconnect, an expiry, a hold ending, a resend, or new rows).
+        self.scan_after: tuple[int, int] | None = None
+        self.last_seq_seen = 0
+        # Signed wire bytes of results/audit out and not yet delivered: Ed25519 is
+        # deterministic and rows never change, so a republish needs no new signature.
+        self.wire: dict[int, bytes] = {}
 
     # --- fault injection (tests only) -------------------------------------------------
     def _fault(self, point: str) -> None:
@@ -197,6 +206,7 @@ class Relay:
         self.client = None
         self.connected = False
         self.window.clear()  # republish all of it on the next connection
+        self.scan_after = None
         self.events.clear()
         self.next_attempt = time.monotonic() + delay
         self.link["last_error"] = why
@@ -269,6 +279,8 @@ class Relay:
             progress.mark_published(conn, self.o.box_id, self.to_publish, now)
             self.counters["delivered"] += progress.mark_delivered(
                 conn, self.o.box_id, self.to_deliver, now)
+            for seq in self.to_deliver:
+                self.wire.pop(seq, None)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -322,6 +334,7 @@ class Relay:
             if isinstance(rng, list) and len(rng) == 2 and all(isinstance(x, int) for x in rng):
                 n = progress.reopen_delivered(conn, self.o.box_id, rng[0], rng[1])
                 if n:
+                    self.scan_after = None
                     logger.warning("central asks again for seq %s..%s: %d message(s)",
                                    rng[0], rng[1], n)
 
@@ -330,7 +343,10 @@ class Relay:
         if now - self.expired_at < 0.5:
             return
         self.expired_at = now
+        held = len(self.window.held)
         late = self.window.expire(now, self.o.ack_timeout_s)
+        if late or len(self.window.held) != held:
+            self.scan_after = None
         if late:
             logger.info("%d message(s) without central ack after %.0f s: sending again",
                         late, self.o.ack_timeout_s)
@@ -341,15 +357,29 @@ class Relay:
             return
         conn = self.conn
         assert conn is not None
-        # Messages already out are left out in SQL (a Python-side skip would re-read the
-        # whole window every turn); photos stay in, their other chunks may still be due.
+        newest = conn.execute("SELECT last_seq FROM sync_seq WHERE box_id = ?",
+                              (self.o.box_id,)).fetchone()
+        if newest is not None and newest[0] > self.last_seq_seen:
+            self.last_seq_seen = newest[0]
+            self.scan_after = None  # a new result may rank before the scan position
         busy, busy_photos = self.window.busy_seqs()
-        rows = conn.execute(
-            f"SELECT {outbox.ENVELOPE_COLUMNS} FROM sync_outbox WHERE state != 'delivered'"
-            " AND box_id = ? AND seq NOT IN (SELECT value FROM json_each(?))"
-            " ORDER BY priority, seq LIMIT ?",
-            (self.o.box_id, json.dumps(busy), free + len(busy_photos)),
-        ).fetchall()
+        limit = free + len(busy_photos)  # photos stay in: their other chunks may be due
+        if self.scan_after is None:
+            # Messages already out are left out in SQL (a Python-side skip would re-read the
+            # whole window)
+            rows = conn.execute(
+                f"SELECT {outbox.ENVELOPE_COLUMNS}, priority FROM sync_outbox"
+                " INDEXED BY sync_outbox_todo WHERE state != 'delivered' AND box_id = ?"
+                " AND seq NOT IN (SELECT value FROM json_each(?)) ORDER BY priority, seq LIMIT ?",
+                (self.o.box_id, json.dumps(busy), limit),
+            ).fetchall()
+        else:
+            rows = conn.execute(
+                f"SELECT {outbox.ENVELOPE_COLUMNS}, priority FROM sync_outbox"
+                " INDEXED BY sync_outbox_todo WHERE state != 'delivered' AND box_id = ?"
+                " AND (priority, seq) > (?, ?) ORDER BY priority, seq LIMIT ?",
+                (self.o.box_id, *self.scan_after, limit),
+            ).fetchall()
         photo_slots = self.o.photo_inflight - self.window.photo_chunks_waiting_puback()
         for row in rows:
             if self.window.free() <= 0:
@@ -357,11 +387,14 @@ class Relay:
             seq, kind = row[1], row[3]  # ENVELOPE_COLUMNS order; parse only what is sent
             if kind != "photo":
                 key = (seq, -1)
-                if not self.window.is_out(key):
-                    self._publish(outbox.row_envelope(row), key)
+                if not self.window.is_out(key) and not self._publish_row(row, key):
+                    break
+                self.scan_after = (row[9], seq)
                 continue
             if photo_slots <= 0:
                 break  # photos come last in the order, so nothing further fits either
+            # the scan position stays before the photos: each is read again until all its
+            # chunks are out
             photo_slots -= self._send_photo(conn, outbox.row_envelope(row), photo_slots)
 
     def _send_photo(self, conn: sqlite3.Connection, env: Envelope, slots: int) -> int:
@@ -396,16 +429,34 @@ class Relay:
             sent += 1
         return sent
 
-    def _publish(self, env: Envelope, key: Key, body: bytes = b"") -> None:
-        assert self.client is not None
+    def _publish_row(self, row: tuple[Any, ...], key: Key) -> bool:
+        """Publish a result/audit row straight from its stored canonical JSON."""
+        box_id, seq, id_, kind, tps, page, created_at, payload, photo_sha256 = row[:9]
+        topic = topic_for(self.o.kabkota_code, self.o.kecamatan_code, box_id, kind)
+        data = self.wire.get(seq)
+        if data is None:
+            fields = {"v": VERSION, "id": id_, "box_id": box_id, "seq": seq, "kind": kind,
+                      "tps": tps, "page": page, "created_at": created_at,
+                      "photo_sha256": photo_sha256}
+            data = encode_stored(topic, fields, payload, self.o.signing_key)
+            if len(self.wire) >= 4 * self.o.ack_window:
+                self.wire.clear()  # only a cache: bounded even if central never acks
+            self.wire[seq] = data
+        return self._send(topic, data, key)
+
+    def _publish(self, env: Envelope, key: Key, body: bytes = b"") -> bool:
         topic = topic_for(self.o.kabkota_code, self.o.kecamatan_code, self.o.box_id, env.kind)
-        data = encode(topic, env, self.o.signing_key, body)
+        return self._send(topic, encode(topic, env, self.o.signing_key, body), key)
+
+    def _send(self, topic: str, data: bytes, key: Key) -> bool:
+        assert self.client is not None
         self._fault("before_publish")
         info = self.client.publish(topic, data, qos=1)
         if info.rc != mqtt.MQTT_ERR_SUCCESS:
-            return  # the link is going down; the loop notices and reconnects
+            return False  # the link is going down; the loop notices and reconnects
         self.window.sent(info.mid, key, time.monotonic())
         self.counters["published"] += 1
+        return True
 
     # --- link state for the dashboard --------------------------------------------------
     def _write_link(self, force: bool = False) -> None:

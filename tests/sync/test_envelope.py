@@ -108,3 +108,18 @@ def test_key_files(tmp_path: Path) -> None:
     (tmp_path / "bad.key").write_text("not base64!")
     with pytest.raises(KeyFileError):
         load_signing_key(tmp_path / "bad.key")
+
+
+def test_encode_stored_gives_the_same_bytes_as_encode_from_the_outbox_row() -> None:
+    from nacl.signing import SigningKey
+
+    from sync.envelope import Envelope, canonical_json, encode, encode_stored
+
+    key = SigningKey(bytes(range(32)))
+    payload = {"reading": {"fields": {"suara_paslon_1": 12}, "ü": 0.25}, "tps": "3171011001001"}
+    env = Envelope(id="id-1", box_id="box-1", seq=7, kind="reading", tps="3171011001001",
+                   page=1, created_at="2024-02-14T10:00:00.000Z", payload=payload)
+    fields = {k: v for k, v in env.to_dict().items() if k != "payload"}
+    topic = "titik/v1/3171/317101/box-1/reading"
+    stored = encode_stored(topic, fields, canonical_json(payload).decode(), key)
+    assert stored == encode(topic, env, key)
