@@ -104,7 +104,7 @@ class Relay:
                                      "last_ack_at": None, "puback_failures": 0, "reconnects": 0}
         self.link_dirty = True
         self.link_written = 0.0
-        self.photo_missing: set[int] = set()
+        self.photo_missing: dict[int, str] = {}  # seq -> path of a photo file not on disk
         self.counters = {"published": 0, "pubacks": 0, "delivered": 0, "refused": 0}
         self.conn: sqlite3.Connection | None = None
         self.to_publish: list[int] = []
@@ -272,7 +272,7 @@ class Relay:
                     if self.ever_connected:
                         self.link["reconnects"] += 1
                     self.ever_connected = True
-                    self.link.update(up=1, since=now, last_error=None)
+                    self.link.update(up=1, since=now, last_error=self._missing_error())
                     self.link_dirty = True
                     logger.info("link up")
             # one statement per kind of change: a turn may carry hundreds of acks
@@ -403,12 +403,19 @@ class Relay:
         try:
             size = path.stat().st_size
         except FileNotFoundError:
+            # The row stays pending and is tried again every turn (the file may come back
+            # from a backup); it is never marked delivered, and the rest of the outbox
+            # goes on around it.
             if env.seq not in self.photo_missing:
-                self.photo_missing.add(env.seq)
-                self.link["last_error"] = f"photo file missing for seq {env.seq}: {path}"
+                self.photo_missing[env.seq] = str(path)
+                self.link["last_error"] = self._missing_error()
                 self.link_dirty = True
                 logger.error("photo file missing for seq %s: %s", env.seq, path)
             return 0
+        if self.photo_missing.pop(env.seq, None) is not None:
+            logger.info("photo file for seq %s is back: sending it", env.seq)
+            self.link["last_error"] = self._missing_error()
+            self.link_dirty = True
         count = chunk_count(size, self.o.photo_chunk_bytes)
         acked = progress.chunk_acks(conn, self.o.box_id, env.seq)
         sent = 0
@@ -459,6 +466,13 @@ class Relay:
         return True
 
     # --- link state for the dashboard --------------------------------------------------
+    def _missing_error(self) -> str | None:
+        if not self.photo_missing:
+            return None
+        seq = min(self.photo_missing)
+        return (f"file foto hilang / photo file missing: {len(self.photo_missing)} foto, "
+                f"seq {seq}: {self.photo_missing[seq]}")
+
     def _write_link(self, force: bool = False) -> None:
         now = time.monotonic()
         if not force and not self.link_dirty and now - self.link_written < LINK_WRITE_EVERY_S:
