@@ -25,7 +25,7 @@ def key() -> SigningKey:
 
 @pytest.fixture
 def receipt() -> Receipt:
-    return Receipt(box_id=BOX, tps="3171011001001", page=2, values=dict(VALUES),  # type: ignore[arg-type]
+    return Receipt(box_id=BOX, tps="3171011001001", page=2, values=dict(VALUES),
                    confirmed_by="3171011001001", confirmed_at="2024-02-14T08:02:11+00:00",
                    photo_sha256=PHOTO, upload_id=7)
 

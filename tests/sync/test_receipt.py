@@ -146,7 +146,7 @@ def test_a_page_one_receipt_fits_a_qr_a_phone_reads_off_a_screen(key: SigningKey
                     confirmed_at="2024-02-14T08:02:11+00:00", photo_sha256=PHOTO, upload_id=1)
     payload = qr_payload(page1, key)
     assert len(names) >= 22
-    assert segno.make(payload, error="m").version <= 20
+    assert int(segno.make(payload, error="m").version) <= 20
     assert verify_payload(payload, {BOX: key.verify_key}).ok
 
 

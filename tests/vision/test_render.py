@@ -87,5 +87,6 @@ def test_pdf_is_printable_at_the_real_size(tmp_path: Path) -> None:
     assert height_pt * 25.4 / 72 == pytest.approx(900.0, abs=1.0)
     png = write_png(3, tmp_path / "p3.png", dpi=60.0)
     back = cv2.imread(str(png), cv2.IMREAD_GRAYSCALE)
+    assert back is not None
     assert back.shape == page_shape_px(template_for_page(3), 60.0)
     assert _tag(back)[0] == 103

@@ -8,7 +8,6 @@ import pytest
 
 from vision.rules import (
     TPS_RULES_PATH,
-    Rule,
     boxes_sure,
     check_rules,
     check_tps,
@@ -16,7 +15,7 @@ from vision.rules import (
     resolve_fields,
     vouching_rules,
 )
-from vision.template import load_templates
+from vision.template import Rule, load_templates
 
 Boxes = list[list[tuple[str, float]]]
 
