@@ -10,6 +10,7 @@ the window they handed it.
 from __future__ import annotations
 
 import ssl
+import threading
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -56,3 +57,12 @@ def start_connect(client: mqtt.Client, broker: BrokerSettings, host: str, port: 
         clean_start=False,
         properties=connect_properties(broker),
     )
+
+
+def due_to_connect(stop: threading.Event, next_attempt: float, now: float) -> bool:
+    """With no client: True once the next connection attempt (after backoff) is due;
+    otherwise wait a little (or until stopped) and say False."""
+    if now >= next_attempt:
+        return True
+    stop.wait(min(0.2, next_attempt - now))
+    return False

@@ -35,7 +35,7 @@ from nacl.signing import SigningKey
 from sync import outbox, progress
 from sync.backoff import Backoff
 from sync.envelope import VERSION, Envelope, ack_topic, encode, encode_stored, topic_for
-from sync.mqtt import make_client, start_connect
+from sync.mqtt import due_to_connect, make_client, start_connect
 from sync.photos import TokenBucket, chunk_count, photo_path, read_chunk
 from sync.settings import BrokerSettings
 from sync.window import Key, Window
@@ -142,10 +142,8 @@ class Relay:
         while not self.stop.is_set():
             now = time.monotonic()
             if self.client is None:
-                if now >= self.next_attempt:
+                if due_to_connect(self.stop, now=now, next_attempt=self.next_attempt):
                     self._connect()
-                else:
-                    self.stop.wait(min(0.2, self.next_attempt - now))
             else:
                 self._turn(now)
             self._write_link()

@@ -25,7 +25,7 @@ from sync.backoff import Backoff
 from sync.central.config import CentralConfig
 from sync.central.store import CentralStore
 from sync.envelope import ACK_PREFIX, EnvelopeError, Message, ack_topic, decode, split
-from sync.mqtt import make_client, start_connect
+from sync.mqtt import due_to_connect, make_client, start_connect
 from sync.signing import load_verify_keys
 
 logger = logging.getLogger(__name__)
@@ -74,10 +74,8 @@ class Receiver:
             while not self.stop.is_set():
                 now = time.monotonic()
                 if self.client is None:
-                    if now >= self.next_attempt:
+                    if due_to_connect(self.stop, now=now, next_attempt=self.next_attempt):
                         self._connect()
-                    else:
-                        self.stop.wait(min(0.2, self.next_attempt - now))
                     continue
                 rc = self.client.loop(timeout=0.05)
                 if rc == mqtt.MQTT_ERR_SUCCESS and self.inbox:

@@ -194,6 +194,16 @@ def write_box_config(path: Path, box: Box, broker: MosquittoBroker, **relay: obj
     return path
 
 
+def central_rows(receiver: Receiver) -> list[tuple[int, str]]:
+    """(seq, id) of every message central stored, in seq order."""
+    conn = sqlite3.connect(receiver.c.database)
+    try:
+        return [(int(s), str(i)) for s, i in
+                conn.execute("SELECT seq, id FROM messages ORDER BY seq")]
+    finally:
+        conn.close()
+
+
 def titik_exe() -> str:
     import sys
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sqlite3
 from collections.abc import Callable
 from typing import Any
 
@@ -12,16 +11,7 @@ import pytest
 from sync import outbox
 from sync.central.receiver import Receiver
 from sync.central.store import CentralStore
-from tests.sync.conftest import TPS, Box, wait_until
-
-
-def central_rows(receiver: Receiver) -> list[tuple[int, str]]:
-    conn = sqlite3.connect(receiver.c.database)
-    try:
-        return [(int(s), str(i)) for s, i in
-                conn.execute("SELECT seq, id FROM messages ORDER BY seq")]
-    finally:
-        conn.close()
+from tests.sync.conftest import TPS, Box, central_rows, wait_until
 
 
 def page_state(box: Box, page: int) -> str | None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import threading
 import time
@@ -23,7 +22,7 @@ import pytest
 
 from sync.central.receiver import Receiver
 from tests.mosquitto import MosquittoBroker
-from tests.sync.conftest import Box, titik_exe, wait_until, write_box_config
+from tests.sync.conftest import Box, central_rows, titik_exe, wait_until, write_box_config
 
 
 def start_relay_process(config: Path, box: Box, broker: MosquittoBroker, log: Path,
@@ -35,15 +34,6 @@ def start_relay_process(config: Path, box: Box, broker: MosquittoBroker, log: Pa
              "--broker", broker.address],
             env=env, stdout=fh, stderr=subprocess.STDOUT,
         )
-
-
-def central_messages(receiver: Receiver) -> list[tuple[int, str]]:
-    conn = sqlite3.connect(receiver.c.database)
-    try:
-        return [(int(s), str(i)) for s, i in
-                conn.execute("SELECT seq, id FROM messages ORDER BY seq")]
-    finally:
-        conn.close()
 
 
 def run_soak(tmp_path: Path, box: Box, broker: MosquittoBroker, central: Receiver, *,
@@ -107,8 +97,8 @@ def run_soak(tmp_path: Path, box: Box, broker: MosquittoBroker, central: Receive
         relay.send_signal(signal.SIGTERM)
         assert relay.wait(timeout=20) == 0, "relay did not exit cleanly on SIGTERM"
 
-    wait_until(lambda: len(central_messages(central)) == len(box.rows()), 30, "central caught up")
-    held = central_messages(central)
+    wait_until(lambda: len(central_rows(central)) == len(box.rows()), 30, "central caught up")
+    held = central_rows(central)
     assert held == box.rows(), "central must hold every message exactly once"
     assert len({i for _, i in held}) == len(held)
     for sha in photos:
