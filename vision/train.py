@@ -257,9 +257,13 @@ def _train_split_glyph(*args: Any, **kwargs: Any) -> Any:
 
 
 def page_crops(
-    page: int, seed: int, *, width_px: int, difficulty: str, source: str, train_split: bool
+    page: int, seed: int, *, width_px: int, difficulty: str, source: str, train_split: bool,
+    readable_only: bool = False,
 ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
     """One synthetic photo's boxes as the pipeline prepares them: (N, 28, 28) and labels.
+
+    `readable_only`: none from a photo `vision.quality` refuses (page cut off, too blurred),
+    which `read_form` never sends to the model; such a page's boxes may lie outside the photo.
 
     `train_split`: the page's MNIST digits come from MNIST train. `vision.synthetic` draws
     MNIST test digits (held out for the benchmarks), so its glyph source is pointed at the
@@ -267,7 +271,7 @@ def page_crops(
     """
     import cv2
 
-    from vision import cells, register, synthetic
+    from vision import cells, quality, register, synthetic
 
     original = getattr(synthetic, "glyph")  # noqa: B009 (not re-exported by synthetic)
     if train_split:
@@ -284,6 +288,9 @@ def page_crops(
     if isinstance(registration, register.RegistrationFailure):
         logger.info("page %s seed %s not registered: %s", page, seed, registration.reason)
         return np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.int64)
+    if readable_only and quality.assess(gray, registration).refuse:
+        logger.info("page %s seed %s refused by the quality check", page, seed)
+        return np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.int64)
     crops, labels = [], []
     for name, boxes in cells.crop_cells(gray, registration).items():
         text = photo.boxes.get(name, "_" * len(boxes))
@@ -294,13 +301,16 @@ def page_crops(
     return prepared, np.asarray(labels, np.int64)
 
 
-def _page_job(job: tuple[int, int, int, str, str, bool]) -> tuple[Any, Any]:
-    page, seed, width, difficulty, source, train_split = job
+PageJob = tuple[int, int, int, str, str, bool, bool]
+
+
+def _page_job(job: PageJob) -> tuple[Any, Any]:
+    page, seed, width, difficulty, source, train_split, readable_only = job
     import cv2
 
     cv2.setNumThreads(1)  # one page per worker process
     return page_crops(page, seed, width_px=width, difficulty=difficulty, source=source,
-                      train_split=train_split)
+                      train_split=train_split, readable_only=readable_only)
 
 
 def cache_path(kind: str, directory: Path | None = None) -> Path:
@@ -314,14 +324,14 @@ def cache_path(kind: str, directory: Path | None = None) -> Path:
 
 
 def pipeline_set(
-    jobs: list[tuple[int, int, int, str, str, bool]], cache: Path | None, workers: int = 2
+    jobs: list[PageJob], cache: Path | None, workers: int = 2
 ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
     """Pipeline crops of many pages, cached as an .npz (regenerated when the jobs differ)."""
     from concurrent.futures import ProcessPoolExecutor
 
     sources = ("auto", "mnist", "procedural")
-    key = np.asarray([[p, s, w, d == "hard", sources.index(src), t]
-                      for p, s, w, d, src, t in jobs])
+    key = np.asarray([[p, s, w, d == "hard", sources.index(src), t, r]
+                      for p, s, w, d, src, t, r in jobs])
     if cache is not None and cache.is_file():
         with np.load(cache) as data:
             if np.array_equal(data["jobs"], key):
@@ -341,7 +351,7 @@ def pipeline_set(
     return x_all, y_all
 
 
-def training_page_jobs(n: int) -> list[tuple[int, int, int, str, str, bool]]:
+def training_page_jobs(n: int) -> list[PageJob]:
     """Training pages: all three pages, normal and hard, 9 and 12 MP, half of the officers
     writing MNIST train digits and half the procedural hand; seeds from PAGE_SEED_BASE."""
     jobs = []
@@ -349,13 +359,14 @@ def training_page_jobs(n: int) -> list[tuple[int, int, int, str, str, bool]]:
         seed = PAGE_SEED_BASE + i
         jobs.append((1 + i % 3, seed, 4000 if i % 4 < 2 else 3000,
                      "hard" if i % 3 == 2 else "normal",
-                     "mnist" if (i // 3) % 2 == 0 else "procedural", True))
+                     "mnist" if (i // 3) % 2 == 0 else "procedural", True, False))
     return jobs
 
 
-def held_out_page_jobs(n: int) -> list[tuple[int, int, int, str, str, bool]]:
-    """The benchmark's photos (`bench_vision`: seeds 10000+, MNIST test digits), 12 MP."""
-    return [(1 + i % 3, 10_000 + i, 4000, "normal", "auto", False) for i in range(n)]
+def held_out_page_jobs(n: int) -> list[PageJob]:
+    """The benchmark's photos (`bench_vision`: seeds 10000+, MNIST test digits), 12 MP, but
+    those the quality check refuses (their boxes never reach the model)."""
+    return [(1 + i % 3, 10_000 + i, 4000, "normal", "auto", False, True) for i in range(n)]
 
 
 def build_model() -> Any:
@@ -470,7 +481,7 @@ def pipeline_accuracy(model: str | Path | None = None,
                       pages: int = HELD_OUT_PAGES) -> dict[str, Any]:
     """The model's own pick on every box of the benchmark's photos, cut by the pipeline, and
     how many written boxes cellprep already left empty (no model can read those)."""
-    xs, ys = pipeline_set(held_out_page_jobs(pages), cache_path(f"heldout{pages}"))
+    xs, ys = pipeline_set(held_out_page_jobs(pages), cache_path(f"heldout{pages}-readable"))
     probs = digits.load_model(digits.model_path(model)).probabilities(xs)
     result = digits.evaluate([LABELS[i] for i in probs.argmax(1)],
                              [LABELS[i] for i in ys]).to_dict()
@@ -691,11 +702,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--card-only", action="store_true", help="re-measure the existing model, rewrite the card"
     )
+    parser.add_argument("--before", type=Path,
+                        help="with --card-only: the earlier model to compare on the pipeline boxes")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if args.card_only:
-        previous = json.loads((args.out / "metrics.json").read_text())
-        _write_card_and_metrics(args.out, args.shared, previous["training"])
+        previous = json.loads((args.out / "metrics.json").read_text())["training"]
+        if args.before is not None:
+            previous["pipeline_boxes_before"] = pipeline_accuracy(args.before)
+        _write_card_and_metrics(args.out, args.shared, previous)
         return 0
 
     started = time.monotonic()

@@ -171,9 +171,10 @@ def test_training_pages_never_reuse_the_benchmark_photos() -> None:
     training = {seed for _, seed, *_ in train.training_page_jobs(420)}
     held_out = {seed for _, seed, *_ in train.held_out_page_jobs(100)}
     assert min(training) >= train.PAGE_SEED_BASE > max(held_out)
-    # Training pages draw MNIST train digits; the benchmark's photos MNIST test ("auto").
-    assert all(job[-1] for job in train.training_page_jobs(420))
-    assert not any(job[-1] for job in train.held_out_page_jobs(100))
+    # Training pages draw MNIST train digits; the benchmark's photos MNIST test ("auto"), and
+    # are scored only when the quality check lets them through, as `read_form` does.
+    assert all(job[5] and not job[6] for job in train.training_page_jobs(420))
+    assert all(not job[5] and job[6] for job in train.held_out_page_jobs(100))
     assert {job[1] for job in train.training_page_jobs(6)} == set(range(500_000, 500_006))
     assert {job[0] for job in train.training_page_jobs(6)} == {1, 2, 3}
 
