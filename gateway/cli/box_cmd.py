@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from gateway.cli.common import config_option, data_option, load_config
+from gateway.cli.common import config_option, data_option, existing_db, load_config
 
 
 def register(group: click.Group) -> None:
@@ -73,14 +73,9 @@ def audit() -> None:
 def verify(config_path: Path, data_dir: Path | None, as_json: bool) -> None:
     """Recompute the audit chain; exit 1 naming the first row that was changed."""
     from gateway.store import Store
-    from gateway.store.db import DB_NAME
 
     config = load_config(config_path, data_dir)
-    db_path = config.paths.data_dir / DB_NAME
-    if not db_path.exists():
-        raise click.ClickException(
-            f"Basis data tidak ada / no database at {db_path}; check --data"
-        )
+    existing_db(config)
     with Store(config.paths.data_dir, box_id=config.box.id) as store:
         result = store.verify_audit()
     if as_json:

@@ -29,6 +29,19 @@ data_option = click.option(
 )
 
 
+DB_NAME = "titik.db"  # gateway.store.db.DB_NAME, without importing the store here
+
+
+def existing_db(config: BoxConfig) -> Path:
+    """The box database, which a status or audit command reads but must not create."""
+    db_path = config.paths.data_dir / DB_NAME
+    if not db_path.exists():
+        raise click.ClickException(
+            f"Basis data belum ada / no database at {db_path}; check --data or paths.data_dir"
+        )
+    return db_path
+
+
 def load_config(config_path: Path, data_dir: Path | None = None) -> BoxConfig:
     """Load the box configuration, turning a ConfigError into a clean exit message."""
     try:

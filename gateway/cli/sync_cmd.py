@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from gateway.cli.common import config_option, data_option, load_config
+from gateway.cli.common import config_option, data_option, existing_db, load_config
 from gateway.config import BoxConfig
 
 logger = logging.getLogger(__name__)
@@ -123,11 +123,7 @@ def register(group: click.Group) -> None:
         """Status antrean kirim / outbox and link state."""
         from sync import outbox
 
-        config = load_config(config_path, data_dir)
-        db_path = config.paths.data_dir / "titik.db"
-        if not db_path.exists():
-            raise click.ClickException(f"Basis data belum ada / no database at {db_path}")
-        conn = outbox.connect(str(db_path))
+        conn = outbox.connect(str(existing_db(load_config(config_path, data_dir))))
         outbox.create_tables(conn)
         st = outbox.status(conn)
         conn.close()
