@@ -488,6 +488,14 @@ def pipeline_accuracy(model: str | Path | None = None, pages: int = HELD_OUT_PAG
     result = digits.evaluate([LABELS[i] for i in probs.argmax(1)],
                              [LABELS[i] for i in ys]).to_dict()
     result["written_left_empty_by_cellprep"] = int(lost_by_cellprep(xs, ys).sum())
+    # The rules trust a box only near the int8 softmax's ceiling (`vision.rules`): how many
+    # picks are that sure, right and wrong, and the mean negative log-likelihood of the truth.
+    right = probs.argmax(1) == ys
+    sure = probs.max(1) >= probs.max() - 5 / 256
+    result["sure_right"] = int((sure & right).sum())
+    result["sure_wrong"] = int((sure & ~right).sum())
+    truth = probs[np.arange(len(ys)), ys]
+    result["nll"] = round(float(-np.log(np.maximum(truth, 1e-4)).mean()), 4)
     return result
 
 
@@ -625,10 +633,14 @@ def write_card(out: Path, measured: dict[str, Any], training: dict[str, Any]) ->
         f"  {pipe['written_left_empty_by_cellprep']} of these written boxes reach the model as an"
         " empty image",
         "  (cellprep took the mark for paper or a border remnant): no model can read those.",
+        f"  Picks within 5 int8 steps of the softmax ceiling: {pipe['sure_right']} right,"
+        f" {pipe['sure_wrong']} wrong; mean NLL of the truth {pipe['nll']}.",
     ]
     if "pipeline_boxes_before" in training:
-        before = _pct(training["pipeline_boxes_before"])
-        lines.append(f"  The model before this training read {before} of the same boxes.")
+        old = training["pipeline_boxes_before"]
+        lines.append(f"  The model before this training read {_pct(old)} of the same boxes"
+                     + (f"; sure {old['sure_right']} right, {old['sure_wrong']} wrong; NLL"
+                        f" {old['nll']}." if "nll" in old else "."))
     if "mnist_test" in measured:
         dev, full = measured["c1_2019_dev"], measured["c1_2019_dev_full_height"]
         lines += [
