@@ -288,7 +288,7 @@ def _stroke_widths(mask: U8) -> Image:
     return np.asarray(area / np.maximum(outline / 2.0, 1.0))
 
 
-def _extent(present: Image) -> int:
+def _extent(present: Any) -> int:
     """Span from the first to the last True of a 1-D array (which has one)."""
     idx = np.flatnonzero(present)
     return int(idx[-1] - idx[0] + 1)
