@@ -327,6 +327,7 @@ def pipeline_set(
     jobs: list[PageJob], cache: Path | None, workers: int = 2
 ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
     """Pipeline crops of many pages, cached as an .npz (regenerated when the jobs differ)."""
+    import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     sources = ("auto", "mnist", "procedural")
@@ -339,7 +340,9 @@ def pipeline_set(
                 return np.asarray(data["x"]), np.asarray(data["y"])
     started = time.monotonic()
     xs, ys = [], []
-    with ProcessPoolExecutor(workers) as pool:
+    # Spawned, not forked: a fork taken after LiteRT or OpenCV started their threads (as in
+    # a test process) can leave a worker waiting forever on a lock copied mid-use.
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         for i, (x, y) in enumerate(pool.map(_page_job, jobs, chunksize=4)):
             xs.append(x)
             ys.append(y)
