@@ -52,7 +52,8 @@ def run() -> dict[str, Any]:
     shared = Path(os.environ.get("TITIK_SHARED", ROOT.parent / "shared")).resolve()
     result = measure(shared)  # skips MNIST and 2019 with the reason when they are absent
     # The bench JSON stays short: overall figures; the model card has the per-class detail.
-    for key in ("pipeline_boxes", "mnist_test", "c1_2019_dev", "c1_2019_dev_full_height",
+    for key in ("pipeline_boxes", "pipeline_boxes_all_photos", "mnist_test", "c1_2019_dev",
+                "c1_2019_dev_full_height",
                 "synthetic_font_boxes", "synthetic_hand_boxes"):
         if key in result:
             short = {"accuracy": result[key]["accuracy"], "n": result[key]["n"]}
