@@ -13,6 +13,7 @@ comes from one seeded generator.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import tempfile
@@ -316,8 +317,6 @@ def _page_job(job: PageJob) -> tuple[Any, Any]:
 def cache_path(kind: str, directory: Path | None = None) -> Path:
     """Where `pipeline_set` keeps `kind`'s crops: named by the cellprep source, because a
     change there changes every prepared box."""
-    import hashlib
-
     digest = hashlib.sha256(Path(cellprep.__file__).read_bytes()).hexdigest()[:10]
     where = directory or Path(tempfile.gettempdir())
     return where / f"titik_pipeline_crops_{kind}_{digest}.npz"
@@ -768,6 +767,8 @@ def main(argv: list[str] | None = None) -> int:
     tflite = export_int8(model, representative)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "digits.tflite").write_bytes(tflite)
+    # `titik doctor` compares the installed model with this hash.
+    (args.out / "digits.sha256").write_text(hashlib.sha256(tflite).hexdigest() + "\n")
     (args.out / "labels.json").write_text(json.dumps(LABELS) + "\n")
     logger.info("wrote %s (%d bytes)", args.out / "digits.tflite", len(tflite))
     training = {
