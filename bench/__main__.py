@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import pkgutil
 import platform
 import sys
@@ -16,6 +17,10 @@ from typing import Any
 
 
 def main(argv: list[str]) -> int:
+    # Services the benchmarks start inherit fd 1; send their logs to stderr so that
+    # stdout carries only the JSON document.
+    report_out = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
     here = Path(__file__).parent
     names = sorted(m.name for m in pkgutil.iter_modules([str(here)]) if m.name.startswith("bench_"))
     if argv:
@@ -28,7 +33,7 @@ def main(argv: list[str]) -> int:
         module = importlib.import_module(f"bench.{name}")
         print(f"# running {name}", file=sys.stderr, flush=True)
         report[name.removeprefix("bench_")] = module.run()
-    print(json.dumps(report, indent=2))
+    print(json.dumps(report, indent=2), file=report_out, flush=True)
     return 0
 
 
