@@ -142,15 +142,20 @@ def test_kpps_photo_to_ppk_dashboard(
     assert {k: v["value"] for k, v in upload["values"].items()} == photo.values
     phone.close()
 
+    ppk_sees_the_page(browser, server, shots, "4-dasbor-ppk")
+
+
+
+def ppk_sees_the_page(browser: Any, server: str, shots: list[Path], shot: str) -> None:
+    """On a desk-sized screen the PPK dashboard shows TPS A's page as confirmed or in review."""
     desk = browser.new_context(viewport={"width": 1280, "height": 900})
     ppk = desk.new_page()
     sign_in(ppk, server, "ppk")
     ppk.wait_for_url(f"{server}/ppk/")
     row = ppk.locator("table.overview tr", has_text=TPS_A)
     assert row.locator(".badge.s-confirmed, .badge.s-needs_review").count() == 1
-    shoot(ppk, shots, "4-dasbor-ppk")
+    shoot(ppk, shots, shot)
     desk.close()
-
 
 def recorded_reading(page_no: int, values: dict[str, int], seed: int) -> tuple[dict[str, Any],
                                                                                  bytes]:
@@ -216,14 +221,7 @@ def test_ui_flow_in_chromium_with_recorded_reading(
     assert upload["values"]["suara_paslon_1"]["machine"] == values["suara_paslon_1"]
     phone.close()
 
-    desk = browser.new_context(viewport={"width": 1280, "height": 900})
-    ppk = desk.new_page()
-    sign_in(ppk, server, "ppk")
-    ppk.wait_for_url(f"{server}/ppk/")
-    row = ppk.locator("table.overview tr", has_text=TPS_A)
-    assert row.locator(".badge.s-confirmed, .badge.s-needs_review").count() == 1
-    shoot(ppk, shots, "rekaman-4-dasbor-ppk")
-    desk.close()
+    ppk_sees_the_page(browser, server, shots, "rekaman-4-dasbor-ppk")
 
 
 def test_upload_retries_when_the_wifi_drops(server: str, browser: Any, store: Store) -> None:
