@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from vision.framedprep import Frame
 from vision.register import Registration, rectify
 
 logger = logging.getLogger(__name__)
@@ -45,4 +46,43 @@ def crop_cells(
             for box in field.boxes_mm
         ]
     logger.debug("cropped %s boxes", sum(len(v) for v in cells.values()))
+    return cells
+
+
+# Framed crops: the box with its printed frame and a margin of paper around it, for
+# `vision.framedprep`, which keeps the digits that touch or cross the frame whole.
+FRAMED_PX_PER_MM = 3.0  # about a 12 MP photo's own resolution on the 600 x 900 mm page
+FRAME_MARGIN_MM = 1.5  # paper beyond the line's outer edge
+
+
+def framed_region_mm(box: tuple[float, float, float, float], line_mm: float,
+                     margin_mm: float = FRAME_MARGIN_MM) -> tuple[float, float, float, float]:
+    x, y, w, h = box
+    pad = line_mm + margin_mm
+    return (x - pad, y - pad, w + 2 * pad, h + 2 * pad)
+
+
+def box_frame(box: tuple[float, float, float, float], line_mm: float,
+              px_per_mm: float = FRAMED_PX_PER_MM,
+              margin_mm: float = FRAME_MARGIN_MM) -> Frame:
+    """Where the box's interior and line lie in its framed crop, in crop pixels."""
+    _, _, w, h = box
+    pad = (line_mm + margin_mm) * px_per_mm
+    return Frame(x=pad, y=pad, w=w * px_per_mm, h=h * px_per_mm, line=line_mm * px_per_mm)
+
+
+def crop_framed(
+    gray: Image,
+    registration: Registration,
+    *,
+    px_per_mm: float = FRAMED_PX_PER_MM,
+) -> dict[str, list[tuple[Image, Frame]]]:
+    """Field name -> (framed crop, where its frame lies) per box, left to right."""
+    cells: dict[str, list[tuple[Image, Frame]]] = {}
+    for field in registration.template.fields:
+        cells[field.name] = [
+            (rectify(gray, registration, px_per_mm, framed_region_mm(box, field.line_mm)),
+             box_frame(box, field.line_mm, px_per_mm))
+            for box in field.boxes_mm
+        ]
     return cells

@@ -213,22 +213,23 @@ def _assess_quality(gray: Gray, registration: Any) -> _Quality:
     return _Quality(bool(report.refuse), list(report.messages), dict(report.to_dict()))
 
 
-def _crop_cells(gray: Gray, registration: Any) -> dict[str, list[Gray]]:
+def _crop_cells(gray: Gray, registration: Any) -> dict[str, list[Any]]:
     from vision import cells
 
-    result: dict[str, list[Gray]] = cells.crop_cells(gray, registration)
+    result: dict[str, list[Any]] = cells.crop_framed(gray, registration)
     return result
 
 
-def _classify(crops: dict[str, list[Gray]]) -> dict[str, list[list[tuple[str, float]]]]:
+def _classify(crops: dict[str, list[Any]]) -> dict[str, list[list[tuple[str, float]]]]:
     """Every box of the page through the model in one batched call, top labels per box."""
-    from vision import cellprep, digits
+    from vision import digits, framedprep
 
     names = list(crops)
     flat = [crop for name in names for crop in crops[name]]
     if not flat:
         return {name: [] for name in names}
-    probabilities = digits.classify_prepared(cellprep.prepare_batch(flat))
+    prepared = framedprep.prepare_framed([c for c, _ in flat], [f for _, f in flat])
+    probabilities = digits.classify_prepared(prepared)
     ranked = digits.top_k(probabilities, k=TOP_K)
     out: dict[str, list[list[tuple[str, float]]]] = {}
     i = 0

@@ -23,7 +23,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from vision.fields import CONFIDENT, BoxCandidates, parse_labels, read_field
+from vision.fields import (
+    CONFIDENT,
+    REASON_LOW_CONFIDENCE,
+    BoxCandidates,
+    parse_labels,
+    read_field,
+)
 from vision.reading import Check, FieldReading
 from vision.template import Rule
 
@@ -61,9 +67,16 @@ AMBIGUOUS_RATIO = 0.2
 CORRECTION_MIN_RATIO = 0.1
 # A doubtful field that the arithmetic confirms is accepted only above this confidence.
 CONFIRM_MIN = 0.5
+# ...or above this one when two equalities (its row and its column) hold on it: a wrong
+# number balancing two independent sums by chance is far less likely than a doubtful pen.
+CONFIRM_MIN_TWO_EQ = 0.2
 # A corrected field passes without a person only when this many equalities check it: one
-# balanced sum can be luck, two independent ones (its row and its column) are evidence.
+# balanced sum can be luck, two independent ones (its row and its column) are evidence...
 CORRECTION_MIN_EQ_RULES = 2
+# ...or when an equality with a constant alone settles it (the year: 2024) and the model
+# itself gave each corrected box this much probability. Sure partners are not enough: the
+# 23 read as 73 at 0.992 was "sure", and a correction balancing a sum with it was wrong.
+SETTLED_ALT_MIN = 0.1
 
 # A field no equality checks (dates, page 2 without its bubbles) is accepted on the model's
 # word only when every box is within 5 steps of the int8 softmax's ceiling (1/256 each:
@@ -71,6 +84,9 @@ CORRECTION_MIN_EQ_RULES = 2
 # than 3 steps. Measured on synthetic photos, even saturated boxes are wrong now and then,
 # so this bounds the risk; only an equality (or the bubbles) removes it.
 UNCHECKED_BOX_MIN = 251 / 256
+# Bounds that leave this few numbers (the day of the count: 14 or 15) check a field whose
+# doubtful boxes have no rival reading inside them.
+WINDOW_VALUES = 2
 UNCHECKED_RIVAL_MAX = 3 / 256
 
 REASON_UNVERIFIED = "tidak dapat diperiksa dengan aritmetika ({rules}), mohon periksa"
@@ -298,12 +314,9 @@ def _search_alternatives(
         else:
             for name in searched:
                 f = fields[name]
-                if (
-                    f.flagged
-                    and f.value is not None
-                    and f.confidence >= CONFIRM_MIN
-                    and (eq_count.get(name, 0) > 0)
-                ):
+                equalities = eq_count.get(name, 0)
+                needed = CONFIRM_MIN if equalities < 2 else CONFIRM_MIN_TWO_EQ
+                if f.flagged and f.value is not None and f.confidence >= needed and equalities:
                     fields[name] = replace(f, flagged=False, reason=REASON_CONFIRMED)
     elif consistent and not first_ok:
         ranked = sorted(consistent.items(), key=lambda kv: kv[1], reverse=True)
@@ -379,19 +392,97 @@ def _require_arithmetic(
     """
     vouching = vouching_rules(fields, active, params)
     for name, f in fields.items():
+        if (
+            f.reason == REASON_LOW_CONFIDENCE
+            and f.value is not None
+            and f.confidence >= CONFIRM_MIN
+            and _pinned_by_window(name, f.value, boxes[name], active)
+            and all(r.holds({name: f.value}, params) for r in active if list(r.lhs) == [name])
+        ):
+            # The count's date bounds settle a doubtful box the way an equality would.
+            fields[name] = f = replace(f, flagged=False, reason=REASON_CONFIRMED)
+        settled = f.corrected and _settled_by_constant(name, fields, boxes, active, params)
+        if settled and f.flagged and f.reason == REASON_CORRECTED_CHECK.format(read=f.read_text):
+            fields[name] = f = replace(
+                f, flagged=False, reason=REASON_CORRECTED.format(read=f.read_text)
+            )
         if f.flagged or f.value is None:
             continue
         equalities = [r.id for r in active if r.op == "eq" and name in r.fields]
         count = len(vouching.get(name, ()))
         if f.corrected:
-            if count < CORRECTION_MIN_EQ_RULES:
+            if count < CORRECTION_MIN_EQ_RULES and not settled:
                 reason = REASON_CORRECTED_CHECK.format(read=f.read_text)
                 fields[name] = replace(f, flagged=True, reason=reason)
+        elif f.reason == REASON_CONFIRMED and f.confidence < CONFIRM_MIN and count < 2:
+            # Confirmed below CONFIRM_MIN on two equalities, and one of them did not vouch.
+            fields[name] = replace(f, flagged=True, reason=REASON_LOW_CONFIDENCE)
         elif equalities and count == 0:
             reason = REASON_UNVERIFIED.format(rules=", ".join(equalities))
             fields[name] = replace(f, flagged=True, reason=reason)
-        elif not equalities and not boxes_sure(boxes[name]):
+        elif not equalities and not boxes_sure(boxes[name]) and not _pinned_by_window(
+            name, f.value, boxes[name], active
+        ):
             fields[name] = replace(f, flagged=True, reason=REASON_UNCHECKED)
+
+
+def _settled_by_constant(
+    name: str,
+    fields: Mapping[str, FieldReading],
+    boxes: Mapping[str, Sequence[BoxCandidates]],
+    active: Sequence[Rule],
+    params: Mapping[str, int | None],
+) -> bool:
+    """Is this corrected field fixed by an equality with a constant alone (`tahun = 2024`),
+    each box the correction changed having the new label among the model's likely ones?"""
+    f = fields[name]
+    if f.read_text is None or len(f.read_text) != len(f.text):
+        return False
+    for i, (was, now) in enumerate(zip(f.read_text, f.text, strict=True)):
+        if was != now:
+            label = "" if now == "_" else now
+            if next((p for lbl, p in boxes[name][i] if lbl == label), 0.0) < SETTLED_ALT_MIN:
+                return False
+    values = {name: f.value}
+    return any(
+        rule.op == "eq" and list(rule.lhs) == [name] and not rule.rhs and rule.rhs_param is None
+        and rule.holds(values, params) is True
+        for rule in active
+    )
+
+
+def _window(name: str, rules: Iterable[Rule]) -> tuple[int, int] | None:
+    """The range constant bounds on `name` alone allow (the date's `>= 14`, `<= 15`)."""
+    low, high = None, None
+    for rule in rules:
+        if list(rule.lhs) != [name] or rule.rhs or rule.rhs_param is not None:
+            continue
+        bound = rule.rhs_const
+        if rule.op in ("ge", "gt"):
+            bound += rule.op == "gt"
+            low = bound if low is None else max(low, bound)
+        elif rule.op in ("le", "lt"):
+            bound -= rule.op == "lt"
+            high = bound if high is None else min(high, bound)
+    return None if low is None or high is None else (low, high)
+
+
+def _pinned_by_window(
+    name: str, value: int, boxes: Sequence[BoxCandidates], rules: Iterable[Rule]
+) -> bool:
+    """Do the form's bounds pin this field down without an equality?
+
+    Yes when they leave at most WINDOW_VALUES numbers, the reading is one of them and no
+    other reading the model gives any weight lies in the window: a `14` whose doubtful box
+    could also be a `9` (19) is still 14, one that could be a `5` (15) is not settled.
+    """
+    window = _window(name, rules)
+    if window is None or window[1] - window[0] + 1 > WINDOW_VALUES:
+        return False
+    if not window[0] <= value <= window[1]:
+        return False
+    rivals = [a.value for a in _field_alternatives(boxes) if a.value != value]
+    return not any(v is not None and window[0] <= v <= window[1] for v in rivals)
 
 
 def boxes_sure(boxes: Sequence[BoxCandidates]) -> bool:

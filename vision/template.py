@@ -64,6 +64,7 @@ class FieldSpec:
 OPS: dict[str, Callable[[int, int], bool]] = {
     "eq": lambda lhs, rhs: lhs == rhs,
     "le": lambda lhs, rhs: lhs <= rhs,
+    "ge": lambda lhs, rhs: lhs >= rhs,
 }
 
 
@@ -88,7 +89,7 @@ class Rule:
     def from_dict(cls, data: Mapping[str, Any]) -> Rule:
         if data.get("op", "eq") not in OPS:
             raise TemplateError(
-                f"rule {data.get('id')}: unknown op {data.get('op')!r}; use eq or le"
+                f"rule {data.get('id')}: unknown op {data.get('op')!r}; use eq, le or ge"
             )
         return cls(
             id=str(data["id"]),

@@ -243,7 +243,7 @@ def synthetic_set(
 
 
 # Box crops cut exactly as `read_form` cuts them: synthetic filled page -> simulated phone
-# photo -> registration -> `cells.crop_cells` -> `cellprep.prepare_batch` (one page per call,
+# photo -> registration -> `cells.crop_framed` -> `framedprep.prepare_framed` (one page per call,
 # as the pipeline batches it), labelled from the page's ground truth.
 PAGE_SEED_BASE = 500_000  # benchmarks and tests use small seeds and 100-20000
 HELD_OUT_PAGES = 60
@@ -272,7 +272,7 @@ def page_crops(
     """
     import cv2
 
-    from vision import cells, quality, register, synthetic
+    from vision import cells, framedprep, quality, register, synthetic
 
     original = getattr(synthetic, "glyph")  # noqa: B009 (not re-exported by synthetic)
     if train_split:
@@ -292,13 +292,14 @@ def page_crops(
     if readable_only and quality.assess(gray, registration).refuse:
         logger.info("page %s seed %s refused by the quality check", page, seed)
         return np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.int64)
-    crops, labels = [], []
-    for name, boxes in cells.crop_cells(gray, registration).items():
+    crops, frames, labels = [], [], []
+    for name, boxes in cells.crop_framed(gray, registration).items():
         text = photo.boxes.get(name, "_" * len(boxes))
-        for crop, char in zip(boxes, text, strict=True):
+        for (crop, frame), char in zip(boxes, text, strict=True):
             crops.append(crop)
+            frames.append(frame)
             labels.append(BOX_LABEL[char])
-    prepared = cellprep.prepare_batch(crops)[..., 0]
+    prepared = framedprep.prepare_framed(crops, frames)[..., 0]
     return prepared, np.asarray(labels, np.int64)
 
 
@@ -315,9 +316,12 @@ def _page_job(job: PageJob) -> tuple[Any, Any]:
 
 
 def cache_path(kind: str, directory: Path | None = None) -> Path:
-    """Where `pipeline_set` keeps `kind`'s crops: named by the cellprep source, because a
-    change there changes every prepared box."""
-    digest = hashlib.sha256(Path(cellprep.__file__).read_bytes()).hexdigest()[:10]
+    """Where `pipeline_set` keeps `kind`'s crops: named by the box preparation's source,
+    because a change there changes every prepared box."""
+    from vision import cells, framedprep
+
+    sources = (cellprep.__file__, framedprep.__file__, cells.__file__)
+    digest = hashlib.sha256(b"".join(Path(f).read_bytes() for f in sources)).hexdigest()[:10]
     where = directory or Path(tempfile.gettempdir())
     return where / f"titik_pipeline_crops_{kind}_{digest}.npz"
 
@@ -483,7 +487,7 @@ def lost_by_cellprep(x: np.ndarray[Any, Any], y: np.ndarray[Any, Any]) -> Any:
 def pipeline_accuracy(model: str | Path | None = None, pages: int = HELD_OUT_PAGES,
                       readable_only: bool = True) -> dict[str, Any]:
     """The model's own pick on every box of the benchmark's photos, cut by the pipeline, and
-    how many written boxes cellprep already left empty (no model can read those)."""
+    how many written boxes the preparation already left empty (no model can read those)."""
     kind = f"heldout{pages}" + ("-readable" if readable_only else "")
     xs, ys = pipeline_set(held_out_page_jobs(pages, readable_only), cache_path(kind))
     probs = digits.load_model(digits.model_path(model)).probabilities(xs)
@@ -582,7 +586,8 @@ def write_card(out: Path, measured: dict[str, Any], training: dict[str, Any]) ->
         "",
         "## What it does",
         "",
-        "Classifies one prepared digit box (28x28, white ink on black, from `vision.cellprep`)",
+        "Classifies one prepared digit box (28x28, white ink on black: `vision.framedprep` on",
+        "a registered page, `vision.cellprep` for a bare box interior)",
         'into 12 classes: `"0"`..`"9"`, `"X"` (the filler for unused leading boxes) and `""`',
         "(blank). Output order is `labels.json`. All boxes of a page go through one batched",
         "invoke.",
@@ -603,9 +608,9 @@ def write_card(out: Path, measured: dict[str, Any], training: dict[str, Any]) ->
             f"- {training['pipeline']} box crops cut by the real pipeline from "
             f"{training['pipeline_pages']} synthetic",
             "  phone photos (`vision.synthetic` -> `photo_sim` -> `register.register` ->",
-            "  `cells.crop_cells` -> `cellprep.prepare_batch`), labelled from the page's ground",
-            "  truth: all three pages, normal and hard, 9 and 12 MP, half the officers writing",
-            "  MNIST train digits and half the procedural hand, seeds 500000 and up (the",
+            "  `cells.crop_framed` -> `framedprep.prepare_framed`), labelled from the page's",
+            "  ground truth: all three pages, normal and hard, 9 and 12 MP, half the officers",
+            "  writing MNIST train digits and half the procedural hand, seeds 500000 and up (the",
             "  benchmark's photos use MNIST test digits and seeds under 20000); shown",
             f"  {training['pipeline_repeat']} times per epoch.",
             "- Classes balanced by loss weights (MNIST brings no X or blank).",
@@ -634,7 +639,8 @@ def write_card(out: Path, measured: dict[str, Any], training: dict[str, Any]) ->
         f"  them: {_pct(measured['pipeline_boxes_all_photos'])}.",
         f"  {pipe['written_left_empty_by_cellprep']} of these written boxes reach the model as an"
         " empty image",
-        "  (cellprep took the mark for paper or a border remnant): no model can read those.",
+        "  (the preparation took the mark for paper or for the printed frame): no model can",
+        "  read those.",
         f"  Picks within 5 int8 steps of the softmax ceiling: {pipe['sure_right']} right,"
         f" {pipe['sure_wrong']} wrong; mean NLL of the truth {pipe['nll']}.",
     ]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import pytest
 
-from vision.cells import CELL_PX_PER_MM, crop_cells
+from vision.cells import CELL_PX_PER_MM, box_frame, crop_cells, crop_framed
 from vision.register import Registration, register
 from vision.render import render_page
 from vision.template import template_for_page
@@ -84,3 +85,28 @@ def test_page3_date_boxes_and_page2_result_boxes_crop() -> None:
         for name, crops in cells.items():
             for crop in crops:
                 assert crop.min() > 150, name
+
+
+def test_framed_crops_hold_the_box_its_printed_frame_and_a_margin_of_paper() -> None:
+    photo = _photo(_marked_page())
+    reg = register(photo)
+    assert isinstance(reg, Registration), reg
+    framed = crop_framed(photo, reg)
+    template = template_for_page(1)
+    assert list(framed) == list(template.field_names)
+    for field in template.fields:
+        for index, (crop, frame) in enumerate(framed[field.name]):
+            assert frame == box_frame(field.boxes_mm[index], field.line_mm)
+            assert crop.shape[0] == pytest.approx(frame.h + 2 * frame.y, abs=1)
+            # The printed line runs where the frame says, within registration's error.
+            mid = round(frame.y + frame.h / 2)
+            left_line = crop[mid, max(0, round(frame.x - frame.line) - 2): round(frame.x) + 2]
+            top_line = crop[max(0, round(frame.y - frame.line) - 2): round(frame.y) + 2, mid]
+            assert left_line.min() < 100 and top_line.min() < 100, (field.name, index)
+            # The interior, inset past the line, holds the mark or bare paper.
+            inner = crop[round(frame.y) + 3: round(frame.y + frame.h) - 3,
+                         round(frame.x) + 3: round(frame.x + frame.w) - 3]
+            if (field.name, index) in MARKED:
+                assert inner.min() < 100, (field.name, index)
+            else:
+                assert inner.min() > 150, (field.name, index)

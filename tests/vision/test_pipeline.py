@@ -182,10 +182,11 @@ def test_a_photo_with_one_corner_mark_covered_is_still_read() -> None:
 
 
 @pytest.mark.slow
-def test_a_date_misread_at_097_is_flagged_since_no_sum_checks_dates() -> None:
-    # Page 3, seed 10137 (bench_vision's photo 137): the model of 2024-05 read the month
-    # `02` as `06`, the 6 at 0.973 (249/256). Only `<= 12` covers the month, and it holds,
-    # so 0.97 alone once let it through. Whatever a later model reads, no wrong date passes.
+def test_a_date_misread_at_097_is_flagged() -> None:
+    # Page 3, seed 10137 (bench_vision's photo 137): an earlier model read the month `02` as
+    # `06`, the 6 at 0.973 (249/256), when only `<= 12` covered the month; 0.97 alone once let
+    # it through. The month must now be 2 (February). Whatever a later model reads, no wrong
+    # date passes.
     _needs("vision.synthetic", *STAGES)
     from vision.synthetic import synthetic_photo
 

@@ -242,16 +242,21 @@ SECTION_II = {
 SISA_73 = [[("X", INT8_TOP)], [("7", 0.97), ("2", 0.0078)], [("3", INT8_TOP)]]
 
 
-def page1(**override: Boxes) -> dict[str, Boxes]:
-    """Page 1 as read, every field but `override` written and read surely."""
+def page1_values() -> dict[str, int]:
+    """Page 1 of a TPS, consistent with every rule; II.4 made 23 by II.1."""
     from vision.synthetic import tps_values
 
-    values = tps_values(7)[1]  # consistent with every rule; II.4 made 23 by II.1
+    values = tps_values(7)[1]
     values["surat_suara_sisa"] = 23
     values["surat_suara_diterima"] = (
         values["surat_suara_digunakan"] + values["surat_suara_rusak"] + 23
     )
-    boxes = {name: written(value, p=INT8_TOP) for name, value in values.items()}
+    return values
+
+
+def page1(**override: Boxes) -> dict[str, Boxes]:
+    """Page 1 as read, every field but `override` written and read surely."""
+    boxes = {name: written(value, p=INT8_TOP) for name, value in page1_values().items()}
     boxes.update(override)
     return boxes
 
@@ -308,18 +313,55 @@ def test_an_unknown_dpt_leaves_no_field_unchecked_that_an_equality_covers() -> N
 DATE_RULES = load_rules(load_templates()[103].rules)
 
 
-def test_a_date_only_inequalities_check_needs_every_box_sure() -> None:
-    # tanggal_hari <= 31 holds for 14 and 17 alike: the model's word must be sure on its own.
-    sure_date = {"tanggal_hari": written(14, 2, INT8_TOP), "tanggal_bulan": written(2, 2, INT8_TOP)}
-    sure_date["tanggal_bulan"] = [[("0", INT8_TOP)], [("2", INT8_TOP)]]
-    result = resolve_fields(sure_date, DATE_RULES)
+SURE_DATE = {"tanggal_hari": written(14, 2, INT8_TOP),
+             "tanggal_bulan": [[("0", INT8_TOP)], [("2", INT8_TOP)]]}
+
+
+def test_a_date_on_the_count_s_day_is_accepted() -> None:
+    result = resolve_fields(SURE_DATE, DATE_RULES)
     assert not result.fields["tanggal_hari"].flagged
     assert not result.fields["tanggal_bulan"].flagged
+    assert all(c.ok for c in result.checks)
+
+
+def test_a_day_outside_the_count_s_two_days_is_flagged() -> None:
+    # 17 Feb is no day of the 2024 count (14 Feb, or the 15th when counting ran past
+    # midnight): the rule names it, and a person sees the date (a re-vote is dated later).
     mediocre = [[("1", INT8_TOP)], [("7", 0.97), ("4", 0.02)]]
-    result = resolve_fields(sure_date | {"tanggal_hari": mediocre}, DATE_RULES)
+    result = resolve_fields(SURE_DATE | {"tanggal_hari": mediocre}, DATE_RULES)
     field = result.fields["tanggal_hari"]
     assert field.value == 17 and field.flagged
-    assert field.reason == "tidak ada aturan yang memeriksa dan tulisan kurang pasti"
+    assert field.reason is not None and "tanggal_hari_max" in field.reason
+    failing = [c for c in result.checks if not c.ok]
+    assert [c.rule for c in failing] == ["tanggal_hari_max"]
+    assert any("pemungutan suara ulang" in reason for reason in result.reasons)
+
+
+def test_the_two_day_window_settles_a_doubtful_box_only_without_a_rival_inside_it() -> None:
+    # A "4" that might be a "9" is still 14: 19 lies outside the window.
+    maybe_19 = [[("1", INT8_TOP)], [("4", 0.8), ("9", 0.15)]]
+    result = resolve_fields(SURE_DATE | {"tanggal_hari": maybe_19}, DATE_RULES)
+    assert result.fields["tanggal_hari"].value == 14
+    assert not result.fields["tanggal_hari"].flagged
+    # A "4" that might be a "5" is not settled: 15 is a possible date too.
+    maybe_15 = [[("1", INT8_TOP)], [("4", 0.8), ("5", 0.15)]]
+    result = resolve_fields(SURE_DATE | {"tanggal_hari": maybe_15}, DATE_RULES)
+    field = result.fields["tanggal_hari"]
+    assert field.value == 14 and field.flagged
+    assert field.reason == "tulisan kurang jelas"
+
+
+def test_the_month_must_be_february() -> None:
+    doubtful = [[("0", INT8_TOP)], [("2", 0.7), ("7", 0.25)]]
+    result = resolve_fields(SURE_DATE | {"tanggal_bulan": doubtful}, DATE_RULES)
+    assert result.fields["tanggal_bulan"].value == 2
+    assert not result.fields["tanggal_bulan"].flagged
+    march = [[("0", INT8_TOP)], [("3", INT8_TOP)]]
+    result = resolve_fields(SURE_DATE | {"tanggal_bulan": march}, DATE_RULES)
+    assert result.fields["tanggal_bulan"].flagged
+    failing = [c for c in result.checks if not c.ok]
+    assert [c.rule for c in failing] == ["tanggal_bulan"]
+    assert failing[0].message is not None and "Februari" in failing[0].message
 
 
 def test_a_field_in_no_rule_at_all_is_held_to_the_same_bar() -> None:
@@ -339,3 +381,41 @@ def test_boxes_sure_wants_the_ceiling_and_no_rival() -> None:
     assert boxes_sure([[("1", 0.988)], [("4", 0.992), ("7", 0.0117)]])
     assert not boxes_sure([[("1", 0.996)], [("4", 0.984), ("7", 0.016)]])
     assert not boxes_sure([[("", 0.996)], [("4", 0.996)]])
+
+
+def doubtful(value: int, box: int, rival: str, p: float) -> Boxes:
+    """`value` written in 3 boxes, all sure but box `box`, read at `p` against `rival`."""
+    boxes = written(value, 3, INT8_TOP)
+    label = boxes[box][0][0]
+    boxes[box] = [(label, p), (rival, 1.0 - p - 0.01)]
+    return boxes
+
+
+def test_a_doubtful_pen_is_confirmed_by_its_row_and_its_column_both_holding() -> None:
+    values = page1_values()
+    # pengguna_dpt_p sits in its L + P = J row and in its B.1 + B.2 + B.3 = B.4 column.
+    boxes = page1(pengguna_dpt_p=doubtful(values["pengguna_dpt_p"], 2, "7", 0.3))
+    field = resolve_fields(boxes, PAGE1).fields["pengguna_dpt_p"]
+    assert field.value == values["pengguna_dpt_p"] and not field.flagged
+    assert field.reason == "dikuatkan oleh aritmetika"
+
+
+def test_a_doubtful_pen_one_sum_holds_on_still_needs_half_the_model_s_confidence() -> None:
+    values = page1_values()
+    # pemilih_dpt_p: only its L + P = J row checks it (DPT <= 300 holds for most numbers).
+    boxes = page1(pemilih_dpt_p=doubtful(values["pemilih_dpt_p"], 2, "7", 0.3))
+    field = resolve_fields(boxes, PAGE1).fields["pemilih_dpt_p"]
+    assert field.value == values["pemilih_dpt_p"] and field.flagged
+    boxes = page1(pemilih_dpt_p=doubtful(values["pemilih_dpt_p"], 2, "7", 0.6))
+    assert not resolve_fields(boxes, PAGE1).fields["pemilih_dpt_p"].flagged
+
+
+def test_the_year_is_corrected_to_2024_when_the_model_allows_it() -> None:
+    year = [[("2", INT8_TOP)], [("2", 0.51), ("0", 0.38)], [("2", INT8_TOP)], [("4", INT8_TOP)]]
+    field = resolve_fields(SURE_DATE | {"tanggal_tahun": year}, DATE_RULES).fields["tanggal_tahun"]
+    assert field.value == 2024 and field.corrected and not field.flagged
+    assert field.read_text == "2224"
+    # A 0 the model hardly saw is not a reading of the paper: a person looks.
+    year[1] = [("2", 0.9), ("0", 0.05)]
+    field = resolve_fields(SURE_DATE | {"tanggal_tahun": year}, DATE_RULES).fields["tanggal_tahun"]
+    assert field.flagged

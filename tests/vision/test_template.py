@@ -80,7 +80,7 @@ def test_geometry_inside_page_and_boxes_do_not_overlap(template: Template) -> No
 def test_every_rule_names_fields_of_its_page(template: Template) -> None:
     names = set(template.field_names)
     for rule in template.rules:
-        assert rule.op in ("eq", "le")
+        assert rule.op in ("eq", "le", "ge")
         assert rule.lhs, rule.id
         assert set(rule.fields) <= names, rule.id
     assert len({r.id for r in template.rules}) == len(template.rules)

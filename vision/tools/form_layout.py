@@ -147,18 +147,31 @@ PAGE_LAYOUTS: dict[int, dict[str, Any]] = {
                 "rhs": ["suara_sah", "suara_tidak_sah"],
             },
             {
-                "id": "tanggal_hari_max",
-                "description": "Tanggal <= 31",
+                "id": "tanggal_hari_min",
+                "description": "Tanggal >= 14 (hari pemungutan suara, 14 Februari 2024)",
+                "message": "Tanggal sebelum hari pemungutan suara 14 Februari 2024",
                 "lhs": ["tanggal_hari"],
-                "op": "le",
-                "rhs_const": 31,
+                "op": "ge",
+                "rhs_const": 14,
             },
             {
-                "id": "tanggal_bulan_max",
-                "description": "Bulan <= 12",
-                "lhs": ["tanggal_bulan"],
+                "id": "tanggal_hari_max",
+                "description": "Tanggal <= 15 (penghitungan boleh selesai keesokan hari)",
+                "message": (
+                    "Tanggal lebih dari sehari sesudah pemungutan suara 14 Februari 2024 "
+                    "(pemungutan suara ulang? mohon periksa)"
+                ),
+                "lhs": ["tanggal_hari"],
                 "op": "le",
-                "rhs_const": 12,
+                "rhs_const": 15,
+            },
+            {
+                "id": "tanggal_bulan",
+                "description": "Bulan = 2 (Februari)",
+                "message": "Bulan bukan Februari (02)",
+                "lhs": ["tanggal_bulan"],
+                "op": "eq",
+                "rhs_const": 2,
             },
             {
                 "id": "tanggal_tahun",

@@ -1,0 +1,277 @@
+"""Framed box crop -> 28x28 model input, for boxes whose printed frame position is known.
+
+`cellprep` prepares a box's interior alone, which is all `vision.classify_cells` callers can
+give. On a registered page we know better: the crop (`cells.crop_framed`) takes the box with
+its printed frame and a margin of paper around it. Officers write digits that touch or cross
+the frame; cut at the interior, a `7` whose bar touches the top line turns into a `1`, a `0`
+leaning out of the box into a `6`, a `1` hugging the side into an empty box. Here the frame
+is found where the template puts it (searched within a registration tolerance), only its
+straight line pixels are removed, strokes crossing it are rejoined, and every mark that
+reaches into the interior is kept whole, the parts outside the frame included. Marks that
+never enter the interior (captions, a neighbour's overflow) are dropped. What this cannot
+do: a stroke drawn along the printed line itself goes with the line (a `0` whose side is
+the box's side loses that side); such boxes read wrong or empty, and the rules flag them.
+
+From the kept ink on, the recipe is `cellprep`'s: soft ink, stroke thickening, the bounding
+box scaled into 20x20 and centred by mass in 28x28, so the same model reads both.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+
+from vision.cellprep import (
+    FAINT_GROW,
+    FAINT_RATIO,
+    FAINT_SEED,
+    GROW_CONTRAST,
+    LINE_CONTRAST,
+    MIN_AREA,
+    MIN_EXTENT,
+    MIN_INK_FRACTION,
+    SEED_CONTRAST,
+    SIZE,
+    Prepared,
+    _centre,
+    _components,
+    _hysteresis,
+    _ink_contrast,
+    _max,
+    _select,
+    _stroke_widths,
+    _thicken,
+)
+
+logger = logging.getLogger(__name__)
+
+Image = np.ndarray[Any, Any]
+U8 = np.ndarray[Any, np.dtype[np.uint8]]
+F32 = np.ndarray[Any, np.dtype[np.float32]]
+
+# How far (px, each way) the printed line is looked for around where the template puts it:
+# registration error (~0.3 mm) and blur at the crop's ~3 px/mm.
+SEARCH_PX = 4
+# A row (column) belongs to the printed line when this share of the frame's length is dark.
+# A digit's bar under the line is shorter than the box; the printed line spans all of it.
+LINE_COVER = 0.7
+# Strokes crossing the frame are rejoined across at most the line's width plus this.
+REJOIN_SLACK_PX = 3
+
+
+@dataclass(frozen=True)
+class Frame:
+    """Where a box's interior lies in its crop (px): x, y, width, height; and the line width.
+
+    The printed line surrounds the interior: from `x - line` to `x`, and so on.
+    """
+
+    x: float
+    y: float
+    w: float
+    h: float
+    line: float
+
+    def key(self) -> tuple[int, int, int, int, int]:
+        return (round(self.x), round(self.y), round(self.w), round(self.h), round(self.line))
+
+
+def _line_rows(line_mask: U8, lo: int, hi: int, span: tuple[int, int], expected: float,
+               width: int) -> Image:
+    """Per tile, which rows in [lo, hi) are the printed line: (N, hi - lo) bool.
+
+    The line is the best-covered row nearest where the template puts it, and the covered
+    rows within its printed width of it: a stroke written alongside the line (a `1` hugging
+    the side) is long too, but it is not where the line is and it is not as complete.
+    """
+    a, b = span
+    counts = line_mask[:, lo:hi, a:b].sum(axis=2, dtype=np.int32) / float(max(b - a, 1))
+    idx = np.arange(lo, hi)
+    best = np.argmax(counts - 0.02 * np.abs(idx - expected)[None, :], axis=1)
+    covered = counts >= LINE_COVER
+    rows = np.arange(len(best))
+    found = np.zeros_like(covered)
+    found[rows, best] = covered[rows, best]
+    # Grow along the covered rows next to the best one, up to the printed width plus blur.
+    for step in (-1, 1):
+        going = found[rows, best].copy()
+        for d in range(1, width + 3):
+            at = best + step * d
+            inside = (at >= 0) & (at < counts.shape[1])
+            at = np.clip(at, 0, counts.shape[1] - 1)
+            going &= inside & covered[rows, at]
+            found[rows[going], at[going]] = True
+    return np.asarray(found)
+
+
+def _frame_mask(line_mask: U8, frame: Frame) -> tuple[U8, U8]:
+    """The printed frame's pixels in each tile, and each tile's interior (inside the line
+    actually found, or where the template puts it when a side was not found)."""
+    n, h, w = line_mask.shape
+    x0, y0 = round(frame.x), round(frame.y)
+    x1, y1 = round(frame.x + frame.w), round(frame.y + frame.h)
+    t = max(1, round(frame.line))
+    s = SEARCH_PX
+    # Per side: the rows (columns) searched, and where the line's middle should be.
+    sides = {
+        "top": (max(0, y0 - t - s), min(h, y0 + s), y0 - t / 2),
+        "bottom": (max(0, y1 - s), min(h, y1 + t + s), y1 + t / 2),
+        "left": (max(0, x0 - t - s), min(w, x0 + s), x0 - t / 2),
+        "right": (max(0, x1 - s), min(w, x1 + t + s), x1 + t / 2),
+    }
+    along_x = (max(0, x0 - t), min(w, x1 + t))
+    along_y = (max(0, y0 - t), min(h, y1 + t))
+    transposed = np.ascontiguousarray(line_mask.transpose(0, 2, 1))
+    frame_px = np.zeros((n, h, w), bool)
+    inner = np.zeros((n, 4), np.int64)  # top, bottom, left, right of the interior per tile
+    inner[:] = (y0, y1, x0, x1)
+    for side, (lo, hi, expected) in sides.items():
+        horizontal = side in ("top", "bottom")
+        found = _line_rows(line_mask if horizontal else transposed, lo, hi,
+                           along_x if horizontal else along_y, expected, t)
+        if not found.any():
+            continue
+        idx = np.arange(lo, hi)
+        has = found.any(axis=1)
+        # The interior starts just past the innermost line row found.
+        if side in ("top", "left"):
+            edge = np.where(found, idx, -1).max(axis=1) + 1
+        else:
+            edge = np.where(found, idx, 1 << 30).min(axis=1)
+        col = {"top": 0, "bottom": 1, "left": 2, "right": 3}[side]
+        inner[has, col] = edge[has]
+        # Widen by one row each way: the line's anti-aliased fringe goes with it.
+        grown = found.copy()
+        grown[:, 1:] |= found[:, :-1]
+        grown[:, :-1] |= found[:, 1:]
+        if horizontal:
+            frame_px[:, lo:hi, along_x[0]:along_x[1]] |= grown[:, :, None]
+        else:
+            frame_px[:, along_y[0]:along_y[1], lo:hi] |= grown[:, None, :]
+    interior = np.zeros((n, h, w), np.uint8)
+    for i, (top, bottom, left, right) in enumerate(inner):
+        interior[i, top:bottom, left:right] = 1
+    return np.asarray(frame_px & line_mask.astype(bool), np.uint8), interior
+
+
+def _rejoin(kept: U8, removed: U8, interior: U8, frame: Frame) -> U8:
+    """Put back removed frame pixels where a stroke runs from inside the box to outside.
+
+    A removed pixel is restored when ink inside the frame and ink outside it both lie within
+    the line's width (plus slack) of it, in any direction: a `0` leaning out of the box
+    crosses the line at a slant, not square.
+    """
+    r = max(2, round(frame.line) + REJOIN_SLACK_PX)
+    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    n, h, w = kept.shape
+    inside = np.asarray(kept & interior, np.uint8)
+    outside = np.asarray(kept & (1 - interior), np.uint8)
+    pad = np.zeros((n, h + r, w), np.uint8)  # blank rows keep the tiles apart
+
+    def grown(mask: U8) -> U8:
+        pad[:, :h] = mask
+        out = cv2.dilate(pad.reshape(n * (h + r), w), disk)
+        return np.asarray(out, np.uint8).reshape(n, h + r, w)[:, :h]
+
+    near_inside = grown(inside)
+    near_outside = grown(outside)
+    return np.asarray(kept | (removed & near_inside & near_outside), np.uint8)
+
+
+def _keep_marks(mask: U8, interior: U8) -> tuple[U8, Image]:
+    """Keep the marks that reach into the interior; say per tile whether one is writing."""
+    n = mask.shape[0]
+    cc = _components(mask)
+    inside = np.bincount(cc.labels[interior.astype(bool)].ravel(), minlength=len(cc.area))
+    inside[0] = 0
+    largest = np.zeros(n, np.int64)
+    np.maximum.at(largest, cc.tile[1:], inside[1:])
+    big = largest[cc.tile]
+    keep = (inside >= MIN_AREA) & (inside >= 0.08 * big)
+    keep[0] = False
+    box_h = interior.any(axis=2).sum(axis=1)[cc.tile]
+    box_w = interior.any(axis=1).sum(axis=1)[cc.tile]
+    stroke = keep & ((cc.height >= MIN_EXTENT * box_h) | (cc.width >= MIN_EXTENT * box_w))
+    has_stroke = np.bincount(cc.tile[stroke], minlength=n) > 0
+    return _select(cc, keep), has_stroke
+
+
+def _blank(fraction: float = 0.0) -> Prepared:
+    return Prepared(np.zeros((SIZE, SIZE), np.uint8), True, fraction)
+
+
+def _prepare_stack(work: F32, frame: Frame) -> list[Prepared]:
+    n = work.shape[0]
+    result = [_blank() for _ in range(n)]
+    contrast = _ink_contrast(work)
+    # Peak darkness inside the frame (the printed line is dark on every box).
+    m = SEARCH_PX + 1
+    y0, y1 = round(frame.y) + m, round(frame.y + frame.h) - m
+    x0, x1 = round(frame.x) + m, round(frame.x + frame.w) - m
+    peak = contrast[:, y0:y1, x0:x1].max(axis=(1, 2))
+    inked = np.flatnonzero(peak > FAINT_SEED)
+    if not inked.size:
+        return result
+    contrast, peak = contrast[inked], peak[inked]
+    seed = np.clip(FAINT_RATIO * peak, FAINT_SEED, SEED_CONTRAST).astype(np.float32)
+    grow = np.maximum(FAINT_GROW, seed * (GROW_CONTRAST / SEED_CONTRAST)).astype(np.float32)
+    mask = _hysteresis(contrast, seed, grow)
+    line_mask = np.asarray(contrast > LINE_CONTRAST, np.uint8)
+    frame_px, interior = _frame_mask(line_mask, frame)
+    mask = _rejoin(mask & (1 - frame_px), mask & frame_px, interior, frame)
+    mask, has_stroke = _keep_marks(mask, interior)
+    area = np.maximum(interior.sum(axis=(1, 2), dtype=np.int64), 1)
+    fraction = (mask & interior).sum(axis=(1, 2), dtype=np.int64) / area
+    written = (fraction >= MIN_INK_FRACTION) & has_stroke
+    for j in np.flatnonzero(~written):
+        result[int(inked[j])] = _blank(float(fraction[j]))
+    todo = np.flatnonzero(written)
+    if not todo.size:
+        return result
+    mask, contrast = mask[todo], contrast[todo]
+    seed, grow = seed[todo][:, None, None], grow[todo][:, None, None]
+    keep = _max(mask, 3, 3).astype(bool) & ~frame_px[todo].astype(bool) | mask.astype(bool)
+    strength = np.clip((contrast - grow * 0.5) / (seed * 1.5), 0.0, 1.0)
+    ink = np.where(keep, strength, 0.0).astype(np.float32)
+    widths = _stroke_widths(mask)
+    for k, j in enumerate(todo):
+        image = _centre(_thicken(ink[k], mask[k], float(widths[k])))
+        result[int(inked[j])] = Prepared(image, False, float(fraction[j]))
+    return result
+
+
+def _gray(crop: Image) -> F32:
+    arr = np.asarray(crop)
+    if arr.ndim != 2 or min(arr.shape) < 8:
+        raise ValueError(f"a framed box crop must be a 2-D image of at least 8x8, got {arr.shape}")
+    return arr.astype(np.float32)
+
+
+def prepare_framed_all(crops: list[Image], frames: list[Frame]) -> list[Prepared]:
+    """Framed crops (grayscale, dark ink on light paper) -> one `Prepared` each, in order.
+
+    Crops of one size and frame are prepared together as a stack, as `cellprep` does.
+    """
+    if len(crops) != len(frames):
+        raise ValueError(f"{len(crops)} crops but {len(frames)} frames")
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    for i, (crop, frame) in enumerate(zip(crops, frames, strict=True)):
+        groups.setdefault((np.shape(crop), frame.key()), []).append(i)
+    result: list[Prepared] = [_blank() for _ in crops]
+    for members in groups.values():
+        stack = np.stack([_gray(crops[i]) for i in members])
+        for i, one in zip(members, _prepare_stack(stack, frames[members[0]]), strict=True):
+            result[i] = one
+    return result
+
+
+def prepare_framed(crops: list[Image], frames: list[Frame]) -> U8:
+    """Framed crops -> (N, 28, 28, 1) uint8 model input, ink white, in order."""
+    out = np.zeros((len(crops), SIZE, SIZE, 1), np.uint8)
+    for i, one in enumerate(prepare_framed_all(crops, frames)):
+        out[i, :, :, 0] = one.image
+    return out
