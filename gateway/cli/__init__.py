@@ -31,11 +31,15 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def setup_logging() -> None:
-    """One format for every process; journald adds its own timestamps but keeps ours."""
+    """One format for every process; journald adds its own timestamps but keeps ours.
+
+    Logs go to stderr: stdout is the command's output (`titik read --json` prints one JSON
+    object per line there, and scripts parse it). journald collects both.
+    """
     from gateway.logredact import install_log_redaction
 
     level = os.environ.get("TITIK_LOG_LEVEL", "INFO").upper()
-    logging.basicConfig(level=level, format=LOG_FORMAT, stream=sys.stdout)
+    logging.basicConfig(level=level, format=LOG_FORMAT, stream=sys.stderr)
     install_log_redaction()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import click
@@ -59,3 +60,26 @@ def test_read_exits_non_zero_for_missing_and_non_image_files(
     assert lines[0]["page"] is None and lines[0]["fields"] == {}
     assert "bukan foto" in lines[0]["reasons"][0]
     assert "missing.jpg" in result.stderr
+
+
+@pytest.mark.slow
+def test_read_json_prints_nothing_but_json_lines_on_stdout(tmp_path: Path) -> None:
+    # Scripts pipe `titik read --json` into a JSON reader: the logs go to stderr.
+    import shutil
+    import subprocess
+    import sys
+
+    from vision.synthetic import synthetic_photo
+
+    photo = tmp_path / "p3.jpg"
+    photo.write_bytes(synthetic_photo(3, seed=5, source="procedural").jpeg)
+    titik = shutil.which("titik", path=str(Path(sys.executable).parent)) or "titik"
+    proc = subprocess.run([titik, "read", "--json", "--same-tps", str(photo)],
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "TITIK_LOG_LEVEL": "INFO"})
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 2
+    reading, tps = (json.loads(line) for line in lines)
+    assert reading["page"] == 3 and "tps_checks" in tps
+    assert "digit model loaded" in proc.stderr
