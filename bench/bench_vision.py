@@ -78,16 +78,24 @@ def _speed() -> dict[str, Any]:
 
 
 def _one_photo(i: int) -> dict[str, Any]:
-    """Read benchmark photo `i` and compare it with its ground truth."""
+    """Read benchmark photo `i` as a box whose TPS list gives the DPT (`known`) and as one
+    without it (`unknown`); compare both with the ground truth."""
     import cv2
 
     from vision.pipeline import read_form
-    from vision.synthetic import synthetic_photo
+    from vision.synthetic import synthetic_photo, tps_values
 
     cv2.setNumThreads(1)
     page = 1 + i % 3
     photo = synthetic_photo(page, seed=10_000 + i)
-    reading = read_form(photo.jpeg)
+    unknown = read_form(photo.jpeg)
+    # Only page 1's rules use the DPT; the other pages read the same either way.
+    dpt = tps_values(10_000 + i)[1]["pemilih_dpt_j"]
+    known = read_form(photo.jpeg, dpt=dpt) if page == 1 else unknown
+    return {"known": _score(known, photo, i), "unknown": _score(unknown, photo, i)}
+
+
+def _score(reading: Any, photo: Any, i: int) -> dict[str, Any]:
     out: dict[str, Any] = {
         "status": reading.status, "fields": 0, "fields_right": 0, "flagged": 0,
         "corrected": 0, "wrong_unflagged": [], "flag_reasons": [], "boxes": 0,
@@ -127,7 +135,17 @@ def _accuracy(n: int, workers: int) -> dict[str, Any]:
 
     # Spawned workers (a fork after LiteRT/OpenCV threads can hang); each reads on one core.
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        results = list(pool.map(_one_photo, range(n), chunksize=8))
+        both = list(pool.map(_one_photo, range(n), chunksize=8))
+    out = _summary([r["known"] for r in both], n)
+    out["dpt"] = "known: each TPS's DPT from the box's TPS list, as configured boxes read"
+    without = _summary([r["unknown"] for r in both], n)
+    out["without_dpt"] = {k: without[k] for k in (
+        "box_accuracy", "field_accuracy", "fields_wrong_not_flagged",
+        "pages_needing_review_share", "pages_needing_review_share_by_page")}
+    return out
+
+
+def _summary(results: list[dict[str, Any]], n: int) -> dict[str, Any]:
     total: Counter[str] = Counter()
     wrong: list[dict[str, Any]] = []
     reasons: Counter[str] = Counter()

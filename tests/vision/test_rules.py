@@ -419,3 +419,21 @@ def test_the_year_is_corrected_to_2024_when_the_model_allows_it() -> None:
     year[1] = [("2", 0.9), ("0", 0.05)]
     field = resolve_fields(SURE_DATE | {"tanggal_tahun": year}, DATE_RULES).fields["tanggal_tahun"]
     assert field.flagged
+
+
+def test_the_tps_s_dpt_from_the_box_list_checks_the_voter_list_row() -> None:
+    values = page1_values()
+    dpt = values["pemilih_dpt_j"]
+    # A doubtful J of the I.A row, its L + P = J alone would not let a correction pass...
+    boxes = page1(pemilih_dpt_j=doubtful(dpt, 2, str((dpt + 3) % 10), 0.6))
+    boxes["pemilih_dpt_j"][2] = [(str((dpt + 3) % 10), 0.6), (str(dpt % 10), 0.39)]
+    alone = resolve_fields(boxes, PAGE1).fields["pemilih_dpt_j"]
+    assert alone.value == dpt and alone.corrected and alone.flagged
+    # ...with the TPS's DPT known, two equalities settle it.
+    known = resolve_fields(boxes, PAGE1, params={"dpt": dpt}).fields["pemilih_dpt_j"]
+    assert known.value == dpt and known.corrected and not known.flagged
+    # A form whose I.A differs from the box's list is named.
+    result = resolve_fields(page1(), PAGE1, params={"dpt": dpt + 1})
+    failing = [c for c in result.checks if not c.ok]
+    assert [c.rule for c in failing] == ["pemilih_dpt_sama_dpt"]
+    assert result.fields["pemilih_dpt_j"].flagged

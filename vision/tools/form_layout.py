@@ -108,6 +108,16 @@ _P1_RULES += [
         "op": "le",
         "rhs_param": "dpt",
     },
+    {
+        "id": "pemilih_dpt_sama_dpt",
+        "description": "I.A (J) = DPT TPS dari konfigurasi",
+        "message": (
+            "Jumlah pemilih DPT (I.A J) tidak sama dengan DPT TPS ini menurut daftar TPS di kotak"
+        ),
+        "lhs": ["pemilih_dpt_j"],
+        "op": "eq",
+        "rhs_param": "dpt",
+    },
 ]
 
 PAGE_LAYOUTS: dict[int, dict[str, Any]] = {
