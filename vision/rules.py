@@ -312,11 +312,14 @@ def _search_alternatives(
         if best_rival >= AMBIGUOUS_RATIO * consistent[first_key]:
             _flag_ambiguous(fields, searched, consistent, reasons)
         else:
-            for name in searched:
+            # Every ruled field, not only the searched ones: a pen the model doubts with no
+            # runner-up worth trying (under ALT_MIN) is never searched, yet its sums hold.
+            for name in ruled:
                 f = fields[name]
                 equalities = eq_count.get(name, 0)
                 needed = CONFIRM_MIN if equalities < 2 else CONFIRM_MIN_TWO_EQ
-                if f.flagged and f.value is not None and f.confidence >= needed and equalities:
+                doubted = f.flagged and f.reason == REASON_LOW_CONFIDENCE
+                if doubted and f.value is not None and f.confidence >= needed and equalities:
                     fields[name] = replace(f, flagged=False, reason=REASON_CONFIRMED)
     elif consistent and not first_ok:
         ranked = sorted(consistent.items(), key=lambda kv: kv[1], reverse=True)
@@ -347,6 +350,17 @@ def _search_alternatives(
                         read_text=f.text,
                     )
                 elif checked and f.flagged and f.value is not None and f.confidence >= CONFIRM_MIN:
+                    fields[name] = replace(f, flagged=False, reason=REASON_CONFIRMED)
+            for name in ruled if checked else ():
+                # Doubted pens with no runner-up to search, whose sums now hold.
+                f = fields[name]
+                if (
+                    name not in searched
+                    and f.reason == REASON_LOW_CONFIDENCE
+                    and f.value is not None
+                    and f.confidence >= CONFIRM_MIN
+                    and eq_count.get(name, 0)
+                ):
                     fields[name] = replace(f, flagged=False, reason=REASON_CONFIRMED)
             logger.info("arithmetic corrected %s", ", ".join(changed))
         else:

@@ -437,3 +437,34 @@ def test_the_tps_s_dpt_from_the_box_list_checks_the_voter_list_row() -> None:
     failing = [c for c in result.checks if not c.ok]
     assert [c.rule for c in failing] == ["pemilih_dpt_sama_dpt"]
     assert result.fields["pemilih_dpt_j"].flagged
+
+
+def test_a_doubtful_pen_with_no_runner_up_worth_trying_is_confirmed_by_its_sums() -> None:
+    # Seed 10048 of the benchmark: the 7 of `_78` at 0.89, the 1 at 0.0195 under ALT_MIN, so
+    # there was nothing to search, and its holding row and column never got their say.
+    values = page1_values()
+    value = values["pengguna_total_l"]
+    boxes = written(value, 3, INT8_TOP)
+    boxes[1] = [(boxes[1][0][0], 0.89), ("1", 0.0195), ("X", 0.0156)]
+    field = resolve_fields(page1(pengguna_total_l=boxes), PAGE1).fields["pengguna_total_l"]
+    assert field.value == value and not field.flagged
+    assert field.reason == "dikuatkan oleh aritmetika"
+
+
+def test_after_a_checked_correction_a_doubted_pen_whose_sums_hold_is_confirmed() -> None:
+    # Seed 10048: the J of B.4 read 786 for 186 (corrected by its row and column), and the L
+    # of the same row doubted at 0.89 with no runner-up to try.
+    values = page1_values()
+    total_j, total_l = values["pengguna_total_j"], values["pengguna_total_l"]
+    j = written(total_j, 3, INT8_TOP)
+    first = j[0][0][0]
+    wrong = "7" if first != "7" else "4"
+    j[0] = [(wrong, 0.7), (first, 0.29)]
+    lbox = written(total_l, 3, INT8_TOP)
+    lbox[2] = [(lbox[2][0][0], 0.89), ("X", 0.0156)]
+    result = resolve_fields(page1(pengguna_total_j=j, pengguna_total_l=lbox), PAGE1)
+    assert result.fields["pengguna_total_j"].value == total_j
+    assert result.fields["pengguna_total_j"].corrected
+    assert not result.fields["pengguna_total_j"].flagged
+    field = result.fields["pengguna_total_l"]
+    assert field.value == total_l and not field.flagged
