@@ -77,7 +77,10 @@ class TPSSettings(_Model):
         default=None,
         ge=0,
         le=300,
-        description="Registered voters (DPT) of this TPS, at most 300; leave out when unknown.",
+        description=(
+            "Registered voters (DPT) of this TPS, at most 300; the reader checks the form's "
+            "I.A (J) against it and no count may exceed it. Leave out when unknown."
+        ),
     )
 
     @property
