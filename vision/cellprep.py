@@ -334,37 +334,57 @@ def _prepare_stack(work: F32) -> list[Prepared]:
     n, h, w = work.shape
     result = [_blank() for _ in range(n)]
     contrast = _ink_contrast(work)
-    peak = contrast.max(axis=(1, 2))
-    # Clearly blank boxes (nothing as dark as the faintest pen) skip everything else.
-    inked = np.flatnonzero(peak > FAINT_SEED)
+    inked = _inked(contrast.max(axis=(1, 2)))
     if not inked.size:
         return result
-    contrast, peak = contrast[inked], peak[inked]
-    seed = np.clip(FAINT_RATIO * peak, FAINT_SEED, SEED_CONTRAST).astype(np.float32)
-    grow = np.maximum(FAINT_GROW, seed * (GROW_CONTRAST / SEED_CONTRAST)).astype(np.float32)
-    mask = _hysteresis(contrast, seed, grow)
+    contrast = contrast[inked]
+    seed, grow, mask = _ink(contrast)
     # Lines are traced on a lower threshold than ink so a faint stretch of a printed rule
     # (JPEG, uneven light) does not break it into short pieces that pass for strokes.
     mask &= 1 - _long_lines(np.asarray(contrast > LINE_CONTRAST, np.uint8))
     mask, has_stroke = _keep_components(mask)
     fraction = mask.sum(axis=(1, 2), dtype=np.int64) / float(h * w)
-    written = (fraction >= MIN_INK_FRACTION) & has_stroke
+    _draw(result, inked, (fraction >= MIN_INK_FRACTION) & has_stroke, fraction,
+          mask, contrast, seed, grow)
+    return result
+
+
+def _inked(peak: Image) -> Image:
+    """Tiles holding anything as dark as the faintest pen; clearly blank boxes skip the rest."""
+    return np.flatnonzero(peak > FAINT_SEED)
+
+
+def _ink(contrast: F32, peak: Image | None = None) -> tuple[F32, F32, U8]:
+    """Per tile the seed and grow levels of the ink hysteresis (from its peak darkness,
+    the whole tile's unless given) and the ink mask they make."""
+    peak = contrast.max(axis=(1, 2)) if peak is None else peak
+    seed = np.clip(FAINT_RATIO * peak, FAINT_SEED, SEED_CONTRAST).astype(np.float32)
+    grow = np.maximum(FAINT_GROW, seed * (GROW_CONTRAST / SEED_CONTRAST)).astype(np.float32)
+    return seed, grow, _hysteresis(contrast, seed, grow)
+
+
+def _draw(result: list[Prepared], inked: Image, written: Image, fraction: Image, mask: U8,
+          contrast: F32, seed: F32, grow: F32, barred: Image | None = None) -> None:
+    """Fill `result` (in place, at the `inked` tiles' places): blank where nothing is
+    written, else the kept ink as a 28x28 model input. `barred`: pixels the soft fringe
+    must not take (the printed frame of a framed crop)."""
     for j in np.flatnonzero(~written):
         result[int(inked[j])] = _blank(float(fraction[j]))
     todo = np.flatnonzero(written)
     if not todo.size:
-        return result
+        return
     mask, contrast = mask[todo], contrast[todo]
-    seed, grow = seed[todo][:, None, None], grow[todo][:, None, None]
+    seed3, grow3 = seed[todo][:, None, None], grow[todo][:, None, None]
     # Soft ink inside the kept strokes (plus their fringe) gives MNIST-like anti-aliased edges.
     keep = _max(mask, 3, 3).astype(bool)
-    strength = np.clip((contrast - grow * 0.5) / (seed * 1.5), 0.0, 1.0)
+    if barred is not None:
+        keep = keep & ~barred[todo].astype(bool) | mask.astype(bool)
+    strength = np.clip((contrast - grow3 * 0.5) / (seed3 * 1.5), 0.0, 1.0)
     ink = np.where(keep, strength, 0.0).astype(np.float32)
     widths = _stroke_widths(mask)
     for k, j in enumerate(todo):
         image = _centre(_thicken(ink[k], mask[k], float(widths[k])))
         result[int(inked[j])] = Prepared(image, False, float(fraction[j]))
-    return result
 
 
 def _prepare_all(crops: list[Image]) -> list[Prepared]:

@@ -26,32 +26,25 @@ import cv2
 import numpy as np
 
 from vision.cellprep import (
-    FAINT_GROW,
-    FAINT_RATIO,
-    FAINT_SEED,
-    GROW_CONTRAST,
+    F32,
     LINE_CONTRAST,
     MIN_AREA,
     MIN_EXTENT,
     MIN_INK_FRACTION,
-    SEED_CONTRAST,
     SIZE,
+    U8,
+    Image,
     Prepared,
-    _centre,
+    _blank,
     _components,
-    _hysteresis,
+    _draw,
+    _ink,
     _ink_contrast,
-    _max,
+    _inked,
     _select,
-    _stroke_widths,
-    _thicken,
 )
 
 logger = logging.getLogger(__name__)
-
-Image = np.ndarray[Any, Any]
-U8 = np.ndarray[Any, np.dtype[np.uint8]]
-F32 = np.ndarray[Any, np.dtype[np.float32]]
 
 # How far (px, each way) the printed line is looked for around where the template puts it:
 # registration error (~0.3 mm) and blur at the crop's ~3 px/mm.
@@ -200,10 +193,6 @@ def _keep_marks(mask: U8, interior: U8) -> tuple[U8, Image]:
     return _select(cc, keep), has_stroke
 
 
-def _blank(fraction: float = 0.0) -> Prepared:
-    return Prepared(np.zeros((SIZE, SIZE), np.uint8), True, fraction)
-
-
 def _prepare_stack(work: F32, frame: Frame) -> list[Prepared]:
     n = work.shape[0]
     result = [_blank() for _ in range(n)]
@@ -213,34 +202,19 @@ def _prepare_stack(work: F32, frame: Frame) -> list[Prepared]:
     y0, y1 = round(frame.y) + m, round(frame.y + frame.h) - m
     x0, x1 = round(frame.x) + m, round(frame.x + frame.w) - m
     peak = contrast[:, y0:y1, x0:x1].max(axis=(1, 2))
-    inked = np.flatnonzero(peak > FAINT_SEED)
+    inked = _inked(peak)
     if not inked.size:
         return result
-    contrast, peak = contrast[inked], peak[inked]
-    seed = np.clip(FAINT_RATIO * peak, FAINT_SEED, SEED_CONTRAST).astype(np.float32)
-    grow = np.maximum(FAINT_GROW, seed * (GROW_CONTRAST / SEED_CONTRAST)).astype(np.float32)
-    mask = _hysteresis(contrast, seed, grow)
+    contrast = contrast[inked]
+    seed, grow, mask = _ink(contrast, peak[inked])
     line_mask = np.asarray(contrast > LINE_CONTRAST, np.uint8)
     frame_px, interior = _frame_mask(line_mask, frame)
     mask = _rejoin(mask & (1 - frame_px), mask & frame_px, interior, frame)
     mask, has_stroke = _keep_marks(mask, interior)
     area = np.maximum(interior.sum(axis=(1, 2), dtype=np.int64), 1)
     fraction = (mask & interior).sum(axis=(1, 2), dtype=np.int64) / area
-    written = (fraction >= MIN_INK_FRACTION) & has_stroke
-    for j in np.flatnonzero(~written):
-        result[int(inked[j])] = _blank(float(fraction[j]))
-    todo = np.flatnonzero(written)
-    if not todo.size:
-        return result
-    mask, contrast = mask[todo], contrast[todo]
-    seed, grow = seed[todo][:, None, None], grow[todo][:, None, None]
-    keep = _max(mask, 3, 3).astype(bool) & ~frame_px[todo].astype(bool) | mask.astype(bool)
-    strength = np.clip((contrast - grow * 0.5) / (seed * 1.5), 0.0, 1.0)
-    ink = np.where(keep, strength, 0.0).astype(np.float32)
-    widths = _stroke_widths(mask)
-    for k, j in enumerate(todo):
-        image = _centre(_thicken(ink[k], mask[k], float(widths[k])))
-        result[int(inked[j])] = Prepared(image, False, float(fraction[j]))
+    _draw(result, inked, (fraction >= MIN_INK_FRACTION) & has_stroke, fraction,
+          mask, contrast, seed, grow, barred=frame_px)
     return result
 
 

@@ -43,10 +43,16 @@ def _photo(page: np.ndarray) -> np.ndarray:
     return np.asarray(photo)
 
 
-def test_marks_land_in_their_crops_and_borders_stay_out() -> None:
+def _registered() -> tuple[np.ndarray, Registration]:
+    """The marked page 1, photographed upside down, and its registration."""
     photo = _photo(_marked_page())
     reg = register(photo)
     assert isinstance(reg, Registration), reg
+    return photo, reg
+
+
+def test_marks_land_in_their_crops_and_borders_stay_out() -> None:
+    photo, reg = _registered()
     cells = crop_cells(photo, reg)
     template = template_for_page(1)
     assert list(cells) == list(template.field_names)
@@ -88,9 +94,7 @@ def test_page3_date_boxes_and_page2_result_boxes_crop() -> None:
 
 
 def test_framed_crops_hold_the_box_its_printed_frame_and_a_margin_of_paper() -> None:
-    photo = _photo(_marked_page())
-    reg = register(photo)
-    assert isinstance(reg, Registration), reg
+    photo, reg = _registered()
     framed = crop_framed(photo, reg)
     template = template_for_page(1)
     assert list(framed) == list(template.field_names)
