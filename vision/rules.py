@@ -317,9 +317,8 @@ def _search_alternatives(
             for name in ruled:
                 f = fields[name]
                 equalities = eq_count.get(name, 0)
-                needed = CONFIRM_MIN if equalities < 2 else CONFIRM_MIN_TWO_EQ
                 doubted = f.flagged and f.reason == REASON_LOW_CONFIDENCE
-                if doubted and f.value is not None and f.confidence >= needed and equalities:
+                if doubted and f.value is not None and _sums_settle(f.confidence, equalities):
                     fields[name] = replace(f, flagged=False, reason=REASON_CONFIRMED)
     elif consistent and not first_ok:
         ranked = sorted(consistent.items(), key=lambda kv: kv[1], reverse=True)
@@ -349,22 +348,28 @@ def _search_alternatives(
                         corrected=True,
                         read_text=f.text,
                     )
-                elif checked and f.flagged and f.value is not None and f.confidence >= CONFIRM_MIN:
-                    fields[name] = replace(f, flagged=False, reason=REASON_CONFIRMED)
             for name in ruled if checked else ():
-                # Doubted pens with no runner-up to search, whose sums now hold.
+                # The doubted pens left as read, searched or not (no runner-up worth trying),
+                # whose sums now hold.
                 f = fields[name]
                 if (
-                    name not in searched
+                    name not in changed
                     and f.reason == REASON_LOW_CONFIDENCE
                     and f.value is not None
-                    and f.confidence >= CONFIRM_MIN
-                    and eq_count.get(name, 0)
+                    and _sums_settle(f.confidence, eq_count.get(name, 0))
                 ):
                     fields[name] = replace(f, flagged=False, reason=REASON_CONFIRMED)
             logger.info("arithmetic corrected %s", ", ".join(changed))
         else:
             _flag_ambiguous(fields, searched, consistent, reasons)
+
+
+def _sums_settle(confidence: float, equalities: int) -> bool:
+    """May holding sums clear a doubted pen? Half the model's confidence with one equality,
+    CONFIRM_MIN_TWO_EQ with two or more (`_require_arithmetic` then wants both to vouch)."""
+    if not equalities:
+        return False
+    return confidence >= (CONFIRM_MIN if equalities < 2 else CONFIRM_MIN_TWO_EQ)
 
 
 def vouching_rules(
