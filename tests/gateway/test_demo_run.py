@@ -84,7 +84,8 @@ def demo(demo_dir: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
 def _up(url: str) -> bool:
     try:
         return requests.get(url + "/masuk", timeout=2).status_code == 200
-    except requests.ConnectionError:
+    except (requests.ConnectionError, requests.Timeout):
+        # Not listening yet, or listening but still importing on a loaded machine.
         return False
 
 

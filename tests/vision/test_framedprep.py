@@ -104,12 +104,14 @@ def test_a_mark_crossing_the_frame_is_read_whole(label: str, at: tuple[float, fl
     assert not out.blank and out.image.max() == 255
 
 
-def test_a_stroke_drawn_along_the_line_goes_with_it_and_is_not_read_surely() -> None:
+def test_a_stroke_drawn_along_the_line_is_read_right_or_not_surely() -> None:
     # The 0's lower left side lies on the printed line: removed with it, the rest of the 0
-    # is open. The model may guess, but it must not be sure, so the field goes to a person.
+    # is open. The model may still see the 0; what it must not do is read another digit
+    # surely, which would pass the field without a person.
     on_line = photographed(ink(framed_box(), "0", at=(-0.05, 0.15)))
     probs = digits.classify_prepared(framedprep.prepare_framed([on_line], [FRAME]))[0]
-    assert float(probs.max()) < 0.9
+    best = digits.LABELS[int(probs.argmax())]
+    assert best == "0" or float(probs.max()) < 0.9, (best, float(probs.max()))
 
 
 def test_the_frame_is_found_where_registration_put_it_within_its_error() -> None:
