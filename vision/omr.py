@@ -21,8 +21,8 @@ import numpy as np
 
 from vision.fields import BLANK, CONFIDENT, CROSS, REASON_LOW_CONFIDENCE
 from vision.reading import FieldReading
-from vision.rules import REASON_UNCHECKED
 from vision.template import BubbleColumn
+from vision.vouching import REASON_UNCHECKED
 
 logger = logging.getLogger(__name__)
 

@@ -98,8 +98,9 @@ def test_faint_digits_taken_for_paper_never_pass_as_smaller_numbers() -> None:
     if wrong:
         assert reading.status == "needs_review"
     # Every accepted number was checked by a sum that was evaluated and held.
-    from vision.rules import load_rules, vouching_rules
+    from vision.rules import load_rules
     from vision.template import load_templates
+    from vision.vouching import vouching_rules
 
     vouched = vouching_rules(reading.fields, load_rules(load_templates()[101].rules), {})
     accepted = {n for n, f in reading.fields.items() if not f.flagged}

@@ -6,16 +6,9 @@ import json
 
 import pytest
 
-from vision.rules import (
-    TPS_RULES_PATH,
-    boxes_sure,
-    check_rules,
-    check_tps,
-    load_rules,
-    resolve_fields,
-    vouching_rules,
-)
+from vision.rules import TPS_RULES_PATH, check_rules, check_tps, load_rules, resolve_fields
 from vision.template import Rule, load_templates
+from vision.vouching import boxes_sure, vouching_rules
 
 Boxes = list[list[tuple[str, float]]]
 

@@ -1,0 +1,91 @@
+"""Alternative readings of doubtful boxes: the values a field could spell, and the value
+combinations across fields that make every rule hold (`vision.rules` searches them).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+
+from vision.fields import BoxCandidates, parse_labels
+from vision.template import Rule
+
+# Boxes the model is at least this sure of are not second-guessed.
+BOX_SURE = 0.98
+# Runner-up labels below this probability are not worth trying.
+ALT_MIN = 0.02
+# Alternative values kept per field.
+ALTS_PER_FIELD = 4
+
+
+@dataclass(frozen=True)
+class Alternative:
+    value: int | None
+    labels: tuple[str, ...]
+    score: float
+
+
+def field_alternatives(boxes: Sequence[BoxCandidates]) -> list[Alternative]:
+    """Distinct values the doubtful boxes of one field could spell, most likely first."""
+    options: list[list[tuple[str, float]]] = []
+    for candidates in boxes:
+        if not candidates:
+            options.append([("", 0.0)])
+            continue
+        top_label, top_p = candidates[0]
+        if top_p >= BOX_SURE:
+            options.append([(top_label, top_p)])
+            continue
+        options.append([(lbl, p) for lbl, p in candidates[:3] if p >= ALT_MIN] or [candidates[0]])
+    by_value: dict[int | None, Alternative] = {}
+    totals: dict[int | None, float] = {}
+    for combo in itertools.product(*options):
+        labels = tuple(label for label, _ in combo)
+        parsed = parse_labels(labels)
+        if parsed.error is not None:
+            continue
+        score = math.prod(p for _, p in combo)
+        totals[parsed.value] = totals.get(parsed.value, 0.0) + score
+        best = by_value.get(parsed.value)
+        if best is None or score > best.score:
+            by_value[parsed.value] = Alternative(parsed.value, labels, score)
+    alts = [replace(alt, score=totals[alt.value]) for alt in by_value.values()]
+    alts.sort(key=lambda a: a.score, reverse=True)
+    return alts[:ALTS_PER_FIELD]
+
+
+def top_value(alts: Sequence[Alternative]) -> int | None:
+    return alts[0].value if alts else None
+
+
+def consistent_assignments(
+    rules: Sequence[Rule],
+    first: Mapping[str, int | None],
+    searched: Sequence[str],
+    alternatives: Mapping[str, Sequence[Alternative]],
+    params: Mapping[str, int | None],
+) -> dict[tuple[int | None, ...], float]:
+    """Value tuples (over `searched`) that make every rule hold, with their likelihood."""
+    if not searched:
+        ok = all(r.holds(first, params) is not False for r in rules)
+        return {(): 1.0} if ok else {}
+    values = dict(first)
+    relevant = [r for r in rules if any(n in searched for n in r.fields)]
+    fixed_ok = all(r.holds(first, params) is not False for r in rules if r not in relevant)
+    if not fixed_ok:
+        # A rule among fields with no doubt fails: no alternative can repair it.
+        return {}
+    found: dict[tuple[int | None, ...], float] = {}
+    for combo in itertools.product(*(alternatives[n] for n in searched)):
+        pairs = list(zip(searched, combo, strict=True))
+        # An alternative may not escape the rules by turning a read number into nothing.
+        if any(alt.value is None and first[name] is not None for name, alt in pairs):
+            continue
+        for name, alt in pairs:
+            values[name] = alt.value
+        if all(r.holds(values, params) is not False for r in relevant):
+            key = tuple(a.value for a in combo)
+            found[key] = math.prod(a.score for a in combo)
+    return found
