@@ -35,16 +35,11 @@ SETTLED_ALT_MIN = 0.1
 # than 3 steps. Measured on synthetic photos, even saturated boxes are wrong now and then,
 # so this bounds the risk; only an equality (or the bubbles) removes it.
 UNCHECKED_BOX_MIN = 251 / 256
+UNCHECKED_RIVAL_MAX = 3 / 256
 # Bounds that leave this few numbers (the day of the count: 14 or 15) check a field whose
 # doubtful boxes have no rival reading inside them.
 WINDOW_VALUES = 2
-UNCHECKED_RIVAL_MAX = 3 / 256
 
-REASON_UNVERIFIED = "tidak dapat diperiksa dengan aritmetika ({rules}), mohon periksa"
-REASON_UNCHECKED = "tidak ada aturan yang memeriksa dan tulisan kurang pasti"
-REASON_CORRECTED = "dikoreksi oleh aritmetika (terbaca {read})"
-REASON_CORRECTED_CHECK = "dikoreksi oleh aritmetika (terbaca {read}), mohon periksa"
-REASON_CONFIRMED = "dikuatkan oleh aritmetika"
 REASON_UNVERIFIED = "tidak dapat diperiksa dengan aritmetika ({rules}), mohon periksa"
 REASON_UNCHECKED = "tidak ada aturan yang memeriksa dan tulisan kurang pasti"
 REASON_CORRECTED = "dikoreksi oleh aritmetika (terbaca {read})"
