@@ -186,10 +186,13 @@ def resolve_fields(
         name: read_field(cands, box_mm=box_mm.get(name, (0.0, 0.0, 0.0, 0.0)), confident=confident)
         for name, cands in boxes.items()
     }
-    active = [r for r in rules if r.applies(params) and all(f in fields for f in r.fields)]
+    usable = [r for r in rules if r.applies(params) and all(f in fields for f in r.fields)]
+    # Soft rules never fail a page: they are not searched for or checked, only counted as
+    # a possible second check (`eq_count`) and, where they hold, vouch (`require_arithmetic`).
+    active = [r for r in usable if not r.soft]
     reasons: list[str] = []
     if active:
-        _search_alternatives(fields, boxes, active, params, reasons)
+        _search_alternatives(fields, boxes, active, params, reasons, soft=usable)
     values = {name: f.value for name, f in fields.items()}
     checks = check_rules(active, values, params)
     failing = [c for c in checks if not c.ok]
@@ -204,7 +207,7 @@ def resolve_fields(
                 fields[name] = replace(f, reason=f"{f.reason}; {check.rule}")
         if check.message:
             reasons.append(check.message)
-    require_arithmetic(fields, boxes, active, params)
+    require_arithmetic(fields, boxes, usable, params)
     return Resolution(fields, checks, reasons)
 
 
@@ -214,11 +217,13 @@ def _search_alternatives(
     active: Sequence[Rule],
     params: Mapping[str, int | None],
     reasons: list[str],
+    soft: Sequence[Rule] = (),
 ) -> None:
-    """Confirm, correct or flag the doubtful fields of `active` rules, in place."""
+    """Confirm, correct or flag the doubtful fields of `active` rules, in place. `soft`:
+    every usable rule, soft ones included, for counting a field's possible checks."""
     first = {name: f.value for name, f in fields.items()}
     eq_count: dict[str, int] = {}
-    for rule in active:
+    for rule in soft or active:
         if rule.op == "eq":
             for name in set(rule.fields):
                 eq_count[name] = eq_count.get(name, 0) + 1
@@ -274,10 +279,13 @@ def _search_alternatives(
             and all(eq_count.get(n, 0) > 0 for n in changed)
         )
         if strong:
-            checked = all(eq_count.get(n, 0) >= CORRECTION_MIN_EQ_RULES for n in changed)
+            # Per field: a correction its row and column both check passes (if both still
+            # vouch for it once every correction is made: `require_arithmetic`), whatever
+            # another correction in the same search needs.
             for name, value in zip(searched, best_key, strict=True):
                 alt = next(a for a in alternatives[name] if a.value == value)
                 f = fields[name]
+                checked = eq_count.get(name, 0) >= CORRECTION_MIN_EQ_RULES
                 if name in changed:
                     fields[name] = replace(
                         f,
@@ -291,9 +299,10 @@ def _search_alternatives(
                         corrected=True,
                         read_text=f.text,
                     )
-            for name in ruled if checked else ():
+            for name in ruled:
                 # The doubted pens left as read, searched or not (no runner-up worth trying),
-                # whose sums now hold.
+                # whose sums now hold; `require_arithmetic` then drops every sum a flagged
+                # or unanchored correction takes part in.
                 f = fields[name]
                 if (
                     name not in changed

@@ -40,6 +40,8 @@ Matrix = np.ndarray[Any, np.dtype[np.float64]]
 PAGES = (1, 2, 3)
 ELECTION_DAY = (14, 2, 2024)
 DATE_FIELDS = ("tanggal_hari", "tanggal_bulan", "tanggal_tahun")
+# Share of TPS whose ballots received differ from DPT + 2% (the soft reserve rule fails).
+OFF_RESERVE_SHARE = 0.15
 DIFFICULTIES = ("easy", "normal", "hard")
 
 # Streams of the seed sequence: numbers, handwriting, camera, other documents.
@@ -133,6 +135,13 @@ def tps_values(seed: int, dpt: int | None = None) -> dict[int, dict[str, int]]:
     day += int(rng.random() < 0.2)
     p3 = {"suara_sah": valid, "suara_tidak_sah": invalid, "suara_total": voters,
           "tanggal_hari": day, "tanggal_bulan": month, "tanggal_tahun": year}
+    if rng.random() < OFF_RESERVE_SHARE:
+        # Not every TPS gets exactly DPT + 2%: ballots lent to a neighbour, a short delivery.
+        # The form's own sum still holds; only the usual reserve (a soft rule) does not.
+        floor = voters + spoiled - received
+        delta = int(rng.choice([d for d in range(-3, 6) if d and d >= floor] or [1]))
+        p1["surat_suara_diterima"] = received + delta
+        p1["surat_suara_sisa"] += delta
     return {1: p1, 2: p2, 3: p3}
 
 

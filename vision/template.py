@@ -80,6 +80,11 @@ class Rule:
     rhs_param: str | None = None
     description: str = ""
     message: str | None = None
+    # The right side plus this percentage of its fields' sum, rounded up (KPU's 2% reserve).
+    rhs_pct: int = 0
+    # A usual relation, not a law of the form: it vouches for its fields when it holds and
+    # never fails a page when it does not (`vision.vouching`).
+    soft: bool = False
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -100,6 +105,8 @@ class Rule:
             rhs_param=data.get("rhs_param"),
             description=str(data.get("description") or ""),
             message=data.get("message"),
+            rhs_pct=int(data.get("rhs_pct") or 0),
+            soft=bool(data.get("soft", False)),
         )
 
     def applies(self, params: Mapping[str, int | None]) -> bool:
@@ -120,7 +127,7 @@ class Rule:
                     return None
                 total += value
             totals.append(total)
-        rhs = totals[1] + self.rhs_const
+        rhs = totals[1] + self.rhs_const + -(-totals[1] * self.rhs_pct // 100)
         if self.rhs_param is not None:
             rhs += params[self.rhs_param] or 0
         return totals[0], rhs

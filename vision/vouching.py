@@ -68,14 +68,52 @@ def vouching_rules(
     Inequalities (`le`, `<= 300`) hold for most wrong numbers too and check nothing.
     """
     values = {name: f.value for name, f in fields.items()}
+    holding = [r for r in active if r.op == "eq" and r.holds(values, params) is True]
+    base = _vouching(fields, holding, {})
+    return _vouching(fields, holding, _anchors(fields, holding, base))
+
+
+def _vouching(
+    fields: Mapping[str, FieldReading], holding: Sequence[Rule], anchors: Mapping[str, set[str]]
+) -> dict[str, list[str]]:
+    """Per field, the holding equalities in which every other corrected field is anchored
+    by some other equality (`_anchors`)."""
     out: dict[str, list[str]] = {}
-    for rule in active:
-        if rule.op != "eq" or rule.holds(values, params) is not True:
-            continue
+    for rule in holding:
         for name in dict.fromkeys(rule.fields):
-            if any(fields[o].corrected for o in rule.fields if o != name):
+            if any(
+                fields[o].corrected and not anchors.get(o, set()) - {rule.id}
+                for o in rule.fields
+                if o != name
+            ):
                 continue
             out.setdefault(name, []).append(rule.id)
+    return out
+
+
+def _anchors(
+    fields: Mapping[str, FieldReading],
+    holding: Sequence[Rule],
+    base: Mapping[str, list[str]],
+) -> dict[str, set[str]]:
+    """Corrected fields whose new value another equality fixes on its own: per field, the
+    equalities in which every other field was read as written (not corrected) and is itself
+    checked by an equality free of corrections.
+
+    Such a field is as good as read: `II.2` corrected to equal a checked `I.B.4 (J)` is
+    fixed by it, so `II.1 = II.2 + II.3 + II.4` still checks II.1, II.3 and II.4. Only a
+    correction that passes on its own (two equalities) anchors anything.
+    """
+    out: dict[str, set[str]] = {}
+    for name, f in fields.items():
+        if not f.corrected or len(base.get(name, ())) < CORRECTION_MIN_EQ_RULES:
+            continue
+        for rule in holding:
+            others = [o for o in rule.fields if o != name]
+            if name in rule.fields and others and all(
+                not fields[o].corrected and base.get(o) for o in others
+            ):
+                out.setdefault(name, set()).add(rule.id)
     return out
 
 

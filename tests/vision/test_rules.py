@@ -461,3 +461,77 @@ def test_after_a_checked_correction_a_doubted_pen_whose_sums_hold_is_confirmed()
     assert not result.fields["pengguna_total_j"].flagged
     field = result.fields["pengguna_total_l"]
     assert field.value == total_l and not field.flagged
+
+
+# Section II of page 1: ballots received = used + spoiled + left; used = voters (I.B.4 J);
+# and, softly, received = DPT + 2% (rounded up), what KPU usually sends a TPS.
+BALLOT_RULES = load_rules([
+    {"id": "diterima", "lhs": ["diterima"], "op": "eq", "rhs": ["digunakan", "rusak", "sisa"]},
+    {"id": "digunakan", "lhs": ["digunakan"], "op": "eq", "rhs": ["pengguna"]},
+    {"id": "pengguna_row", "lhs": ["pengguna"], "op": "eq", "rhs": ["pengguna_l", "pengguna_p"]},
+    {"id": "dpt_row", "lhs": ["dpt"], "op": "eq", "rhs": ["dpt_l", "dpt_p"]},
+    {"id": "cadangan", "lhs": ["diterima"], "op": "eq", "rhs": ["dpt"], "rhs_pct": 2,
+     "soft": True},
+])
+BALLOTS = {"dpt_l": 110, "dpt_p": 118, "dpt": 228, "pengguna_l": 100, "pengguna_p": 111,
+           "pengguna": 211, "diterima": 233, "digunakan": 211, "rusak": 1, "sisa": 21}
+
+
+def ballots(**override: Boxes) -> dict[str, Boxes]:
+    boxes = {name: written(value) for name, value in BALLOTS.items()}
+    boxes.update(override)
+    return boxes
+
+
+def test_the_percentage_is_added_to_the_right_side_and_rounded_up() -> None:
+    rule = BALLOT_RULES[-1]
+    assert rule.sides({"diterima": 233, "dpt": 228}, {}) == (233, 233)  # 228 + 4.56 -> 233
+    assert rule.sides({"diterima": 0, "dpt": 100}, {}) == (0, 102)
+
+
+def test_a_soft_rule_that_fails_never_flags_the_page_or_shows_as_a_check() -> None:
+    # 240 ballots for a DPT of 228: more than the usual 233, yet the form's sums hold.
+    result = resolve_fields(ballots(diterima=written(240), sisa=written(28)), BALLOT_RULES)
+    assert not any(f.flagged for f in result.fields.values())
+    assert {c.rule for c in result.checks} == {"diterima", "digunakan", "pengguna_row", "dpt_row"}
+    assert result.reasons == []
+
+
+def test_a_correction_the_usual_reserve_confirms_passes_and_its_sum_still_checks_the_rest() -> None:
+    # 233 read as 733 (7 for 2): the sum of section II and the usual DPT + 2% both say 233.
+    doubtful = [[("7", 0.80), ("2", 0.18)], [("3", 0.99)], [("3", 0.99)]]
+    result = resolve_fields(ballots(diterima=doubtful), BALLOT_RULES)
+    field = result.fields["diterima"]
+    assert field.value == 233 and field.corrected and not field.flagged
+    # II.1 is fixed by the DPT row and the reserve alone, so II.1 = II.2 + II.3 + II.4
+    # still checks the ballots spoiled and left over.
+    assert not result.fields["rusak"].flagged and not result.fields["sisa"].flagged
+
+
+def test_without_the_usual_reserve_a_one_sum_correction_still_goes_to_a_person() -> None:
+    doubtful = [[("7", 0.80), ("2", 0.18)], [("4", 0.99)], [("0", 0.99)]]  # 240, not 233
+    result = resolve_fields(ballots(diterima=doubtful, sisa=written(28)), BALLOT_RULES)
+    field = result.fields["diterima"]
+    assert field.value == 240 and field.corrected and field.flagged
+    assert "mohon periksa" in (field.reason or "")
+    assert result.fields["rusak"].flagged and result.fields["sisa"].flagged
+
+
+def test_a_correction_fixed_by_another_checked_sum_does_not_blind_its_other_sums() -> None:
+    # II.2 read 271 (7 for 1): II.2 = I.B.4 (J) = 211, a checked row, fixes it; the sum of
+    # section II, holding with 211, then checks II.1, II.3 and II.4 as if II.2 were read.
+    doubtful = [[("2", 0.99)], [("7", 0.75), ("1", 0.24)], [("1", 0.99)]]
+    result = resolve_fields(ballots(digunakan=doubtful), BALLOT_RULES)
+    assert result.fields["digunakan"].corrected and not result.fields["digunakan"].flagged
+    for name in ("diterima", "rusak", "sisa"):
+        assert not result.fields[name].flagged, result.fields[name].reason
+
+
+def test_a_partner_corrected_on_one_sum_alone_anchors_nothing() -> None:
+    # II.3 corrected on the sum of section II alone: it cannot vouch for that sum's others.
+    rules = [r for r in BALLOT_RULES if not r.soft]
+    doubtful = [[("X", 0.99)], [("X", 0.99)], [("7", 0.80), ("1", 0.18)]]
+    result = resolve_fields(ballots(rusak=doubtful), rules)
+    assert result.fields["rusak"].value == 1 and result.fields["rusak"].flagged
+    sisa = result.fields["sisa"]
+    assert sisa.flagged and "tidak dapat diperiksa" in (sisa.reason or "")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import cv2
@@ -33,7 +34,8 @@ def _all_rules() -> list[Rule]:
 def _holds(rule: Rule, values: dict[str, int], params: dict[str, int]) -> bool:
     """The rule format of DEVELOPERS.md: sum(lhs) op sum(rhs) + rhs_const + params[rhs_param]."""
     left = sum(values[name] for name in rule.lhs)
-    right = sum(values[name] for name in rule.rhs) + rule.rhs_const
+    parts = sum(values[name] for name in rule.rhs)
+    right = parts + rule.rhs_const + math.ceil(parts * rule.rhs_pct / 100)
     if rule.rhs_param is not None:
         right += params[rule.rhs_param]
     compare = {"eq": left == right, "le": left <= right, "ge": left >= right}
@@ -44,6 +46,8 @@ def _holds(rule: Rule, values: dict[str, int], params: dict[str, int]) -> bool:
 def test_tps_values_satisfy_every_rule_of_the_form(dpt: int | None) -> None:
     rules = _all_rules()
     assert len(rules) >= 20
+    assert any(r.soft for r in rules)
+    soft_kept = 0
     for seed in range(150):
         pages = tps_values(seed, dpt=dpt)
         assert sorted(pages) == [1, 2, 3]
@@ -52,11 +56,13 @@ def test_tps_values_satisfy_every_rule_of_the_form(dpt: int | None) -> None:
         merged = pages[1] | pages[2] | pages[3]
         tps_dpt = dpt if dpt is not None else merged["pemilih_dpt_j"]
         assert tps_dpt <= 300
-        broken = [r.id for r in rules if not _holds(r, merged, {"dpt": tps_dpt})]
+        # Soft rules are usual, not laws: most TPS keep them, some do not.
+        broken = [r.id for r in rules if not r.soft and not _holds(r, merged, {"dpt": tps_dpt})]
         assert not broken, f"seed {seed}: {broken}"
+        soft_kept += all(_holds(r, merged, {"dpt": tps_dpt}) for r in rules if r.soft)
         assert all(v >= 0 for v in merged.values())
         received = merged["surat_suara_diterima"]
-        assert tps_dpt <= received <= tps_dpt + 0.02 * tps_dpt + 1
+        assert tps_dpt - 3 <= received <= tps_dpt + math.ceil(0.02 * tps_dpt) + 5
         counts = [v for k, v in merged.items()
                   if not k.startswith(("surat_suara_diterima", "surat_suara_sisa",
                                             "surat_suara_rusak", "tanggal"))]
@@ -64,6 +70,8 @@ def test_tps_values_satisfy_every_rule_of_the_form(dpt: int | None) -> None:
         # Election day, or the next when the count ran past midnight.
         assert merged["tanggal_hari"] in (14, 15)
         assert (merged["tanggal_bulan"], merged["tanggal_tahun"]) == (2, 2024)
+    # About 85% of TPS receive exactly DPT + 2% (rounded up); the rest differ a little.
+    assert 0.7 * 150 <= soft_kept < 150
 
 
 def test_tps_values_are_deterministic_and_vary_by_seed() -> None:
