@@ -132,10 +132,13 @@ def fuse_field(
     labels: Sequence[str],
     probs: Sequence[float],
     columns: Sequence[ColumnReading],
+    sure: Sequence[bool] | None = None,
 ) -> FieldReading:
     """Combine a field read from its boxes with its bubble columns.
 
-    `labels`/`probs` are the boxes as finally read (after any arithmetic correction).
+    `labels`/`probs` are the boxes as finally read (after any arithmetic correction);
+    `sure`: per box, whether the model's reading of it alone clears the bar a field with no
+    rule to check it must clear (`vision.vouching.box_sure`).
     """
     known = [c for c in columns if c.state == "ok" and c.digit is not None and c.box < len(labels)]
     if not known:
@@ -156,10 +159,14 @@ def fuse_field(
     # Every box must be vouched for: a digit by its bubble, a leading X or empty box by a
     # 0 bubble or a column left empty. An empty box may be a faint digit the box reader took
     # for paper (a thin 1), and only an empty column says the officer wrote nothing there.
+    # A digit whose bubbles were left empty (officers skip them) stands on the model alone,
+    # by the same bar as a field no rule checks.
     states = {c.box: c for c in columns}
+    sure = list(sure) if sure is not None else [False] * len(labels)
     all_digits_checked = all(
         any(c.box == i for c in known)
         or (label in (BLANK, CROSS) and i in states and states[i].state == "none")
+        or (label not in (BLANK, CROSS) and i < len(sure) and sure[i])
         for i, label in enumerate(labels)
     )
     if field.value is None or field.corrected:

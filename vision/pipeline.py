@@ -264,6 +264,7 @@ def _read_bubbles(
     candidates: dict[str, list[list[tuple[str, float]]]],
 ) -> None:
     from vision.omr import fuse_field, read_columns
+    from vision.vouching import box_sure
 
     report: dict[str, Any] = {}
     for spec in registration.template.fields:
@@ -273,7 +274,12 @@ def _read_bubbles(
         report[spec.name] = [c.to_dict() for c in columns]
         field = reading.fields[spec.name]
         labels, probs = _final_labels(field, candidates[spec.name])
-        reading.fields[spec.name] = fuse_field(field, labels, probs, columns)
+        # The model alone vouches for a box only when it read it as written (not corrected).
+        sure = [
+            box_sure(cands) and cands[0][0] == label
+            for label, cands in zip(labels, candidates[spec.name], strict=True)
+        ]
+        reading.fields[spec.name] = fuse_field(field, labels, probs, columns, sure)
     reading.omr = report
 
 

@@ -231,11 +231,13 @@ def boxes_sure(boxes: Sequence[BoxCandidates]) -> bool:
     An empty box is never sure: emptiness is decided by ink mass before the model, so a
     faint `1` and bare paper look alike (`_32` may be 132).
     """
-    for candidates in boxes:
-        if not candidates or candidates[0][0] == "":
-            return False
-        if candidates[0][1] < UNCHECKED_BOX_MIN:
-            return False
-        if len(candidates) > 1 and candidates[1][1] > UNCHECKED_RIVAL_MAX:
-            return False
-    return True
+    return all(box_sure(candidates) for candidates in boxes)
+
+
+def box_sure(candidates: BoxCandidates) -> bool:
+    """One box of `boxes_sure`: marked, near the ceiling, no rival in sight."""
+    if not candidates or candidates[0][0] == "":
+        return False
+    if candidates[0][1] < UNCHECKED_BOX_MIN:
+        return False
+    return not (len(candidates) > 1 and candidates[1][1] > UNCHECKED_RIVAL_MAX)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import cv2
 import numpy as np
 import pytest
@@ -10,6 +12,7 @@ from vision.fields import read_field
 from vision.omr import ColumnReading, fuse_field, pick_digit, read_columns
 from vision.reading import FieldReading
 from vision.template import BubbleColumn, template_for_page
+from vision.vouching import REASON_UNCHECKED
 
 PX_PER_MM = 4.0
 RADIUS_MM = 4.18
@@ -158,3 +161,21 @@ def test_bubbles_are_read_from_a_photo_of_the_rendered_page_through_registration
             for spec in template.fields
         }
         assert read == truth
+
+
+def test_a_digit_whose_bubbles_were_skipped_may_stand_on_a_sure_box_reading() -> None:
+    # `_50`: the first box empty with its column empty, the 5 bubbled, the 0 not bubbled.
+    boxes = [[("", 0.999)], [("5", 0.95), ("6", 0.04)], [("0", 0.996), ("6", 0.004)]]
+    field, labels, probs, cols = field_and_columns(boxes, {1: [5]})
+    unchecked = replace(field, flagged=True, reason=REASON_UNCHECKED)
+    fused = fuse_field(unchecked, labels, probs, cols, sure=[False, False, True])
+    assert fused.value == 50 and not fused.flagged
+    assert fused.reason == "dikuatkan oleh bulatan"
+
+
+def test_a_skipped_bubble_under_a_doubtful_digit_leaves_the_field_to_a_person() -> None:
+    boxes = [[("", 0.999)], [("5", 0.95), ("6", 0.04)], [("0", 0.96), ("6", 0.04)]]
+    field, labels, probs, cols = field_and_columns(boxes, {1: [5]})
+    unchecked = replace(field, flagged=True, reason=REASON_UNCHECKED)
+    fused = fuse_field(unchecked, labels, probs, cols, sure=[False, False, False])
+    assert fused.flagged and fused.reason == REASON_UNCHECKED
