@@ -36,13 +36,12 @@ from vision.cellprep import (
     Image,
     Prepared,
     _blank,
-    _components,
     _draw,
     _ink,
     _ink_contrast,
     _inked,
-    _select,
 )
+from vision.tiles import _components, _select
 
 logger = logging.getLogger(__name__)
 
@@ -88,16 +87,18 @@ def _line_rows(line_mask: U8, lo: int, hi: int, span: tuple[int, int], expected:
     covered = counts >= LINE_COVER
     rows = np.arange(len(best))
     found = np.zeros_like(covered)
-    found[rows, best] = covered[rows, best]
-    # Grow along the covered rows next to the best one, up to the printed width plus blur.
-    for step in (-1, 1):
-        going = found[rows, best].copy()
-        for d in range(1, width + 3):
-            at = best + step * d
-            inside = (at >= 0) & (at < counts.shape[1])
-            at = np.clip(at, 0, counts.shape[1] - 1)
-            going &= inside & covered[rows, at]
-            found[rows[going], at[going]] = True
+    start = covered[rows, best]
+    found[rows, best] = start
+    # Grow along the covered rows next to the best one, up to the printed width plus blur:
+    # each step away is taken while every row up to it is covered.
+    steps = np.arange(1, width + 3)
+    for sign in (-1, 1):
+        at = best[:, None] + sign * steps[None, :]
+        inside = (at >= 0) & (at < counts.shape[1])
+        at = np.clip(at, 0, counts.shape[1] - 1)
+        going = np.logical_and.accumulate(inside & covered[rows[:, None], at], axis=1)
+        tile, step = np.nonzero(going & start[:, None])
+        found[tile, at[tile, step]] = True
     return np.asarray(found)
 
 
@@ -145,9 +146,11 @@ def _frame_mask(line_mask: U8, frame: Frame) -> tuple[U8, U8]:
             frame_px[:, lo:hi, along_x[0]:along_x[1]] |= grown[:, :, None]
         else:
             frame_px[:, along_y[0]:along_y[1], lo:hi] |= grown[:, None, :]
-    interior = np.zeros((n, h, w), np.uint8)
-    for i, (top, bottom, left, right) in enumerate(inner):
-        interior[i, top:bottom, left:right] = 1
+    # The bounds are never negative (the frame lies inside the crop), so the comparisons
+    # give what slicing each tile would.
+    in_rows = (np.arange(h) >= inner[:, 0:1]) & (np.arange(h) < inner[:, 1:2])
+    in_cols = (np.arange(w) >= inner[:, 2:3]) & (np.arange(w) < inner[:, 3:4])
+    interior = np.asarray(in_rows[:, :, None] & in_cols[:, None, :], np.uint8)
     return np.asarray(frame_px & line_mask.astype(bool), np.uint8), interior
 
 
@@ -159,27 +162,61 @@ def _rejoin(kept: U8, removed: U8, interior: U8, frame: Frame) -> U8:
     crosses the line at a slant, not square.
     """
     r = max(2, round(frame.line) + REJOIN_SLACK_PX)
-    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-    n, h, w = kept.shape
+    disk = np.asarray(cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)),
+                      np.uint8)
     inside = np.asarray(kept & interior, np.uint8)
     outside = np.asarray(kept & (1 - interior), np.uint8)
-    pad = np.zeros((n, h + r, w), np.uint8)  # blank rows keep the tiles apart
+    # Only tiles with removed pixels and ink on both sides of the frame can get any back:
+    # the (costly) dilations skip the rest.
+    todo = np.flatnonzero(removed.any(axis=(1, 2)) & inside.any(axis=(1, 2))
+                          & outside.any(axis=(1, 2)))
+    if not todo.size:
+        return kept
+    near_inside = _dilate_tiles(inside[todo], disk)
+    near_outside = _dilate_tiles(outside[todo], disk)
+    rejoined = kept.copy()
+    rejoined[todo] |= removed[todo] & near_inside & near_outside
+    return rejoined
 
-    def grown(mask: U8) -> U8:
-        pad[:, :h] = mask
-        out = cv2.dilate(pad.reshape(n * (h + r), w), disk)
-        return np.asarray(out, np.uint8).reshape(n, h + r, w)[:, :h]
 
-    near_inside = grown(inside)
-    near_outside = grown(outside)
-    return np.asarray(kept | (removed & near_inside & near_outside), np.uint8)
+def _dilate_tiles(mask: U8, kernel: U8) -> U8:
+    """Dilation of each tile (N, H, W) alone by a kernel whose rows are contiguous runs.
+
+    The kernel is the union of its rows: each distinct run is one 1-D dilation along the
+    rows of the whole stack, then shifted up or down within each tile. Exactly OpenCV's
+    dilation of a tile alone (max is exact), at a fraction of its cost for a disk.
+    """
+    n, h, w = mask.shape
+    cy, cx = kernel.shape[0] // 2, kernel.shape[1] // 2
+    flat = mask.reshape(n * h, w)
+    out = np.zeros_like(mask)
+    runs: dict[tuple[int, int], U8] = {}
+    for ky in range(kernel.shape[0]):
+        cols = np.flatnonzero(kernel[ky])
+        if not cols.size:
+            continue
+        a, b = int(cols[0]) - cx, int(cols[-1]) - cx
+        if cols.size != b - a + 1 or a > 0 or b < 0:
+            raise ValueError("kernel rows must be runs through the centre column")
+        if (a, b) not in runs:
+            line = np.ones((1, b - a + 1), np.uint8)
+            grown = cv2.dilate(flat, line, anchor=(-a, 0))
+            runs[(a, b)] = np.asarray(grown, np.uint8).reshape(n, h, w)
+        run, dy = runs[(a, b)], ky - cy
+        if abs(dy) >= h:
+            continue  # reaches past the tile
+        if dy >= 0:
+            np.maximum(out[:, : h - dy], run[:, dy:], out=out[:, : h - dy])
+        else:
+            np.maximum(out[:, -dy:], run[:, : h + dy], out=out[:, -dy:])
+    return out
 
 
 def _keep_marks(mask: U8, interior: U8) -> tuple[U8, Image]:
     """Keep the marks that reach into the interior; say per tile whether one is writing."""
     n = mask.shape[0]
     cc = _components(mask)
-    inside = np.bincount(cc.labels[interior.astype(bool)].ravel(), minlength=len(cc.area))
+    inside = np.bincount(cc.label[interior.reshape(-1)[cc.index] != 0], minlength=len(cc.area))
     inside[0] = 0
     largest = np.zeros(n, np.int64)
     np.maximum.at(largest, cc.tile[1:], inside[1:])
@@ -193,10 +230,10 @@ def _keep_marks(mask: U8, interior: U8) -> tuple[U8, Image]:
     return _select(cc, keep), has_stroke
 
 
-def _prepare_stack(work: F32, frame: Frame) -> list[Prepared]:
+def _prepare_stack(work: F32, frame: Frame, whole: U8 | None = None) -> list[Prepared]:
     n = work.shape[0]
     result = [_blank() for _ in range(n)]
-    contrast = _ink_contrast(work)
+    contrast = _ink_contrast(work, whole)
     # Peak darkness inside the frame (the printed line is dark on every box).
     m = SEARCH_PX + 1
     y0, y1 = round(frame.y) + m, round(frame.y + frame.h) - m
@@ -218,11 +255,11 @@ def _prepare_stack(work: F32, frame: Frame) -> list[Prepared]:
     return result
 
 
-def _gray(crop: Image) -> F32:
+def _checked(crop: Image) -> Image:
     arr = np.asarray(crop)
     if arr.ndim != 2 or min(arr.shape) < 8:
         raise ValueError(f"a framed box crop must be a 2-D image of at least 8x8, got {arr.shape}")
-    return arr.astype(np.float32)
+    return arr
 
 
 def prepare_framed_all(crops: list[Image], frames: list[Frame]) -> list[Prepared]:
@@ -237,8 +274,13 @@ def prepare_framed_all(crops: list[Image], frames: list[Frame]) -> list[Prepared
         groups.setdefault((np.shape(crop), frame.key()), []).append(i)
     result: list[Prepared] = [_blank() for _ in crops]
     for members in groups.values():
-        stack = np.stack([_gray(crops[i]) for i in members])
-        for i, one in zip(members, _prepare_stack(stack, frames[members[0]]), strict=True):
+        arrays = [_checked(crops[i]) for i in members]
+        # Crops straight from the photo are bytes: some filters run on those (same values).
+        whole = np.stack(arrays) if all(a.dtype == np.uint8 for a in arrays) else None
+        stack = (np.stack([a.astype(np.float32) for a in arrays]) if whole is None
+                 else whole.astype(np.float32))
+        prepared = _prepare_stack(stack, frames[members[0]], whole)
+        for i, one in zip(members, prepared, strict=True):
             result[i] = one
     return result
 

@@ -108,7 +108,8 @@ def _sharpness(strips: list[Image]) -> float:
 
 
 def _saturated(strips: list[Image]) -> float:
-    return float(np.mean([np.mean(s >= SATURATED_LEVEL) for s in strips]))
+    # The count over the size is the mean of the booleans exactly (whole numbers in float64).
+    return float(np.mean([np.count_nonzero(s >= SATURATED_LEVEL) / s.size for s in strips]))
 
 
 def _scale_ratio(registration: Registration) -> tuple[float, float]:
@@ -171,7 +172,8 @@ def assess(gray: Image, registration: Registration) -> Quality:
             "(Glare on the number boxes: move away from the light)"),
     ))
     quality = Quality(tuple(checks))
-    logger.debug("quality: %s", quality.to_dict())
+    if logger.isEnabledFor(logging.DEBUG):  # to_dict() is not free: only when it is shown
+        logger.debug("quality: %s", quality.to_dict())
     return quality
 
 

@@ -318,9 +318,9 @@ def _page_job(job: PageJob) -> tuple[Any, Any]:
 def cache_path(kind: str, directory: Path | None = None) -> Path:
     """Where `pipeline_set` keeps `kind`'s crops: named by the box preparation's source,
     because a change there changes every prepared box."""
-    from vision import cells, framedprep
+    from vision import cells, framedprep, tiles
 
-    sources = (cellprep.__file__, framedprep.__file__, cells.__file__)
+    sources = (cellprep.__file__, framedprep.__file__, tiles.__file__, cells.__file__)
     digest = hashlib.sha256(b"".join(Path(f).read_bytes() for f in sources)).hexdigest()[:10]
     where = directory or Path(tempfile.gettempdir())
     return where / f"titik_pipeline_crops_{kind}_{digest}.npz"
