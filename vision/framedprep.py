@@ -27,6 +27,7 @@ import numpy as np
 
 from vision.cellprep import (
     F32,
+    FAINT_SEED,
     LINE_CONTRAST,
     MIN_AREA,
     MIN_EXTENT,
@@ -51,6 +52,14 @@ SEARCH_PX = 4
 # A row (column) belongs to the printed line when this share of the frame's length is dark.
 # A digit's bar under the line is shorter than the box; the printed line spans all of it.
 LINE_COVER = 0.7
+# The rows grown from the best one must be this complete (the line's blur is; a stroke
+# beside the line, 60-90% with the blur, is not). Anything from 0.8 to 0.97 measured the
+# same; with NEAR_LINE_PX, 150 benchmark photos: box accuracy 99.51% -> 99.60%, pages
+# needing review 7.3% -> 4.7%.
+GROW_COVER = 0.9
+# Where nothing is written clear of the line, ink this near it (px) still counts: a stem
+# written against the box's side. Registration rarely puts the line this far in.
+NEAR_LINE_PX = 2
 # Strokes crossing the frame are rejoined across at most the line's width plus this.
 REJOIN_SLACK_PX = 3
 
@@ -76,15 +85,18 @@ def _line_rows(line_mask: U8, lo: int, hi: int, span: tuple[int, int], expected:
                width: int) -> Image:
     """Per tile, which rows in [lo, hi) are the printed line: (N, hi - lo) bool.
 
-    The line is the best-covered row nearest where the template puts it, and the covered
-    rows within its printed width of it: a stroke written alongside the line (a `1` hugging
-    the side) is long too, but it is not where the line is and it is not as complete.
+    The line is the best-covered row nearest where the template puts it, and the near
+    complete rows within its printed width of it: a stroke written alongside the line (a `1`
+    hugging the side) is long too, but it is not where the line is and it is not as complete.
     """
     a, b = span
     counts = line_mask[:, lo:hi, a:b].sum(axis=2, dtype=np.int32) / float(max(b - a, 1))
     idx = np.arange(lo, hi)
     best = np.argmax(counts - 0.02 * np.abs(idx - expected)[None, :], axis=1)
     covered = counts >= LINE_COVER
+    # The line's own rows beside the best one are near complete; a `1` written against the
+    # line makes the row next to it only partly dark (its stroke plus the line's blur).
+    complete = counts >= GROW_COVER
     rows = np.arange(len(best))
     found = np.zeros_like(covered)
     start = covered[rows, best]
@@ -96,7 +108,7 @@ def _line_rows(line_mask: U8, lo: int, hi: int, span: tuple[int, int], expected:
         at = best[:, None] + sign * steps[None, :]
         inside = (at >= 0) & (at < counts.shape[1])
         at = np.clip(at, 0, counts.shape[1] - 1)
-        going = np.logical_and.accumulate(inside & covered[rows[:, None], at], axis=1)
+        going = np.logical_and.accumulate(inside & complete[rows[:, None], at], axis=1)
         tile, step = np.nonzero(going & start[:, None])
         found[tile, at[tile, step]] = True
     return np.asarray(found)
@@ -234,11 +246,12 @@ def _prepare_stack(work: F32, frame: Frame, whole: U8 | None = None) -> list[Pre
     n = work.shape[0]
     result = [_blank() for _ in range(n)]
     contrast = _ink_contrast(work, whole)
-    # Peak darkness inside the frame (the printed line is dark on every box).
-    m = SEARCH_PX + 1
-    y0, y1 = round(frame.y) + m, round(frame.y + frame.h) - m
-    x0, x1 = round(frame.x) + m, round(frame.x + frame.w) - m
-    peak = contrast[:, y0:y1, x0:x1].max(axis=(1, 2))
+    # Peak darkness inside the frame, clear of the line wherever registration put it (the
+    # printed line is dark on every box)...
+    peak = _peak(contrast, frame, SEARCH_PX + 1)
+    # ...or, where nothing is written there, nearer the line: a `1` written against the
+    # box's side. The line itself may then raise the peak; it is removed below all the same.
+    peak = np.where(peak > FAINT_SEED, peak, _peak(contrast, frame, NEAR_LINE_PX))
     inked = _inked(peak)
     if not inked.size:
         return result
@@ -253,6 +266,13 @@ def _prepare_stack(work: F32, frame: Frame, whole: U8 | None = None) -> list[Pre
     _draw(result, inked, (fraction >= MIN_INK_FRACTION) & has_stroke, fraction,
           mask, contrast, seed, grow, barred=frame_px)
     return result
+
+
+def _peak(contrast: F32, frame: Frame, margin: int) -> F32:
+    """Per tile, the darkest contrast inside the frame, `margin` px in from its sides."""
+    y0, y1 = round(frame.y) + margin, round(frame.y + frame.h) - margin
+    x0, x1 = round(frame.x) + margin, round(frame.x + frame.w) - margin
+    return np.asarray(contrast[:, y0:y1, x0:x1].max(axis=(1, 2)), np.float32)
 
 
 def _checked(crop: Image) -> Image:

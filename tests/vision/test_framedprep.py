@@ -114,6 +114,38 @@ def test_a_stroke_drawn_along_the_line_is_read_right_or_not_surely() -> None:
     assert best == "0" or float(probs.max()) < 0.9, (best, float(probs.max()))
 
 
+def test_a_stroke_beside_the_line_is_not_grown_into_it() -> None:
+    # Rows of a line mask: the printed line blurred over five rows, complete; beside it a
+    # stem written against the line, dark over three quarters of the frame's length.
+    mask = np.zeros((1, 20, 40), np.uint8)
+    mask[0, 8:13, :] = 1
+    mask[0, 13, :30] = 1
+    found = framedprep._line_rows(mask, 4, 18, (0, 40), expected=10.0, width=3)[0]
+    assert np.flatnonzero(found).tolist() == [4, 5, 6, 7, 8]  # rows 8..12 of [4, 18)
+
+
+def test_a_stem_near_the_line_is_looked_at_even_with_nothing_else_in_the_box() -> None:
+    # Written a third of a millimetre from the line, the stem lies where registration
+    # error could put the line: the box is still prepared, not skipped as blank.
+    box = framed_box(seed=5)
+    x0 = round(FRAME.x)
+    top, bottom = round(FRAME.y + 0.2 * FRAME.h), round(FRAME.y + 0.85 * FRAME.h)
+    box[top:bottom, x0 + 1:x0 + 4] = 30.0
+    assert not prepared(photographed(box))[0].blank
+
+
+@pytest.mark.parametrize(("side", "x"), [("left", 0.0), ("right", 0.8)])
+def test_a_1_written_against_the_side_is_read_or_not_surely_another_digit(
+    side: str, x: float
+) -> None:
+    crops = [photographed(ink(framed_box(seed=s), "1", at=(x, 0.15), seed=s)) for s in range(5)]
+    probs = digits.classify_prepared(framedprep.prepare_framed(crops, [FRAME] * len(crops)))
+    labels = [digits.LABELS[int(i)] for i in probs.argmax(axis=1)]
+    assert labels.count("1") >= 4, labels
+    for label, row in zip(labels, probs, strict=True):
+        assert label in ("1", "") or float(row.max()) < 0.9, (side, label, float(row.max()))
+
+
 def test_the_frame_is_found_where_registration_put_it_within_its_error() -> None:
     for shift in ((3, 0), (0, -3), (-3, -3)):
         box = photographed(ink(framed_box(shift=shift), "4", at=(0.25, 0.15)))
