@@ -148,7 +148,9 @@ def require_arithmetic(
             )
         if f.flagged or f.value is None:
             continue
-        equalities = [r.id for r in active if r.op == "eq" and name in r.fields]
+        equalities = [r for r in active if r.op == "eq" and name in r.fields]
+        # Named to the officer: the form's own sums (a soft rule is no rule of the form).
+        named = [r.id for r in equalities if not r.soft] or [r.id for r in equalities]
         count = len(vouching.get(name, ()))
         if f.corrected:
             if count < CORRECTION_MIN_EQ_RULES and not settled:
@@ -158,7 +160,7 @@ def require_arithmetic(
             # Confirmed below CONFIRM_MIN on two equalities, and one of them did not vouch.
             fields[name] = replace(f, flagged=True, reason=REASON_LOW_CONFIDENCE)
         elif equalities and count == 0:
-            reason = REASON_UNVERIFIED.format(rules=", ".join(equalities))
+            reason = REASON_UNVERIFIED.format(rules=", ".join(named))
             fields[name] = replace(f, flagged=True, reason=reason)
         elif not equalities and not boxes_sure(boxes[name]) and not _pinned_by_window(
             name, f.value, boxes[name], active

@@ -529,9 +529,12 @@ def test_a_correction_fixed_by_another_checked_sum_does_not_blind_its_other_sums
 
 def test_a_partner_corrected_on_one_sum_alone_anchors_nothing() -> None:
     # II.3 corrected on the sum of section II alone: it cannot vouch for that sum's others.
-    rules = [r for r in BALLOT_RULES if not r.soft]
+    # 240 ballots received, not the usual 233: the soft rule does not vouch for II.1 either.
     doubtful = [[("X", 0.99)], [("X", 0.99)], [("7", 0.80), ("1", 0.18)]]
-    result = resolve_fields(ballots(rusak=doubtful), rules)
+    boxes = ballots(rusak=doubtful, diterima=written(240), sisa=written(28))
+    result = resolve_fields(boxes, BALLOT_RULES)
     assert result.fields["rusak"].value == 1 and result.fields["rusak"].flagged
-    sisa = result.fields["sisa"]
-    assert sisa.flagged and "tidak dapat diperiksa" in (sisa.reason or "")
+    unchecked = "tidak dapat diperiksa dengan aritmetika (diterima), mohon periksa"
+    # The officer is told which of the form's sums could not check them, not the soft one.
+    assert result.fields["sisa"].flagged and result.fields["sisa"].reason == unchecked
+    assert result.fields["diterima"].flagged and result.fields["diterima"].reason == unchecked
