@@ -70,7 +70,7 @@ def vouching_rules(
     values = {name: f.value for name, f in fields.items()}
     holding = [r for r in active if r.op == "eq" and r.holds(values, params) is True]
     base = _vouching(fields, holding, {})
-    return _vouching(fields, holding, _anchors(fields, holding, base))
+    return _vouching(fields, holding, _anchors(fields, base))
 
 
 def _vouching(
@@ -92,29 +92,22 @@ def _vouching(
 
 
 def _anchors(
-    fields: Mapping[str, FieldReading],
-    holding: Sequence[Rule],
-    base: Mapping[str, list[str]],
+    fields: Mapping[str, FieldReading], base: Mapping[str, list[str]]
 ) -> dict[str, set[str]]:
-    """Corrected fields whose new value another equality fixes on its own: per field, the
-    equalities in which every other field was read as written (not corrected) and is itself
-    checked by an equality free of corrections.
+    """Corrected fields the other fields fix twice over: per field, the equalities free of
+    other corrections that hold on it, when there are at least two.
 
-    Such a field is as good as read: `II.2` corrected to equal a checked `I.B.4 (J)` is
-    fixed by it, so `II.1 = II.2 + II.3 + II.4` still checks II.1, II.3 and II.4. Only a
-    correction that passes on its own (two equalities) anchors anything.
+    Such a field is as good as read: each of those equalities pins its value, so an error in
+    one equality's other fields would have to be matched by one in another's for both to
+    hold, the same coincidence a plain equality needs. `II.2` corrected to equal a checked
+    `I.B.4 (J)` and balancing `II.1 = II.2 + II.3 + II.4` still checks II.1, II.3 and II.4;
+    a correction on one sum alone anchors nothing.
     """
-    out: dict[str, set[str]] = {}
-    for name, f in fields.items():
-        if not f.corrected or len(base.get(name, ())) < CORRECTION_MIN_EQ_RULES:
-            continue
-        for rule in holding:
-            others = [o for o in rule.fields if o != name]
-            if name in rule.fields and others and all(
-                not fields[o].corrected and base.get(o) for o in others
-            ):
-                out.setdefault(name, set()).add(rule.id)
-    return out
+    return {
+        name: set(base.get(name, ()))
+        for name, f in fields.items()
+        if f.corrected and len(base.get(name, ())) >= CORRECTION_MIN_EQ_RULES
+    }
 
 
 def require_arithmetic(

@@ -538,3 +538,15 @@ def test_a_partner_corrected_on_one_sum_alone_anchors_nothing() -> None:
     # The officer is told which of the form's sums could not check them, not the soft one.
     assert result.fields["sisa"].flagged and result.fields["sisa"].reason == unchecked
     assert result.fields["diterima"].flagged and result.fields["diterima"].reason == unchecked
+
+
+def test_two_corrections_each_fixed_twice_over_leave_their_partners_checked() -> None:
+    # 152 read 752 and 73 read 78: each correction is pinned by its row and its column, so
+    # the fields they share sums with (I.B.1 P, I.B.4 L) are as checked as on a clean page.
+    dpt_l = [[("7", 0.55), ("1", 0.44)], [("5", 0.999)], [("2", 0.999)]]
+    total_p = [[("X", 0.999)], [("7", 0.999)], [("8", 0.83), ("3", 0.16)]]
+    result = resolve_fields(page(pengguna_dpt_l=dpt_l, pengguna_total_p=total_p), PAGE1_RULES)
+    assert {n: f.value for n, f in result.fields.items()} == TRUTH
+    assert result.fields["pengguna_dpt_l"].corrected and result.fields["pengguna_total_p"].corrected
+    flagged = {n: f.reason for n, f in result.fields.items() if f.flagged}
+    assert flagged == {}
