@@ -26,15 +26,15 @@ import cv2
 import numpy as np
 
 from vision.tiles import (
-    _close_rows,
-    _closing,
-    _cols,
-    _components,
-    _max,
-    _open_rows,
-    _rows,
-    _select,
-    _transposed,
+    by_cols,
+    by_rows,
+    close_rows,
+    closing,
+    components,
+    max_filter,
+    open_rows,
+    select,
+    transposed,
 )
 
 logger = logging.getLogger(__name__)
@@ -103,9 +103,9 @@ def _ink_contrast(gray: F32, whole: U8 | None = None) -> F32:
     """
     # A grey closing wider than any pen stroke erases the ink and keeps the paper, its shadows
     # and gradients; the box blur smooths the closing's blocky steps.
-    paper = _closing(gray if whole is None else whole, 15).astype(np.float32)
-    paper = _rows(paper, lambda a: cv2.blur(a, (7, 1)))
-    paper = _cols(paper, lambda a: cv2.blur(a, (7, 1)))
+    paper = closing(gray if whole is None else whole, 15).astype(np.float32)
+    paper = by_rows(paper, lambda a: cv2.blur(a, (7, 1)))
+    paper = by_cols(paper, lambda a: cv2.blur(a, (7, 1)))
     paper = np.maximum(paper, gray)
     np.maximum(paper, 24.0, out=paper)
     contrast = np.divide(gray, paper, out=paper)
@@ -143,18 +143,18 @@ def _at_boundary(lines: U8, axis: int, margin: int) -> U8:
     """Keep line pieces that touch the tile's boundary across `axis` (0: top/bottom rows,
     1: left/right columns): the printed frame lies there, a digit's bar or stem does not.
     `lines` must be empty but within `margin` of those two sides: only the bands are traced."""
-    band = lines if axis == 0 else _transposed(lines)
+    band = lines if axis == 0 else transposed(lines)
     if not band.any():
         return lines
     n, size, _ = band.shape
     ends = np.concatenate([band[:, :margin], band[:, size - margin :]])
-    cc = _components(ends)
+    cc = components(ends)
     slack = max(2, round(size * 0.04))
     keep = np.where(cc.tile < n, cc.top <= slack, cc.top + cc.height >= margin - slack)
-    kept = _select(cc, keep)
+    kept = select(cc, keep)
     out = np.zeros_like(band)
     out[:, :margin], out[:, size - margin :] = kept[:n], kept[n:]
-    return out if axis == 0 else _transposed(out)
+    return out if axis == 0 else transposed(out)
 
 
 def _edge_to_edge(lines: U8, depth: tuple[Image, Image]) -> U8:
@@ -162,11 +162,11 @@ def _edge_to_edge(lines: U8, depth: tuple[Image, Image]) -> U8:
     frame remnants removed at either side, which a printed rule crosses)."""
     if not lines.any():
         return lines
-    cc = _components(lines)
+    cc = components(lines)
     size = lines.shape[2]
     slack = max(2, round(size * 0.04))
     near, far = depth[0][cc.tile], depth[1][cc.tile]
-    return _select(cc, (cc.left <= near + slack) & (cc.left + cc.width >= size - far - slack))
+    return select(cc, (cc.left <= near + slack) & (cc.left + cc.width >= size - far - slack))
 
 
 def _long_lines(mask: U8) -> U8:
@@ -179,26 +179,26 @@ def _long_lines(mask: U8) -> U8:
     """
     _, h, w = mask.shape
     # Bridge the gaps of dotted guides before looking for length.
-    edge_h = _open_rows(_close_rows(mask, 7), int(w * 0.6))
-    edge_v = _transposed(_open_rows(_close_rows(_transposed(mask), 7), int(h * 0.6)))
+    edge_h = open_rows(close_rows(mask, 7), int(w * 0.6))
+    edge_v = transposed(open_rows(close_rows(transposed(mask), 7), int(h * 0.6)))
     my, mx = max(2, h // 8), max(2, w // 8)
     edge_h[:, my:-my, :] = 0
     edge_v[:, :, mx:-mx] = 0
     frame_v = _at_boundary(edge_v, 1, mx)
     frame = np.bitwise_or(_at_boundary(edge_h, 0, my), frame_v)
-    edges = _max(frame, 3, 3)
+    edges = max_filter(frame, 3, 3)
     # With the frame gone, a stroke that nearly fills the box cannot be bridged to it.
     inner = np.asarray(mask & (1 - edges), np.uint8)
-    rules = _edge_to_edge(_open_rows(_close_rows(inner, 7), int(w * 0.85)), _frame_depth(frame_v))
+    rules = _edge_to_edge(open_rows(close_rows(inner, 7), int(w * 0.85)), _frame_depth(frame_v))
     # Widen by one pixel to take the anti-aliased fringe of the line with it.
-    return np.asarray(np.bitwise_or(edges, _max(rules, 3, 3)), np.uint8)
+    return np.asarray(np.bitwise_or(edges, max_filter(rules, 3, 3)), np.uint8)
 
 
 def _keep_components(mask: U8) -> tuple[U8, Image]:
     """Drop specks and slivers left at the edges; keep every stroke of the written mark.
     Also says, per tile, whether a kept mark is tall or wide enough to be writing."""
     n, h, w = mask.shape
-    cc = _components(mask)
+    cc = components(mask)
     largest = np.zeros(n, np.int64)
     np.maximum.at(largest, cc.tile[1:], cc.area[1:])
     big = largest[cc.tile]
@@ -210,7 +210,7 @@ def _keep_components(mask: U8) -> tuple[U8, Image]:
     keep[0] = False
     stroke = keep & ((cc.height >= MIN_EXTENT * h) | (cc.width >= MIN_EXTENT * w))
     has_stroke = np.bincount(cc.tile[stroke], minlength=n) > 0
-    return _select(cc, keep), has_stroke
+    return select(cc, keep), has_stroke
 
 
 def _stroke_widths(mask: U8) -> Image:
@@ -325,7 +325,7 @@ def _draw(result: list[Prepared], inked: Image, written: Image, fraction: Image,
     mask, contrast = mask[todo], contrast[todo]
     seed3, grow3 = seed[todo][:, None, None], grow[todo][:, None, None]
     # Soft ink inside the kept strokes (plus their fringe) gives MNIST-like anti-aliased edges.
-    keep = _max(mask, 3, 3).astype(bool)
+    keep = max_filter(mask, 3, 3).astype(bool)
     if barred is not None:
         keep = keep & ~barred[todo].astype(bool) | mask.astype(bool)
     ink = np.subtract(contrast, grow3 * 0.5)

@@ -42,7 +42,7 @@ from vision.cellprep import (
     _ink_contrast,
     _inked,
 )
-from vision.tiles import _components, _select
+from vision.tiles import components, select
 
 logger = logging.getLogger(__name__)
 
@@ -227,7 +227,7 @@ def _dilate_tiles(mask: U8, kernel: U8) -> U8:
 def _keep_marks(mask: U8, interior: U8) -> tuple[U8, Image]:
     """Keep the marks that reach into the interior; say per tile whether one is writing."""
     n = mask.shape[0]
-    cc = _components(mask)
+    cc = components(mask)
     inside = np.bincount(cc.label[interior.reshape(-1)[cc.index] != 0], minlength=len(cc.area))
     inside[0] = 0
     largest = np.zeros(n, np.int64)
@@ -239,7 +239,7 @@ def _keep_marks(mask: U8, interior: U8) -> tuple[U8, Image]:
     box_w = interior.any(axis=1).sum(axis=1)[cc.tile]
     stroke = keep & ((cc.height >= MIN_EXTENT * box_h) | (cc.width >= MIN_EXTENT * box_w))
     has_stroke = np.bincount(cc.tile[stroke], minlength=n) > 0
-    return _select(cc, keep), has_stroke
+    return select(cc, keep), has_stroke
 
 
 def _prepare_stack(work: F32, frame: Frame, whole: U8 | None = None) -> list[Prepared]:

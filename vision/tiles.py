@@ -21,12 +21,12 @@ Image = np.ndarray[Any, Any]
 U8 = np.ndarray[Any, np.dtype[np.uint8]]
 
 
-def _rows(stack: Image, op: Any) -> Image:
+def by_rows(stack: Image, op: Any) -> Image:
     n, h, w = stack.shape
     return np.asarray(op(np.ascontiguousarray(stack).reshape(n * h, w))).reshape(n, h, w)
 
 
-def _cols(stack: Image, op: Any) -> Image:
+def by_cols(stack: Image, op: Any) -> Image:
     n, h, w = stack.shape
     flat = np.ascontiguousarray(stack.transpose(0, 2, 1)).reshape(n * w, h)
     return np.asarray(op(flat)).reshape(n, w, h).transpose(0, 2, 1)
@@ -36,7 +36,7 @@ def _line(k: int) -> U8:
     return np.ones((1, max(1, k)), np.uint8)
 
 
-def _max(stack: U8, kh: int, kw: int) -> U8:
+def max_filter(stack: U8, kh: int, kw: int) -> U8:
     """Dilation of each tile by a kh x kw rectangle, the window clipped at the tile's edges.
 
     One OpenCV call on the tiles stacked with kh // 2 blank rows between them: blank never
@@ -50,22 +50,22 @@ def _max(stack: U8, kh: int, kw: int) -> U8:
     return np.asarray(out, np.uint8).reshape(n, -1, w)[:, :h]
 
 
-def _close_rows(stack: U8, k: int) -> U8:
+def close_rows(stack: U8, k: int) -> U8:
     # OpenCV's default border leaves the edges untouched by a closing...
-    return _rows(stack, lambda a: cv2.morphologyEx(a, cv2.MORPH_CLOSE, _line(k)))
+    return by_rows(stack, lambda a: cv2.morphologyEx(a, cv2.MORPH_CLOSE, _line(k)))
 
 
-def _open_rows(stack: U8, k: int) -> U8:
+def open_rows(stack: U8, k: int) -> U8:
     # ...but would extend strokes touching the edge into "lines" of any length in an opening.
-    return _rows(stack, lambda a: cv2.morphologyEx(
+    return by_rows(stack, lambda a: cv2.morphologyEx(
         a, cv2.MORPH_OPEN, _line(k), borderType=cv2.BORDER_CONSTANT, borderValue=0))
 
 
-def _transposed(stack: Image) -> Image:
+def transposed(stack: Image) -> Image:
     return np.ascontiguousarray(stack.transpose(0, 2, 1))
 
 
-def _closing(stack: Image, k: int) -> Image:
+def closing(stack: Image, k: int) -> Image:
     """Grey closing of each tile by a k x k square, the window clipped at the tile's edges
     (which is what a replicated border gives a max or a min filter).
 
@@ -84,7 +84,7 @@ def _closing(stack: Image, k: int) -> Image:
 
 
 @dataclass(frozen=True)
-class _Components:
+class Components:
     """Connected components of every tile at once; label 0 is the background."""
 
     shape: tuple[int, int, int]  # (N, H, W): the stack of tiles
@@ -98,7 +98,7 @@ class _Components:
     area: Image
 
 
-def _components(mask: U8) -> _Components:
+def components(mask: U8) -> Components:
     """Label every tile's 8-connected components at once: the tiles as one image with a blank
     row after each. From then on only the labelled (non-zero) pixels are looked at."""
     n, h, w = mask.shape
@@ -119,14 +119,14 @@ def _components(mask: U8) -> _Components:
     np.minimum.at(left, label, x)
     np.maximum.at(right, label, x)
     top[0] = left[0] = bottom[0] = right[0] = 0
-    return _Components(
+    return Components(
         shape=(n, h, w), index=index, label=label, tile=top // (h + 1), top=top % (h + 1),
         left=left, height=bottom - top + 1, width=right - left + 1,
         area=np.bincount(label, minlength=count),
     )
 
 
-def _select(cc: _Components, keep: Image) -> U8:
+def select(cc: Components, keep: Image) -> U8:
     """The pixels of the components whose `keep` (per label) is true."""
     keep = np.asarray(keep, bool).copy()
     keep[0] = False
