@@ -192,7 +192,7 @@ def resolve_fields(
     active = [r for r in usable if not r.soft]
     reasons: list[str] = []
     if active:
-        _search_alternatives(fields, boxes, active, params, reasons, soft=usable)
+        _search_alternatives(fields, boxes, active, params, reasons, counted=usable)
     values = {name: f.value for name, f in fields.items()}
     checks = check_rules(active, values, params)
     failing = [c for c in checks if not c.ok]
@@ -217,13 +217,13 @@ def _search_alternatives(
     active: Sequence[Rule],
     params: Mapping[str, int | None],
     reasons: list[str],
-    soft: Sequence[Rule] = (),
+    counted: Sequence[Rule] = (),
 ) -> None:
-    """Confirm, correct or flag the doubtful fields of `active` rules, in place. `soft`:
-    every usable rule, soft ones included, for counting a field's possible checks."""
+    """Confirm, correct or flag the doubtful fields of `active` rules, in place. `counted`:
+    the rules a field's possible checks are counted on (`active` and the soft ones)."""
     first = {name: f.value for name, f in fields.items()}
     eq_count: dict[str, int] = {}
-    for rule in soft or active:
+    for rule in counted or active:
         if rule.op == "eq":
             for name in set(rule.fields):
                 eq_count[name] = eq_count.get(name, 0) + 1
