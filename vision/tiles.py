@@ -50,6 +50,39 @@ def max_filter(stack: U8, kh: int, kw: int) -> U8:
     return np.asarray(out, np.uint8).reshape(n, -1, w)[:, :h]
 
 
+def dilate_tiles(mask: U8, kernel: U8) -> U8:
+    """Dilation of each tile (N, H, W) alone by a kernel whose rows are contiguous runs.
+
+    The kernel is the union of its rows: each distinct run is one 1-D dilation along the
+    rows of the whole stack, then shifted up or down within each tile. Exactly OpenCV's
+    dilation of a tile alone (max is exact), at a fraction of its cost for a disk.
+    """
+    n, h, w = mask.shape
+    cy, cx = kernel.shape[0] // 2, kernel.shape[1] // 2
+    flat = mask.reshape(n * h, w)
+    out = np.zeros_like(mask)
+    runs: dict[tuple[int, int], U8] = {}
+    for ky in range(kernel.shape[0]):
+        cols = np.flatnonzero(kernel[ky])
+        if not cols.size:
+            continue
+        a, b = int(cols[0]) - cx, int(cols[-1]) - cx
+        if cols.size != b - a + 1 or a > 0 or b < 0:
+            raise ValueError("kernel rows must be runs through the centre column")
+        if (a, b) not in runs:
+            line = np.ones((1, b - a + 1), np.uint8)
+            grown = cv2.dilate(flat, line, anchor=(-a, 0))
+            runs[(a, b)] = np.asarray(grown, np.uint8).reshape(n, h, w)
+        run, dy = runs[(a, b)], ky - cy
+        if abs(dy) >= h:
+            continue  # reaches past the tile
+        if dy >= 0:
+            np.maximum(out[:, : h - dy], run[:, dy:], out=out[:, : h - dy])
+        else:
+            np.maximum(out[:, -dy:], run[:, : h + dy], out=out[:, -dy:])
+    return out
+
+
 def close_rows(stack: U8, k: int) -> U8:
     # OpenCV's default border leaves the edges untouched by a closing...
     return by_rows(stack, lambda a: cv2.morphologyEx(a, cv2.MORPH_CLOSE, _line(k)))
