@@ -3,7 +3,9 @@
 decode -> registration -> quality -> cells -> model (every box of the page in one batched
 call) -> fields + rules (alternative readings) -> OMR (page 2) -> status. Full-resolution
 pixels are touched only where they matter (tag corners, fiducials, the boxes themselves);
-the page shown to the officer is straightened from a downscaled copy.
+the page shown to the officer is straightened from a downscaled copy when one is sharp
+enough. The photo's hash, the quality check and the straightened page run on a second
+thread beside the decode and the boxes (same work, same results, sooner).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any, TypeVar
@@ -77,13 +80,25 @@ def decode(data: bytes) -> Gray | None:
 
 
 def read_form(data: bytes, *, dpt: int | None = None) -> Reading:
-    """Read one photo (JPEG/PNG bytes) of a C.Hasil page."""
+    """Read one photo (JPEG/PNG bytes) of a C.Hasil page.
+
+    Two threads: once the page is placed, the quality check and the straightened page for the
+    officer's screen run beside the boxes and the model (OpenCV and LiteRT release the GIL),
+    so a box with a spare core answers sooner; the work done is the same. Their stage timings
+    overlap `cells` and `model`; `total` is the wall clock.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="titik-read") as beside:
+        return _read(data, dpt, beside)
+
+
+def _read(data: bytes, dpt: int | None, beside: ThreadPoolExecutor) -> Reading:
     from vision import register as reg_mod
 
     timer = _Timer()
     started = time.perf_counter()
-    sha = hashlib.sha256(data).hexdigest()
+    digest = beside.submit(lambda: hashlib.sha256(data).hexdigest())
     gray = timer.run("decode", lambda: decode(data))
+    sha = digest.result()
     if gray is None:
         return _finish(_rejected(NOT_AN_IMAGE, sha), timer, started)
 
@@ -100,7 +115,18 @@ def read_form(data: bytes, *, dpt: int | None = None) -> Reading:
         return _finish(reading, timer, started)
     template = registration.template
 
-    quality = timer.run("quality", lambda: _assess_quality(gray, registration))
+    judged = beside.submit(timer.run, "quality", lambda: _assess_quality(gray, registration))
+    shown = beside.submit(
+        timer.run,
+        "rectify",
+        lambda: _rectified_jpeg(levels, registration, RECTIFIED_PX_PER_MM),
+    )
+    candidates = None
+    if _pinned(registration):
+        # Read while the quality is judged: a refused photo (a few in a hundred) wastes it.
+        crops = timer.run("cells", lambda: _crop_cells(gray, registration))
+        candidates = timer.run("model", lambda: _classify(crops))
+    quality = judged.result()
     reading = Reading(
         template=template.template_id,
         page=template.page,
@@ -109,16 +135,12 @@ def read_form(data: bytes, *, dpt: int | None = None) -> Reading:
         photo_sha256=sha,
         px_per_mm=RECTIFIED_PX_PER_MM,
     )
-    reading.rectified_jpeg = timer.run(
-        "rectify", lambda: _rectified_jpeg(levels, registration, RECTIFIED_PX_PER_MM)
-    )
-    if quality.refuse or not _pinned(registration):
+    reading.rectified_jpeg = shown.result()
+    if quality.refuse or candidates is None:
         reading.status = STATUS_REJECTED
         reading.reasons = list(quality.messages) or [CORNERS_MISSING]
         return _finish(reading, timer, started)
 
-    crops = timer.run("cells", lambda: _crop_cells(gray, registration))
-    candidates = timer.run("model", lambda: _classify(crops))
     with timer.stage("rules"):
         _read_fields(reading, template, candidates, dpt)
     if any(spec.bubbles for spec in template.fields):
