@@ -115,12 +115,12 @@ def _read(data: bytes, dpt: int | None, beside: ThreadPoolExecutor) -> Reading:
         return _finish(reading, timer, started)
     template = registration.template
 
-    judged = beside.submit(timer.run, "quality", lambda: _assess_quality(gray, registration))
     shown = beside.submit(
         timer.run,
         "rectify",
         lambda: _rectified_jpeg(levels, registration, RECTIFIED_PX_PER_MM),
     )
+    judged = beside.submit(timer.run, "quality", lambda: _assess_quality(gray, registration))
     candidates = None
     if _pinned(registration):
         # Read while the quality is judged: a refused photo (a few in a hundred) wastes it.
