@@ -86,6 +86,26 @@ def _speed() -> dict[str, Any]:
         "pages_per_s_wall": round(1000.0 / stages["total"], 2),
         "cpu_ms_per_page": round(statistics.median(cpu), 1),
         "pages_per_s_per_core_cpu": round(1000.0 / statistics.median(cpu), 2),
+        "stored_sideways": _sideways(photo.jpeg),
+    }
+
+
+def _sideways(jpeg: bytes) -> dict[str, Any]:
+    """The same photo as a phone held upright often stores it: pixels on their side, EXIF
+    orientation 6. OpenCV's default decode turns it upright; the reader does not need to."""
+    from vision.photo_sim import with_exif_orientation
+    from vision.pipeline import read_form
+
+    turned = with_exif_orientation(jpeg, 6)
+    decodes, totals = [], []
+    for _ in range(SPEED_RUNS // 3):
+        decodes.append(_decode_ms(turned, runs=1))
+        totals.append(read_form(turned).timings_ms["total"])
+    return {
+        "imdecode_ms": round(statistics.median(decodes), 1),
+        "total_ms": round(statistics.median(totals), 1),
+        "ratio_total_to_imdecode_median": round(statistics.median(totals)
+                                                / statistics.median(decodes), 2),
     }
 
 

@@ -172,6 +172,20 @@ def photograph(page: Image, rng: np.random.Generator, difficulty: str = "normal"
                           curl)
 
 
+def with_exif_orientation(jpeg: bytes, orientation: int) -> bytes:
+    """The same JPEG with an EXIF orientation tag (6: turn 90 degrees clockwise to view), as
+    many phones store a photo taken upright: the pixels on their side, the turn in a tag."""
+    from PIL import Image as PILImage
+
+    if jpeg[:2] != b"\xff\xd8":
+        raise ValueError("not a JPEG")
+    exif = PILImage.Exif()
+    exif[0x0112] = orientation
+    payload = exif.tobytes()
+    app1 = b"\xff\xe1" + (len(payload) + 2).to_bytes(2, "big") + payload
+    return jpeg[:2] + app1 + jpeg[2:]
+
+
 def default_height(width_px: int) -> int:
     """Height of a 4:3 phone frame of this width: portrait up to 3000 px, landscape beyond."""
     return round(width_px * 4 / 3) if width_px <= 3000 else round(width_px * 3 / 4)

@@ -75,7 +75,10 @@ def decode(data: bytes) -> Gray | None:
     if not data:
         return None
     buffer = np.frombuffer(data, dtype=np.uint8)
-    image = cv2.imdecode(buffer, cv2.IMREAD_GRAYSCALE)
+    # The photo as the sensor stored it: a phone held upright often stores it on its side
+    # with an EXIF orientation, and turning 12 MP upright costs most of a second decode
+    # (measured: 57 against 32 ms). Registration finds the page at any quarter turn anyway.
+    image = cv2.imdecode(buffer, cv2.IMREAD_GRAYSCALE | cv2.IMREAD_IGNORE_ORIENTATION)
     return None if image is None or image.size == 0 else np.asarray(image, dtype=np.uint8)
 
 

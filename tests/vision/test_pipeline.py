@@ -80,6 +80,22 @@ def test_a_filled_page_reads_back_its_truth_or_flags_it(page: int) -> None:
             assert reading.reasons
 
 
+def test_a_photo_stored_on_its_side_with_an_exif_turn_reads_the_same() -> None:
+    _needs("vision.synthetic", *STAGES)
+    from vision.photo_sim import with_exif_orientation
+    from vision.synthetic import synthetic_photo
+
+    photo = synthetic_photo(3, seed=4)
+    turned = with_exif_orientation(photo.jpeg, 6)
+    # OpenCV's default decode would turn it upright (a second pass over 12 MP)...
+    assert _gray(turned).shape == _gray(photo.jpeg).shape[::-1]
+    # ...the reader does not need to: registration places the page at any quarter turn.
+    plain, sideways = read_form(photo.jpeg), read_form(turned)
+    assert sideways.status == plain.status != "rejected"
+    assert sideways.to_dict()["fields"] == plain.to_dict()["fields"]
+    assert sideways.rectified_jpeg == plain.rectified_jpeg
+
+
 @pytest.mark.slow
 def test_faint_digits_taken_for_paper_never_pass_as_smaller_numbers() -> None:
     # Page 1, seed 100, 12 MP: faint ink. With the model of 2024-05 the box reader took
