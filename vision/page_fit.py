@@ -1,8 +1,8 @@
 """Page geometry helpers for registration: point mapping, the page outline, printed boxes.
 
-`page_quad_guess` aims the corner-mark search from the page's bright outline (it carries the
-perspective a 32 mm tag cannot); `box_correspondences` matches each field's printed boxes
-near a homography's guess, so a page with a corner mark missing is still pinned.
+`page_outline` + `page_quad_guess` aim the corner-mark search from the page's bright outline
+(it carries the perspective a 32 mm tag cannot); `box_correspondences` matches each field's
+printed boxes near a homography's guess, so a page with a corner mark missing is still pinned.
 """
 
 from __future__ import annotations
@@ -44,15 +44,10 @@ def local_scale(h: Matrix, point_mm: tuple[float, float]) -> float:
     return float(np.sqrt(np.hypot(*(p[1] - p[0])) * np.hypot(*(p[2] - p[0]))))
 
 
-def page_quad_guess(
-    small: Image, scale: float, template: Template, tag_px: Matrix
-) -> Matrix | None:
-    """Page mm -> full-res px from the page's outline (a bright quad), or None.
+def page_outline(small: Image, scale: float) -> Matrix | None:
+    """The page's outline, a bright quad, as 4 full-res corners (order unknown), or None.
 
-    The tag alone cannot predict the far corners of a tilted page (perspective), and tag +
-    the two top fiducials are nearly collinear: the bottom ones were then searched 100+ px
-    from where they are. The page outline is coarse (a few mm) but carries the perspective.
-    It is used only to aim the fiducial search, and only when it puts the tag where it is.
+    Needs no tag: it can be found while the tag is looked for.
     """
     import cv2
 
@@ -68,7 +63,23 @@ def page_quad_guess(
     quad = cv2.approxPolyDP(hull, 0.02 * cv2.arcLength(hull, True), True)
     if len(quad) != 4:
         return None
-    corners_px = to_full(quad.reshape(4, 2).astype(np.float64), scale)
+    return to_full(quad.reshape(4, 2).astype(np.float64), scale)
+
+
+def page_quad_guess(
+    corners_px: Matrix | None, template: Template, tag_px: Matrix
+) -> Matrix | None:
+    """Page mm -> full-res px from the page's outline (`page_outline`), or None.
+
+    The tag alone cannot predict the far corners of a tilted page (perspective), and tag +
+    the two top fiducials are nearly collinear: the bottom ones were then searched 100+ px
+    from where they are. The page outline is coarse (a few mm) but carries the perspective.
+    It is used only to aim the fiducial search, and only when it puts the tag where it is.
+    """
+    import cv2
+
+    if corners_px is None:
+        return None
     width, height = template.page_size_mm
     page_mm = np.array([[0, 0], [width, 0], [width, height], [0, height]], dtype=np.float64)
     tag_mm = np.array(template.tag_corners_mm, dtype=np.float64)

@@ -106,7 +106,9 @@ def _read(data: bytes, dpt: int | None, beside: ThreadPoolExecutor) -> Reading:
         return _finish(_rejected(NOT_AN_IMAGE, sha), timer, started)
 
     levels = timer.run("pyramid", lambda: reg_mod.pyramid(gray))
-    registration = timer.run("registration", lambda: reg_mod.register(gray, levels=levels))
+    registration = timer.run(
+        "registration", lambda: reg_mod.register(gray, levels=levels, beside=beside)
+    )
     if isinstance(registration, reg_mod.RegistrationFailure):
         reason = registration.reason
         if registration.tag_id is None and timer.run("quality", lambda: _blurred(levels)):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -21,6 +22,7 @@ import numpy as np
 from vision.page_fit import apply_homography as _apply
 from vision.page_fit import box_correspondences as _box_correspondences
 from vision.page_fit import local_scale as _local_scale
+from vision.page_fit import page_outline as _page_outline
 from vision.page_fit import page_quad_guess as _page_quad_guess
 from vision.page_fit import to_full as _to_full
 from vision.template import OTHER_FORM_TAGS, Fiducial, Template, load_templates
@@ -316,10 +318,12 @@ def register(
     *,
     other_forms: Mapping[int, str] | None = None,
     levels: Sequence[tuple[Image, float]] | None = None,
+    beside: Executor | None = None,
 ) -> Registration | RegistrationFailure:
     """Place a grayscale photo on its page template, or say why it cannot be placed.
 
     `levels`: the photo's `pyramid` when the caller already has it (it reuses the copies).
+    `beside`: an executor on which the page's outline is found while the tag is looked for.
     """
     import time
 
@@ -329,6 +333,10 @@ def register(
     templates = load_templates()
     levels = pyramid(gray) if levels is None else levels
     timings["pyramid_ms"] = (time.perf_counter() - t0) * 1000
+    coarse, coarse_scale = levels[-1]
+    outline_px: Future[Matrix | None] | None = None
+    if beside is not None:
+        outline_px = beside.submit(_page_outline, coarse, coarse_scale)
     tags, ids = _find_tags(levels, tuple(sorted({*templates, *other_forms})))
     timings["tag_ms"] = (time.perf_counter() - t0) * 1000 - timings["pyramid_ms"]
     if not ids:
@@ -361,7 +369,9 @@ def register(
     # A full homography from a 32 mm tag extrapolates badly across a 900 mm page; an affine
     # fit is steadier for the first prediction, then found fiducials sharpen the estimate.
     h_guess = _affine_guess(tag_mm, tag_px)
-    outline = _page_quad_guess(levels[-1][0], levels[-1][1], template, tag_px)
+    corners = (_page_outline(coarse, coarse_scale) if outline_px is None
+               else outline_px.result())
+    outline = _page_quad_guess(corners, template, tag_px)
     searches = (FIDUCIAL_SEARCH_MM, FIDUCIAL_SEARCH_MM / 3)
     if outline is not None:
         h_guess, searches = outline, (OUTLINE_SEARCH_MM, FIDUCIAL_SEARCH_MM)

@@ -78,6 +78,19 @@ def test_photo_homography_recovered(case: str) -> None:
         [[0, 0], [600, 0], [600, 900], [0, 900.0]]))).max() < 0.5 * scale
 
 
+def test_the_page_outline_found_beside_the_tag_search_gives_the_same_fit() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    dst, size = PHOTOS["perspective"]
+    photo, _ = _photo(render_page(1, 120.0), dst, size)
+    alone = _registered(photo)
+    with ThreadPoolExecutor(max_workers=1) as beside:
+        together = register(photo, levels=pyramid(photo), beside=beside)
+    assert isinstance(together, Registration)
+    assert np.array_equal(together.homography, alone.homography)
+    assert together.fiducials_px == alone.fiducials_px
+
+
 def test_not_a_form_is_rejected_with_a_plain_reason() -> None:
     rng = np.random.default_rng(1)
     noise = rng.integers(0, 256, (1200, 900), dtype=np.uint8)
