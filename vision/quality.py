@@ -101,9 +101,11 @@ def _sharpness(strips: list[Image]) -> float:
 
     values = []
     for strip in strips:
-        f = strip.astype(np.float32)
-        spread = float(f.std()) ** 2 + 1.0
-        values.append(float(cv2.Laplacian(f, cv2.CV_32F).var()) / spread)
+        # Bytes in, 16-bit Laplacian out (exact: at most 4 x 255 either way); OpenCV's
+        # statistics in double precision, without float copies of the strip.
+        spread = float(cv2.meanStdDev(strip)[1][0, 0]) ** 2 + 1.0
+        energy = float(cv2.meanStdDev(cv2.Laplacian(strip, cv2.CV_16S))[1][0, 0]) ** 2
+        values.append(energy / spread)
     return float(np.median(values))
 
 
@@ -116,10 +118,18 @@ def _scale_ratio(registration: Registration) -> tuple[float, float]:
     """(min px/mm over the field area, max/min px/mm across the page corners)."""
     width, height = registration.template.page_size_mm
     corners = [(0.0, 0.0), (width, 0.0), (width, height), (0.0, height)]
-    scales = [registration.px_per_mm_at(c) for c in corners]
-    at_fields = [registration.px_per_mm_at((f.bbox_mm[0], f.bbox_mm[1]))
-                 for f in registration.template.fields]
-    return min(at_fields), max(scales) / min(scales)
+    scales = _px_per_mm(registration, corners)
+    at_fields = _px_per_mm(registration, [(f.bbox_mm[0], f.bbox_mm[1])
+                                          for f in registration.template.fields])
+    return float(at_fields.min()), float(scales.max() / scales.min())
+
+
+def _px_per_mm(registration: Registration, points_mm: list[tuple[float, float]]) -> Image:
+    """`Registration.px_per_mm_at` of many points in one projection."""
+    pts = np.asarray(points_mm, dtype=np.float64)
+    ends = registration.project(np.vstack([pts, pts + (1.0, 0.0), pts + (0.0, 1.0)]))
+    at, along_x, along_y = np.split(ends, 3)
+    return np.asarray(np.sqrt(np.hypot(*(along_x - at).T) * np.hypot(*(along_y - at).T)))
 
 
 def assess(gray: Image, registration: Registration) -> Quality:
