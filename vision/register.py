@@ -41,6 +41,10 @@ DETECT_LONG_SIDE = 1100
 # the frame. Pruning small candidates keeps aruco's work on busy pages down.
 MIN_TAG_PERIMETER_RATE = 0.04
 FALLBACK_TAG_PERIMETER_RATE = 0.02
+# Adaptive threshold windows (px) for aruco: two instead of its three (3, 13, 23): a 3 px
+# window only finds tags whose cells are ~1 px, which do not decode anyway; measured as the
+# same detections, ~30% faster.
+THRESHOLD_WINDOWS = (5, 15)
 FIDUCIAL_SEARCH_MM = 90.0  # half window around a fiducial's tag-based prediction
 OUTLINE_SEARCH_MM = 30.0  # half window around its prediction from the page outline
 MIN_MATCH_SCORE = 0.55
@@ -91,8 +95,10 @@ class Registration:
 
 
 @lru_cache(maxsize=8)
-def _detector(min_perimeter_rate: float, tag_ids: tuple[int, ...] | None) -> Any:
-    """Aruco detector for 36h10, restricted to `tag_ids` (None: the whole family).
+def _detector(min_perimeter_rate: float, tag_ids: tuple[int, ...] | None,
+              windows: tuple[int, int] = THRESHOLD_WINDOWS) -> Any:
+    """Aruco detector for 36h10, restricted to `tag_ids` (None: the whole family), thresholding
+    with each of `windows` (smallest, largest; 10 px apart).
 
     Identification compares every candidate quad with every code of the dictionary, with
     per-code overhead: against 2320 codes that was 5-10 ms per candidate and most of the
@@ -112,10 +118,7 @@ def _detector(min_perimeter_rate: float, tag_ids: tuple[int, ...] | None) -> Any
     params.maxMarkerPerimeterRate = 0.6
     # 36h10 has few bits; require a clean decode rather than accepting 1-bit corrections.
     params.errorCorrectionRate = 0.3
-    # Two threshold windows instead of three (3, 13, 23): a 3 px window only finds tags whose
-    # cells are ~1 px, which do not decode anyway; measured as the same detections, ~30% faster.
-    params.adaptiveThreshWinSizeMin = 5
-    params.adaptiveThreshWinSizeMax = 15
+    params.adaptiveThreshWinSizeMin, params.adaptiveThreshWinSizeMax = windows
     params.adaptiveThreshWinSizeStep = 10
     return cv2.aruco.ArucoDetector(dictionary, params)
 
@@ -145,9 +148,9 @@ def _fiducial_level(
     return levels[0]
 
 
-def _detect(image: Image, scale: float, rate: float,
-            tag_ids: tuple[int, ...] | None) -> tuple[list[Matrix], list[int]]:
-    corners, ids, _ = _detector(rate, tag_ids).detectMarkers(image)
+def _detect(image: Image, scale: float, rate: float, tag_ids: tuple[int, ...] | None,
+            windows: tuple[int, int] = THRESHOLD_WINDOWS) -> tuple[list[Matrix], list[int]]:
+    corners, ids, _ = _detector(rate, tag_ids, windows).detectMarkers(image)
     if ids is None or not len(ids):
         return [], []
     pts = [_to_full(np.asarray(c, dtype=np.float64).reshape(4, 2), scale) for c in corners]
@@ -161,14 +164,18 @@ def _find_tags(
     """Tag corners (full-res px) and ids: known tags on the smallest level, then one level up;
     the whole 36h10 family last, so that a tag we do not know can still be named."""
     small, scale = levels[-1]
-    attempts: list[tuple[Image, float, float, tuple[int, ...] | None]] = [
-        (small, scale, MIN_TAG_PERIMETER_RATE, known_ids)]
+    narrow, wide = THRESHOLD_WINDOWS
+    # The narrow threshold window alone first: it finds most tags at a quarter of the cost
+    # (the wide one also outlines every printed box); the wide one only when it did not.
+    attempts: list[tuple[Image, float, float, tuple[int, ...] | None, tuple[int, int]]] = [
+        (small, scale, MIN_TAG_PERIMETER_RATE, known_ids, (narrow, narrow)),
+        (small, scale, MIN_TAG_PERIMETER_RATE, known_ids, (wide, wide))]
     if len(levels) > 1:
         image, s = levels[-2]
-        attempts.append((image, s, FALLBACK_TAG_PERIMETER_RATE, known_ids))
-    attempts.append((small, scale, MIN_TAG_PERIMETER_RATE, None))
-    for image, s, rate, ids in attempts:
-        pts, found = _detect(image, s, rate, ids)
+        attempts.append((image, s, FALLBACK_TAG_PERIMETER_RATE, known_ids, THRESHOLD_WINDOWS))
+    attempts.append((small, scale, MIN_TAG_PERIMETER_RATE, None, THRESHOLD_WINDOWS))
+    for image, s, rate, ids, windows in attempts:
+        pts, found = _detect(image, s, rate, ids, windows)
         if found:
             return pts, found
     return [], []

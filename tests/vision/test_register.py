@@ -91,6 +91,20 @@ def test_the_page_outline_found_beside_the_tag_search_gives_the_same_fit() -> No
     assert together.fiducials_px == alone.fiducials_px
 
 
+def test_a_tag_the_narrow_threshold_misses_is_found_by_the_wide_one() -> None:
+    from vision.register import MIN_TAG_PERIMETER_RATE, THRESHOLD_WINDOWS, _detect
+    from vision.synthetic import synthetic_photo
+
+    photo = synthetic_photo(1, seed=20_048, difficulty="hard")
+    gray = np.asarray(cv2.imdecode(np.frombuffer(photo.jpeg, np.uint8), cv2.IMREAD_GRAYSCALE))
+    small, scale = pyramid(gray)[-1]
+    narrow, wide = THRESHOLD_WINDOWS
+    # The premise (if the generator changes, pick another hard photo where it holds):
+    assert _detect(small, scale, MIN_TAG_PERIMETER_RATE, (101,), (narrow, narrow)) == ([], [])
+    assert _detect(small, scale, MIN_TAG_PERIMETER_RATE, (101,), (wide, wide))[1] == [101]
+    assert _registered(gray).tag_id == 101
+
+
 def test_not_a_form_is_rejected_with_a_plain_reason() -> None:
     rng = np.random.default_rng(1)
     noise = rng.integers(0, 256, (1200, 900), dtype=np.uint8)
