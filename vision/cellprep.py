@@ -251,25 +251,33 @@ def _thicken(ink: F32, mask: U8, widths: Image) -> F32:
 
 def _centre(ink: F32) -> U8:
     """Per tile: the ink's bounding box scaled into FIT x FIT, placed by its centre of mass in
-    SIZE x SIZE, peak at 255: (N, SIZE, SIZE) uint8. Bounds and the final scaling run on the
-    whole stack; only the resize and the placement are per tile."""
+    SIZE x SIZE, peak at 255: (N, SIZE, SIZE) uint8. Bounds, centres of mass and the final
+    scaling run on the whole stack; only the resize and the placement are per tile."""
     present = ink > 0.05
     (y0s, y1s), (x0s, x1s) = _spans(present.any(axis=2)), _spans(present.any(axis=1))
-    out = np.zeros((len(ink), SIZE, SIZE), np.float32)
+    n = len(ink)
+    # Each tile's scaled ink first at the top left of its own SIZE x SIZE (zeros around it do
+    # not move a centre of mass), then moved to where its centre of mass goes.
+    scaled = np.zeros((n, SIZE, SIZE), np.float32)
+    sizes = []
     bounds = zip(y0s.tolist(), y1s.tolist(), x0s.tolist(), x1s.tolist(), strict=True)
     for k, (y0, y1, x0, x1) in enumerate(bounds):
-        box = ink[k, y0:y1, x0:x1]
-        bh, bw = box.shape
+        bh, bw = y1 - y0, x1 - x0
         scale = FIT / max(bh, bw)
         nh, nw = max(1, round(bh * scale)), max(1, round(bw * scale))
-        small = cv2.resize(box, (nw, nh), interpolation=cv2.INTER_AREA)
-        total = float(small.sum())
-        cy = float((small.sum(axis=1) * np.arange(nh)).sum()) / total
-        cx = float((small.sum(axis=0) * np.arange(nw)).sum()) / total
+        scaled[k, :nh, :nw] = cv2.resize(ink[k, y0:y1, x0:x1], (nw, nh),
+                                         interpolation=cv2.INTER_AREA)
+        sizes.append((nh, nw))
+    steps = np.arange(SIZE, dtype=np.float64)
+    total = scaled.sum(axis=(1, 2), dtype=np.float64)
+    cys = (scaled.sum(axis=2, dtype=np.float64) @ steps / total).tolist()
+    cxs = (scaled.sum(axis=1, dtype=np.float64) @ steps / total).tolist()
+    out = np.zeros_like(scaled)
+    for k, ((nh, nw), cy, cx) in enumerate(zip(sizes, cys, cxs, strict=True)):
         # Python's min/max: np.clip on a scalar costs more than the rest of the placement.
         top = min(max(round(SIZE / 2 - cy - 0.5), 0), SIZE - nh)
         left = min(max(round(SIZE / 2 - cx - 0.5), 0), SIZE - nw)
-        out[k, top : top + nh, left : left + nw] = small
+        out[k, top : top + nh, left : left + nw] = scaled[k, :nh, :nw]
     peak = np.maximum(out.max(axis=(1, 2)), np.float32(1e-6))[:, None, None]
     return np.asarray(np.clip(out / peak * 255.0 + 0.5, 0, 255), np.uint8)
 
