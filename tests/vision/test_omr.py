@@ -71,6 +71,17 @@ def test_a_column_with_nothing_filled_or_two_filled_is_unknown() -> None:
     assert [(r.digit, r.state) for r in readings] == [(None, "none"), (None, "multiple"), (0, "ok")]
 
 
+def test_the_paper_level_is_numpys_90th_percentile_exactly() -> None:
+    from vision.omr import _percentile_90
+
+    rng = np.random.default_rng(7)
+    for _ in range(2000):
+        h, w = (int(v) for v in rng.integers(1, 120, 2))
+        low = int(rng.integers(0, 256))
+        strip = rng.integers(low, int(rng.integers(low, 256)) + 1, (h, w)).astype(np.uint8)
+        assert _percentile_90(strip) == float(np.percentile(strip, 90))
+
+
 def test_pick_digit_wants_a_clear_margin() -> None:
     assert pick_digit([0.1] * 4 + [0.8] + [0.1] * 5) == (4, "ok")
     assert pick_digit([0.05] * 10) == (None, "none")
