@@ -98,7 +98,7 @@ def measure_column(gray: Gray, h_mm_to_px: Matrix, column: BubbleColumn) -> tupl
         borderMode=cv2.BORDER_REPLICATE,
     )
     # Paper level from the strip itself, so shadows and white balance cancel out.
-    paper = _percentile_90(strip)
+    paper = _percentile_90(np.asarray(strip, np.uint8))
     ink_level = paper * 0.6
     fills = []
     rin = r * INNER * STRIP_PX_PER_MM
