@@ -75,7 +75,7 @@ def _speed() -> dict[str, Any]:
         "stages_ms": stages,
         # These run on read_form's second thread, beside `cells` and `model`: the stages
         # overlap, so they do not add up to `total` (the wall clock).
-        "stages_on_second_thread": ["quality", "rectify"],
+        "stages_on_second_thread": ["quality", "rectify", "omr"],
         "imdecode_ms": round(statistics.median(decodes), 1),
         "ratio_total_to_imdecode_median": round(statistics.median(ratios), 2),
         "imdecode_colour_ms": round(statistics.median(colour), 1),

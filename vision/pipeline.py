@@ -4,8 +4,8 @@ decode -> registration -> quality -> cells -> model (every box of the page in on
 call) -> fields + rules (alternative readings) -> OMR (page 2) -> status. Full-resolution
 pixels are touched only where they matter (tag corners, fiducials, the boxes themselves);
 the page shown to the officer is straightened from a downscaled copy when one is sharp
-enough. The photo's hash, the quality check and the straightened page run on a second
-thread beside the decode and the boxes (same work, same results, sooner).
+enough. The photo's hash, the quality check, the straightened page and page 2's bubbles run
+on a second thread beside the decode and the boxes (same work, same results, sooner).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any, TypeVar
@@ -126,6 +126,9 @@ def _read(data: bytes, dpt: int | None, beside: ThreadPoolExecutor) -> Reading:
         lambda: _rectified_jpeg(levels, registration, RECTIFIED_PX_PER_MM),
     )
     judged = beside.submit(timer.run, "quality", lambda: _assess_quality(gray, registration))
+    bubbles: Future[dict[str, list[Any]]] | None = None
+    if any(spec.bubbles for spec in template.fields):
+        bubbles = beside.submit(timer.run, "omr", lambda: _bubble_columns(gray, registration))
     candidates = None
     if _pinned(registration):
         # Read while the quality is judged: a refused photo (a few in a hundred) wastes it.
@@ -148,9 +151,10 @@ def _read(data: bytes, dpt: int | None, beside: ThreadPoolExecutor) -> Reading:
 
     with timer.stage("rules"):
         _read_fields(reading, template, candidates, dpt)
-    if any(spec.bubbles for spec in template.fields):
-        with timer.stage("omr"):
-            _read_bubbles(reading, gray, registration, candidates)
+    if bubbles is not None:
+        columns = bubbles.result()
+        with timer.stage("fuse"):
+            _fuse_bubbles(reading, columns, candidates)
     _set_status(reading)
     return _finish(reading, timer, started)
 
@@ -284,29 +288,33 @@ def _read_fields(
     reading.reasons.extend(resolution.reasons)
 
 
-def _read_bubbles(
+def _bubble_columns(gray: Gray, registration: Any) -> dict[str, list[Any]]:
+    """Page 2: each field's bubble columns read from the photo (needs no box reading)."""
+    from vision.omr import read_columns
+
+    return {spec.name: read_columns(gray, registration.homography, spec.bubbles)
+            for spec in registration.template.fields if spec.bubbles}
+
+
+def _fuse_bubbles(
     reading: Reading,
-    gray: Gray,
-    registration: Any,
+    columns: dict[str, list[Any]],
     candidates: dict[str, list[list[tuple[str, float]]]],
 ) -> None:
-    from vision.omr import fuse_field, read_columns
+    from vision.omr import fuse_field
     from vision.vouching import box_sure
 
     report: dict[str, Any] = {}
-    for spec in registration.template.fields:
-        if not spec.bubbles:
-            continue
-        columns = read_columns(gray, registration.homography, spec.bubbles)
-        report[spec.name] = [c.to_dict() for c in columns]
-        field = reading.fields[spec.name]
-        labels, probs = _final_labels(field, candidates[spec.name])
+    for name, read in columns.items():
+        report[name] = [c.to_dict() for c in read]
+        field = reading.fields[name]
+        labels, probs = _final_labels(field, candidates[name])
         # The model alone vouches for a box only when it read it as written (not corrected).
         sure = [
             box_sure(cands) and cands[0][0] == label
-            for label, cands in zip(labels, candidates[spec.name], strict=True)
+            for label, cands in zip(labels, candidates[name], strict=True)
         ]
-        reading.fields[spec.name] = fuse_field(field, labels, probs, columns, sure)
+        reading.fields[name] = fuse_field(field, labels, probs, read, sure)
     reading.omr = report
 
 
