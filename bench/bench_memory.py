@@ -21,6 +21,8 @@ from typing import Any
 
 import requests
 
+from gateway.worker import MALLOC_TUNABLES
+
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "firmware_config" / "example" / "box.toml"
 ACCOUNTS = ROOT / "firmware_config" / "example" / "demo-accounts.json"
@@ -130,7 +132,9 @@ def run() -> dict[str, Any]:
         procs = {
             "web": subprocess.Popen([*titik, "serve", *common, "--demo", "--port", str(port),
                                      "--host", "127.0.0.1", "--no-mdns"], env=env),
-            "worker": subprocess.Popen([*titik, "worker", *common], env=env),
+            # As its systemd unit runs it (gateway.worker.MALLOC_TUNABLES).
+            "worker": subprocess.Popen([*titik, "worker", *common],
+                                       env={**env, "GLIBC_TUNABLES": MALLOC_TUNABLES}),
             "relay": subprocess.Popen([*titik, "relay", *common, "--broker",
                                        f"127.0.0.1:{broker_port}"], env=env),
         }

@@ -23,6 +23,8 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gateway.worker import MALLOC_TUNABLES
+
 logger = logging.getLogger(__name__)
 
 STOP_GRACE_S = 10.0
@@ -45,6 +47,7 @@ class Child:
     name: str
     argv: list[str]
     process: subprocess.Popen[bytes] | None = None
+    env: dict[str, str] = field(default_factory=dict)  # added to the demo's environment
 
 
 @dataclass
@@ -93,7 +96,9 @@ def plan(
             Child("relay", [*titik, "relay", "--config", str(box_config), "--broker", broker])
         )
     if "worker" in available:
-        result.children.append(Child("worker", [*titik, "worker", "--config", str(box_config)]))
+        # As its systemd unit runs it.
+        result.children.append(Child("worker", [*titik, "worker", "--config", str(box_config)],
+                                     env={"GLIBC_TUNABLES": MALLOC_TUNABLES}))
     if "serve" in available:
         result.children.append(
             Child(
@@ -161,7 +166,8 @@ def run(demo: DemoPlan, accounts_file: Path) -> int:
     try:
         for child in demo.children:
             logger.info("starting %s: %s", child.name, " ".join(child.argv))
-            child.process = subprocess.Popen(child.argv, env=env, preexec_fn=_child_setup)
+            child.process = subprocess.Popen(child.argv, env={**env, **child.env},
+                                             preexec_fn=_child_setup)
         print_accounts(accounts_file, demo.web_url)
         while not stop.wait(0.5):
             failed = next((c for c in demo.children if _exited(c)), None)

@@ -85,10 +85,11 @@ def decode(data: bytes) -> Gray | None:
 def read_form(data: bytes, *, dpt: int | None = None) -> Reading:
     """Read one photo (JPEG/PNG bytes) of a C.Hasil page.
 
-    Two threads: once the page is placed, the quality check and the straightened page for the
-    officer's screen run beside the boxes and the model (OpenCV and LiteRT release the GIL),
-    so a box with a spare core answers sooner; the work done is the same. Their stage timings
-    overlap `cells` and `model`; `total` is the wall clock.
+    Two threads: the photo's hash beside the decode, the page outline beside the tag search,
+    and, once the page is placed, the straightened page for the officer's screen, the quality
+    check and page 2's bubbles beside the boxes and the model (OpenCV, hashlib and LiteRT
+    release the GIL), so a box with a spare core answers sooner; the work done is the same.
+    Those stages' timings overlap `cells` and `model`; `total` is the wall clock.
     """
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="titik-read") as beside:
         return _read(data, dpt, beside)

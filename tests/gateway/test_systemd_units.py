@@ -113,6 +113,13 @@ def test_relay_waits_for_the_network_and_worker_has_none() -> None:
     assert one(worker, "PrivateNetwork") == "yes"
 
 
+def test_the_worker_runs_with_the_malloc_settings_the_code_names() -> None:
+    from gateway.worker import MALLOC_TUNABLES
+
+    worker = parse_unit(UNITS / "titik-worker.service")["Service"]
+    assert one(worker, "Environment") == f"GLIBC_TUNABLES={MALLOC_TUNABLES}"
+
+
 def test_units_invoke_commands_the_cli_has() -> None:
     """Every ExecStart/ExecStartPre names a real `titik` subcommand with real options."""
     cli = build_cli()
