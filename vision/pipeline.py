@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -52,8 +53,11 @@ T = TypeVar("T")
 
 
 class _Timer:
+    """Milliseconds per stage, summed; stages may run on either of the read's threads."""
+
     def __init__(self) -> None:
         self.ms: dict[str, float] = {}
+        self._lock = threading.Lock()
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -61,7 +65,9 @@ class _Timer:
         try:
             yield
         finally:
-            self.ms[name] = self.ms.get(name, 0.0) + (time.perf_counter() - start) * 1000
+            elapsed = (time.perf_counter() - start) * 1000
+            with self._lock:
+                self.ms[name] = self.ms.get(name, 0.0) + elapsed
 
     def run(self, name: str, fn: Callable[[], T]) -> T:
         with self.stage(name):
