@@ -103,6 +103,7 @@ def read_form(data: bytes, *, dpt: int | None = None) -> Reading:
 
 def _read(data: bytes, dpt: int | None, beside: ThreadPoolExecutor) -> Reading:
     from vision import register as reg_mod
+    from vision.tags import pyramid
 
     timer = _Timer()
     started = time.perf_counter()
@@ -112,7 +113,7 @@ def _read(data: bytes, dpt: int | None, beside: ThreadPoolExecutor) -> Reading:
     if gray is None:
         return _finish(_rejected(NOT_AN_IMAGE, sha), timer, started)
 
-    levels = timer.run("pyramid", lambda: reg_mod.pyramid(gray))
+    levels = timer.run("pyramid", lambda: pyramid(gray))
     registration = timer.run(
         "registration", lambda: reg_mod.register(gray, levels=levels, beside=beside)
     )

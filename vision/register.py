@@ -14,7 +14,6 @@ import logging
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -25,6 +24,8 @@ from vision.page_fit import local_scale as _local_scale
 from vision.page_fit import page_outline as _page_outline
 from vision.page_fit import page_quad_guess as _page_quad_guess
 from vision.page_fit import to_full as _to_full
+from vision.tags import find_tags as _find_tags
+from vision.tags import pyramid
 from vision.template import OTHER_FORM_TAGS, Fiducial, Template, load_templates
 
 logger = logging.getLogger(__name__)
@@ -32,19 +33,6 @@ logger = logging.getLogger(__name__)
 Image = np.ndarray[Any, Any]
 Matrix = np.ndarray[Any, np.dtype[np.float64]]
 
-# The photo is halved (area filter: the integer fast path costs ~2 ms on 12 MP) while its
-# long side exceeds DETECT_LONG_SIDE. The tag is looked for on the smallest level first: a
-# page that fills the frame puts the 32 mm tag at >= ~25 px there. The next level up is the
-# fallback for smaller or blurrier tags; below 2 px/mm the page is refused as too small anyway.
-DETECT_LONG_SIDE = 1100
-# Tag perimeter over the image's long side: only tags of pages that fill a readable share of
-# the frame. Pruning small candidates keeps aruco's work on busy pages down.
-MIN_TAG_PERIMETER_RATE = 0.04
-FALLBACK_TAG_PERIMETER_RATE = 0.02
-# Adaptive threshold windows (px) for aruco: two instead of its three (3, 13, 23): a 3 px
-# window only finds tags whose cells are ~1 px, which do not decode anyway; measured as the
-# same detections, ~30% faster.
-THRESHOLD_WINDOWS = (5, 15)
 FIDUCIAL_SEARCH_MM = 90.0  # half window around a fiducial's tag-based prediction
 OUTLINE_SEARCH_MM = 30.0  # half window around its prediction from the page outline
 MIN_MATCH_SCORE = 0.55
@@ -94,49 +82,6 @@ class Registration:
         return _local_scale(self.homography, point_mm)
 
 
-@lru_cache(maxsize=8)
-def _detector(min_perimeter_rate: float, tag_ids: tuple[int, ...] | None,
-              windows: tuple[int, int] = THRESHOLD_WINDOWS) -> Any:
-    """Aruco detector for 36h10, restricted to `tag_ids` (None: the whole family), thresholding
-    with each of `windows` (smallest, largest; 10 px apart).
-
-    Identification compares every candidate quad with every code of the dictionary, with
-    per-code overhead: against 2320 codes that was 5-10 ms per candidate and most of the
-    registration time on busy pages. A dictionary of just the tags we know is ~1000x smaller,
-    and less likely to take a stray square for a tag.
-    """
-    import cv2
-
-    family = cv2.aruco.getPredefinedDictionary(cv2.aruco.DICT_APRILTAG_36h10)
-    dictionary = family
-    if tag_ids is not None:
-        dictionary = cv2.aruco.Dictionary(
-            np.ascontiguousarray(family.bytesList[list(tag_ids)]), family.markerSize,
-            family.maxCorrectionBits)
-    params = cv2.aruco.DetectorParameters()
-    params.minMarkerPerimeterRate = min_perimeter_rate
-    params.maxMarkerPerimeterRate = 0.6
-    # 36h10 has few bits; require a clean decode rather than accepting 1-bit corrections.
-    params.errorCorrectionRate = 0.3
-    params.adaptiveThreshWinSizeMin, params.adaptiveThreshWinSizeMax = windows
-    params.adaptiveThreshWinSizeStep = 10
-    return cv2.aruco.ArucoDetector(dictionary, params)
-
-
-def pyramid(gray: Image, long_side: int = DETECT_LONG_SIDE) -> list[tuple[Image, float]]:
-    """The photo halved until its long side is at most `long_side`: (image, scale), big first."""
-    import cv2
-
-    levels = [(gray, 1.0)]
-    while max(levels[-1][0].shape) > long_side:
-        image, scale = levels[-1]
-        h, w = image.shape[0] // 2, image.shape[1] // 2
-        # An odd last row/column is dropped so each small pixel is exactly 2 x 2 big ones.
-        half = cv2.resize(image[: 2 * h, : 2 * w], (w, h), interpolation=cv2.INTER_AREA)
-        levels.append((half, scale / 2))
-    return levels
-
-
 def _fiducial_level(
     levels: Sequence[tuple[Image, float]], template: Template, tag_side_px: float
 ) -> tuple[Image, float]:
@@ -146,39 +91,6 @@ def _fiducial_level(
         if square_px * scale >= FIDUCIAL_MIN_PX:
             return image, scale
     return levels[0]
-
-
-def _detect(image: Image, scale: float, rate: float, tag_ids: tuple[int, ...] | None,
-            windows: tuple[int, int] = THRESHOLD_WINDOWS) -> tuple[list[Matrix], list[int]]:
-    corners, ids, _ = _detector(rate, tag_ids, windows).detectMarkers(image)
-    if ids is None or not len(ids):
-        return [], []
-    pts = [_to_full(np.asarray(c, dtype=np.float64).reshape(4, 2), scale) for c in corners]
-    found = [int(i) for i in np.asarray(ids).ravel()]
-    return pts, found if tag_ids is None else [tag_ids[i] for i in found]
-
-
-def _find_tags(
-    levels: Sequence[tuple[Image, float]], known_ids: tuple[int, ...]
-) -> tuple[list[Matrix], list[int]]:
-    """Tag corners (full-res px) and ids: known tags on the smallest level, then one level up;
-    the whole 36h10 family last, so that a tag we do not know can still be named."""
-    small, scale = levels[-1]
-    narrow, wide = THRESHOLD_WINDOWS
-    # The narrow threshold window alone first: it finds most tags at a quarter of the cost
-    # (the wide one also outlines every printed box); the wide one only when it did not.
-    attempts: list[tuple[Image, float, float, tuple[int, ...] | None, tuple[int, int]]] = [
-        (small, scale, MIN_TAG_PERIMETER_RATE, known_ids, (narrow, narrow)),
-        (small, scale, MIN_TAG_PERIMETER_RATE, known_ids, (wide, wide))]
-    if len(levels) > 1:
-        image, s = levels[-2]
-        attempts.append((image, s, FALLBACK_TAG_PERIMETER_RATE, known_ids, THRESHOLD_WINDOWS))
-    attempts.append((small, scale, MIN_TAG_PERIMETER_RATE, None, THRESHOLD_WINDOWS))
-    for image, s, rate, ids, windows in attempts:
-        pts, found = _detect(image, s, rate, ids, windows)
-        if found:
-            return pts, found
-    return [], []
 
 
 def _refine_corners(gray: Image, pts: Matrix, half_window: int) -> Matrix:

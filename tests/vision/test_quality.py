@@ -93,7 +93,7 @@ def test_strong_tilt_is_flagged(page: np.ndarray) -> None:
 
 def test_a_page_blurred_past_its_tag_is_told_apart_from_other_paper(page: np.ndarray) -> None:
     from vision.quality import blurred_page
-    from vision.register import pyramid
+    from vision.tags import pyramid
 
     def smallest(img: np.ndarray) -> np.ndarray:
         return pyramid(_jpeg(img))[-1][0]
