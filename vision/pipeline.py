@@ -18,7 +18,6 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import replace
 from typing import Any, TypeVar
 
 import numpy as np
@@ -44,8 +43,6 @@ BLURRED_NO_TAG = (
     "fokus (Photo blurred: the page code cannot be read; hold steady and retake)"
 )
 MIN_FIELDS_MATCHED_SHARE = 0.8
-RECTIFIED_PX_PER_MM = 1.6
-RECTIFIED_JPEG_QUALITY = 80
 TOP_K = 3
 
 Gray = np.ndarray[Any, np.dtype[np.uint8]]
@@ -102,6 +99,7 @@ def read_form(data: bytes, *, dpt: int | None = None) -> Reading:
 
 
 def _read(data: bytes, dpt: int | None, beside: ThreadPoolExecutor) -> Reading:
+    from vision import display
     from vision import register as reg_mod
     from vision.tags import pyramid
 
@@ -131,7 +129,7 @@ def _read(data: bytes, dpt: int | None, beside: ThreadPoolExecutor) -> Reading:
     shown = beside.submit(
         timer.run,
         "rectify",
-        lambda: _rectified_jpeg(levels, registration, RECTIFIED_PX_PER_MM),
+        lambda: display.straightened_jpeg(levels, registration),
     )
     judged = beside.submit(timer.run, "quality", lambda: _assess_quality(gray, registration))
     bubbles: Future[dict[str, list[Any]]] | None = None
@@ -149,7 +147,7 @@ def _read(data: bytes, dpt: int | None, beside: ThreadPoolExecutor) -> Reading:
         status=STATUS_NEEDS_REVIEW,
         quality=quality.measures,
         photo_sha256=sha,
-        px_per_mm=RECTIFIED_PX_PER_MM,
+        px_per_mm=display.PX_PER_MM,
     )
     reading.rectified_jpeg = shown.result()
     if quality.refuse or candidates is None:
@@ -206,37 +204,6 @@ def _finish(reading: Reading, timer: _Timer, started: float) -> Reading:
         ", ".join(f"{k} {v:.0f}" for k, v in timer.ms.items()),
     )
     return reading
-
-
-def _rectified_jpeg(
-    levels: list[tuple[Gray, float]], registration: Any, px_per_mm: float
-) -> bytes:
-    """The straightened page for the officer's screen, warped from a downscaled copy."""
-    import cv2
-
-    from vision.register import rectify
-
-    # The smallest copy with at least 1.5x the output's resolution: area-filtered already,
-    # so the warp neither aliases nor walks 12 MP of pixels.
-    local = registration.px_per_mm_at(
-        (registration.template.page_size_mm[0] / 2, registration.template.page_size_mm[1] / 2)
-    )
-    source, factor = levels[0]
-    for image, scale in reversed(levels):
-        if local * scale >= 1.5 * px_per_mm:
-            source, factor = image, scale
-            break
-    scaled = registration
-    if factor < 1.0:
-        to_small = np.array(
-            [[factor, 0, 0.5 * factor - 0.5], [0, factor, 0.5 * factor - 0.5], [0, 0, 1.0]]
-        )
-        scaled = replace(registration, homography=to_small @ registration.homography)
-    page = rectify(source, scaled, px_per_mm)
-    ok, encoded = cv2.imencode(".jpg", page, [cv2.IMWRITE_JPEG_QUALITY, RECTIFIED_JPEG_QUALITY])
-    if not ok:
-        raise RuntimeError("JPEG encoding of the rectified page failed")
-    return bytes(encoded.tobytes())
 
 
 class _Quality:
