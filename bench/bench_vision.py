@@ -64,7 +64,7 @@ def _speed() -> dict[str, Any]:
     import cv2
 
     from vision.digits import MODEL_THREADS
-    from vision.pipeline import read_form
+    from vision.pipeline import SECOND_THREAD_STAGES, read_form
     from vision.synthetic import synthetic_photo
 
     cv2.setNumThreads(1)  # OpenCV on one thread; the CPU time is reported apart
@@ -94,7 +94,7 @@ def _speed() -> dict[str, Any]:
         "stages_ms": stages,
         # These run on read_form's second thread, beside `cells` and `model`: the stages
         # overlap, so they do not add up to `total` (the wall clock).
-        "stages_on_second_thread": ["quality", "rectify", "omr"],
+        "stages_on_second_thread": list(SECOND_THREAD_STAGES),
         "imdecode_ms": round(statistics.median(decodes), 1),
         "ratio_total_to_imdecode_median": round(statistics.median(ratios), 2),
         "imdecode_colour_ms": round(statistics.median(colour), 1),

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from vision.page_fit import to_level
 from vision.register import Registration, rectify
 
 Gray = np.ndarray[Any, np.dtype[np.uint8]]
@@ -39,10 +40,7 @@ def straightened_jpeg(
             break
     scaled = registration
     if factor < 1.0:
-        to_small = np.array(
-            [[factor, 0, 0.5 * factor - 0.5], [0, factor, 0.5 * factor - 0.5], [0, 0, 1.0]]
-        )
-        scaled = replace(registration, homography=to_small @ registration.homography)
+        scaled = replace(registration, homography=to_level(factor) @ registration.homography)
     page = rectify(source, scaled, px_per_mm)
     ok, encoded = cv2.imencode(".jpg", page, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
     if not ok:

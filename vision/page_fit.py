@@ -37,6 +37,11 @@ def to_full(pts_small: Matrix, scale: float) -> Matrix:
     return out
 
 
+def to_level(scale: float) -> Matrix:
+    """Full-res px -> px of a copy scaled by `scale` (the inverse of `to_full`), as a 3x3."""
+    return np.array([[scale, 0, 0.5 * scale - 0.5], [0, scale, 0.5 * scale - 0.5], [0, 0, 1.0]])
+
+
 def local_scale(h: Matrix, point_mm: tuple[float, float]) -> float:
     """Image px per page mm around a page point (geometric mean of x and y)."""
     x, y = point_mm

@@ -44,6 +44,8 @@ BLURRED_NO_TAG = (
 )
 MIN_FIELDS_MATCHED_SHARE = 0.8
 TOP_K = 3
+# Stages `read_form` runs on its second thread, beside `cells` and `model`.
+SECOND_THREAD_STAGES = ("rectify", "quality", "omr")
 
 Gray = np.ndarray[Any, np.dtype[np.uint8]]
 T = TypeVar("T")

@@ -24,6 +24,7 @@ from vision.page_fit import local_scale as _local_scale
 from vision.page_fit import page_outline as _page_outline
 from vision.page_fit import page_quad_guess as _page_quad_guess
 from vision.page_fit import to_full as _to_full
+from vision.page_fit import to_level as _to_level
 from vision.tags import find_tags as _find_tags
 from vision.tags import pyramid
 from vision.template import OTHER_FORM_TAGS, Fiducial, Template, load_templates
@@ -176,7 +177,7 @@ def _search_fiducials(
     found: list[tuple[float, float] | None],
 ) -> None:
     """Fill in the fiducials still missing in `found` (full-res px), searched near `h`'s guess."""
-    to_small = np.array([[scale, 0, 0.5 * scale - 0.5], [0, scale, 0.5 * scale - 0.5], [0, 0, 1]])
+    to_small = _to_level(scale)
     for i, fid in enumerate(template.fiducials):
         if found[i] is not None:
             continue
