@@ -76,12 +76,10 @@ def crop_framed(
     registration: Registration,
     *,
     px_per_mm: float = FRAMED_PX_PER_MM,
-    fields: slice = slice(None),
 ) -> dict[str, list[tuple[Image, Frame]]]:
-    """Field name -> (framed crop, where its frame lies) per box, left to right; `fields`:
-    which of the template's fields (all by default)."""
+    """Field name -> (framed crop, where its frame lies) per box, left to right."""
     cells: dict[str, list[tuple[Image, Frame]]] = {}
-    for field in registration.template.fields[fields]:
+    for field in registration.template.fields:
         cells[field.name] = [
             (rectify(gray, registration, px_per_mm, framed_region_mm(box, field.line_mm)),
              box_frame(box, field.line_mm, px_per_mm))

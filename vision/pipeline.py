@@ -128,11 +128,6 @@ def _read(data: bytes, dpt: int | None, beside: ThreadPoolExecutor) -> Reading:
         return _finish(reading, timer, started)
     template = registration.template
 
-    # Half the page's boxes are cut on the second thread first (warps release the GIL).
-    half = len(template.fields) // 2
-    cut_beside = None
-    if _pinned(registration):
-        cut_beside = beside.submit(_crop_cells, gray, registration, slice(half, None))
     shown = beside.submit(
         timer.run,
         "rectify",
@@ -143,11 +138,9 @@ def _read(data: bytes, dpt: int | None, beside: ThreadPoolExecutor) -> Reading:
     if any(spec.bubbles for spec in template.fields):
         bubbles = beside.submit(timer.run, "omr", lambda: _bubble_columns(gray, registration))
     candidates = None
-    if cut_beside is not None:
+    if _pinned(registration):
         # Read while the quality is judged: a refused photo (a few in a hundred) wastes it.
-        with timer.stage("cells"):
-            crops = _crop_cells(gray, registration, slice(None, half))
-            crops.update(cut_beside.result())
+        crops = timer.run("cells", lambda: _crop_cells(gray, registration))
         candidates = timer.run("model", lambda: _classify(crops))
     quality = judged.result()
     reading = Reading(
@@ -228,10 +221,10 @@ def _assess_quality(gray: Gray, registration: Any) -> _Quality:
     return _Quality(bool(report.refuse), list(report.messages), dict(report.to_dict()))
 
 
-def _crop_cells(gray: Gray, registration: Any, fields: slice = slice(None)) -> dict[str, list[Any]]:
+def _crop_cells(gray: Gray, registration: Any) -> dict[str, list[Any]]:
     from vision import cells
 
-    result: dict[str, list[Any]] = cells.crop_framed(gray, registration, fields=fields)
+    result: dict[str, list[Any]] = cells.crop_framed(gray, registration)
     return result
 
 

@@ -174,37 +174,20 @@ def _match_fiducial(
 
 def _search_fiducials(
     gray: Image, small: Image, scale: float, template: Template, h: Matrix, search_mm: float,
-    found: list[tuple[float, float] | None], beside: Executor | None = None,
+    found: list[tuple[float, float] | None],
 ) -> None:
-    """Fill in the fiducials still missing in `found` (full-res px), searched near `h`'s guess.
-
-    `beside`: an executor that searches half of them meanwhile (each search is independent
-    and OpenCV releases the GIL: the same marks, found sooner)."""
-    missing = [i for i, p in enumerate(found) if p is None]
-    there: Future[list[tuple[float, float] | None]] | None = None
-    if beside is not None and len(missing) > 1:
-        theirs, missing = missing[len(missing) // 2 :], missing[: len(missing) // 2]
-        there = beside.submit(
-            lambda: [_one_fiducial(gray, small, scale, template, h, search_mm, i) for i in theirs])
-    for i in missing:
-        found[i] = _one_fiducial(gray, small, scale, template, h, search_mm, i)
-    if there is not None:
-        for i, hit in zip(theirs, there.result(), strict=True):
-            found[i] = hit
-
-
-def _one_fiducial(
-    gray: Image, small: Image, scale: float, template: Template, h: Matrix, search_mm: float,
-    index: int,
-) -> tuple[float, float] | None:
-    fid = template.fiducials[index]
-    hit = _match_fiducial(small, _to_level(scale) @ h, fid, search_mm)
-    if hit is None:
-        return None
-    full = _to_full(np.array([hit]), scale)
-    local = _local_scale(h, fid.center_mm)
-    refined = _refine_corners(gray, full, round(fid.square_mm * local / 3))[0]
-    return (float(refined[0]), float(refined[1]))
+    """Fill in the fiducials still missing in `found` (full-res px), searched near `h`'s guess."""
+    to_small = _to_level(scale)
+    for i, fid in enumerate(template.fiducials):
+        if found[i] is not None:
+            continue
+        hit = _match_fiducial(small, to_small @ h, fid, search_mm)
+        if hit is None:
+            continue
+        full = _to_full(np.array([hit]), scale)
+        local = _local_scale(h, fid.center_mm)
+        refined = _refine_corners(gray, full, round(fid.square_mm * local / 3))[0]
+        found[i] = (float(refined[0]), float(refined[1]))
 
 
 def _affine_guess(src_mm: Matrix, dst_px: Matrix) -> Matrix:
@@ -314,7 +297,7 @@ def register(
         h_guess, searches = outline, (OUTLINE_SEARCH_MM, FIDUCIAL_SEARCH_MM)
     found: list[tuple[float, float] | None] = [None] * len(template.fiducials)
     for search_mm in searches:
-        _search_fiducials(gray, small, scale, template, h_guess, search_mm, found, beside)
+        _search_fiducials(gray, small, scale, template, h_guess, search_mm, found)
         if all(p is not None for p in found):
             break
         src_mm, dst_px = _correspondences(template, tag_mm, tag_px, found)
@@ -340,8 +323,7 @@ def register(
         if fields_matched >= 3:
             # The boxes pin the page now: look again, closely, for the marks still missing
             # (searched first from a guess that was too far off).
-            _search_fiducials(gray, small, scale, template, homography, OUTLINE_SEARCH_MM,
-                              found, beside)
+            _search_fiducials(gray, small, scale, template, homography, OUTLINE_SEARCH_MM, found)
             src_mm, dst_px = _correspondences(template, tag_mm, tag_px, found)
             homography, box_inliers = _fit(np.vstack([src_mm, box_mm]),
                                            np.vstack([dst_px, box_px]), page_scale)

@@ -114,16 +114,3 @@ def test_framed_crops_hold_the_box_its_printed_frame_and_a_margin_of_paper() -> 
                 assert inner.min() < 100, (field.name, index)
             else:
                 assert inner.min() > 150, (field.name, index)
-
-
-def test_framed_crops_of_some_fields_are_those_of_the_whole_page() -> None:
-    # `read_form` cuts half the fields on its second thread: the same crops, in page order.
-    photo, reg = _registered()
-    whole = crop_framed(photo, reg)
-    half = len(reg.template.fields) // 2
-    parts = crop_framed(photo, reg, fields=slice(None, half))
-    parts.update(crop_framed(photo, reg, fields=slice(half, None)))
-    assert list(parts) == list(whole)
-    for name, boxes in whole.items():
-        for (crop, frame), (again, frame_again) in zip(boxes, parts[name], strict=True):
-            assert frame == frame_again and np.array_equal(crop, again)

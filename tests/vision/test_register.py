@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 import cv2
 import numpy as np
@@ -80,8 +79,9 @@ def test_photo_homography_recovered(case: str) -> None:
         [[0, 0], [600, 0], [600, 900], [0, 900.0]]))).max() < 0.5 * scale
 
 
-def test_the_outline_and_half_the_marks_found_on_a_second_thread_give_the_same_fit() -> None:
-    # `beside`: the page outline while the tag is looked for, then half the corner marks.
+def test_the_page_outline_found_beside_the_tag_search_gives_the_same_fit() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
     dst, size = PHOTOS["perspective"]
     photo, _ = _photo(render_page(1, 120.0), dst, size)
     alone = _registered(photo)
@@ -152,11 +152,6 @@ def test_a_corner_mark_under_a_thumb_is_replaced_by_the_printed_boxes(covered: i
     reg = _registered(photo)
     assert reg.fiducials_px[covered] is None and reg.fiducials_found == 3
     assert reg.fields_matched == len(template.fields)
-    with ThreadPoolExecutor(max_workers=1) as beside:
-        # The marks searched again after the boxes, half on a second thread: the same fit.
-        together = register(photo, levels=pyramid(photo), beside=beside)
-    assert isinstance(together, Registration)
-    assert np.array_equal(together.homography, reg.homography)
     boxes = np.array([(x + dx, y + dy) for f in template.fields for x, y, w, h in f.boxes_mm
                       for dx, dy in ((0, 0), (w, h))])
     scale = reg.px_per_mm_at((300.0, 450.0))
