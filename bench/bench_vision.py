@@ -7,7 +7,9 @@ Accuracy runs over synthetic photos (`TITIK_BENCH_PHOTOS`, default 500, read by
 `TITIK_BENCH_WORKERS` processes, default 2) cycling the three pages: box accuracy (the
 model's own first reading, and the final one after the arithmetic and page 2's bubbles),
 field accuracy, fields that are wrong yet not flagged (the safety number, target 0) and the
-share of pages that need a person (target <= 10%), overall and per page.
+share of pages that need a person (target <= 10%), overall and per page. The same first
+`TITIK_BENCH_SMALL_PHOTOS` (default 150) again with the officers writing as small as in the
+2019 scans (`synthetic.SMALL_WRITING`): real handwriting is often smaller than the default's.
 """
 
 from __future__ import annotations
@@ -18,11 +20,13 @@ import resource
 import statistics
 import time
 from collections import Counter
+from functools import partial
 from typing import Any
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_PHOTOS = 500  # ~1 s per photo per core (generation included)
+DEFAULT_SMALL_PHOTOS = 150
 DEFAULT_WORKERS = 2
 WIDTH_12MP = 4000  # 4000 x 3000 px
 SPEED_RUNS = 21
@@ -128,9 +132,10 @@ def _sideways(jpeg: bytes) -> dict[str, Any]:
     }
 
 
-def _one_photo(i: int) -> dict[str, Any]:
+def _one_photo(i: int, sizes: tuple[float, float] | None = None) -> dict[str, Any]:
     """Read benchmark photo `i` as a box whose TPS list gives the DPT (`known`) and as one
-    without it (`unknown`); compare both with the ground truth."""
+    without it (`unknown`); compare both with the ground truth. `sizes`: the officers'
+    writing sizes (`synthetic_photo`'s; its default when None)."""
     import cv2
 
     from vision.pipeline import read_form
@@ -138,7 +143,8 @@ def _one_photo(i: int) -> dict[str, Any]:
 
     cv2.setNumThreads(1)
     page = 1 + i % 3
-    photo = synthetic_photo(page, seed=10_000 + i)
+    photo = (synthetic_photo(page, seed=10_000 + i) if sizes is None
+             else synthetic_photo(page, seed=10_000 + i, sizes=sizes))
     unknown = read_form(photo.jpeg)
     # Only page 1's rules use the DPT (its own I.A J); the other pages read the same either way.
     known = read_form(photo.jpeg, dpt=photo.values["pemilih_dpt_j"]) if page == 1 else unknown
@@ -179,13 +185,13 @@ def _score(reading: Any, photo: Any, i: int) -> dict[str, Any]:
     return out
 
 
-def _accuracy(n: int, workers: int) -> dict[str, Any]:
+def _accuracy(n: int, workers: int, sizes: tuple[float, float] | None = None) -> dict[str, Any]:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     # Spawned workers (a fork after LiteRT/OpenCV threads can hang); OpenCV on one thread each.
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        both = list(pool.map(_one_photo, range(n), chunksize=8))
+        both = list(pool.map(partial(_one_photo, sizes=sizes), range(n), chunksize=8))
     out = _summary([r["known"] for r in both], n)
     out["dpt"] = "known: each TPS's DPT from the box's TPS list, as configured boxes read"
     without = _summary([r["unknown"] for r in both], n)
@@ -247,5 +253,10 @@ def run() -> dict[str, Any]:
     out["accuracy"]["workers"] = workers
     out["accuracy"]["photos_env"] = f"TITIK_BENCH_PHOTOS (default {DEFAULT_PHOTOS})"
     out["accuracy"]["seconds"] = round(time.perf_counter() - started, 1)
+    from vision.synthetic import SMALL_WRITING
+
+    small = int(os.environ.get("TITIK_BENCH_SMALL_PHOTOS", DEFAULT_SMALL_PHOTOS))
+    out["accuracy_small_writing"] = _accuracy(small, workers, SMALL_WRITING)
+    out["accuracy_small_writing"]["glyph_sizes"] = list(SMALL_WRITING)
     out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     return out

@@ -27,7 +27,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from vision.handwriting import Source, Writer, glyph, mnist_available
+from vision.handwriting import SIZES, Source, Writer, glyph, mnist_available
 from vision.photo_sim import SimulatedPhoto, default_height, photograph
 from vision.render import mm_to_px, px_per_mm, render_page
 from vision.template import FieldSpec, Template, template_for_page
@@ -50,6 +50,12 @@ _VALUES, _HAND, _CAMERA, _OTHER = 1, 2, 3, 4
 # How neat the hand is and how often a digit strays onto the box border, per difficulty.
 _SLOPPINESS = {"easy": 0.6, "normal": 1.0, "hard": 1.4}
 _TOUCH_P = {"easy": 0.02, "normal": 0.08, "hard": 0.2}
+# The narrowest line a pen draws (a ballpoint's): glyphs scaled down keep at least this.
+PEN_MM = 0.4
+# Smaller writing, as the officers of the 2019 scans wrote: ink 19-47% of the box height
+# there (median 35%). The default hand's ink is 55-85% (median ~75%); glyph boxes of
+# 0.25-0.45 of the box put it at about 30-50% (median ~42%), still a little above the scans.
+SMALL_WRITING = (0.25, 0.45)
 
 
 @dataclass(frozen=True)
@@ -222,6 +228,23 @@ class _Hand:
     touch_p: float
     dx_bias: float
     dy_bias: float
+    sizes: tuple[float, float] = SIZES
+
+
+def _pen_floor(mask: np.ndarray[Any, Any], pen_px: float) -> np.ndarray[Any, Any]:
+    """Widen a glyph's strokes to at least a pen's line: a glyph scaled down with its
+    strokes would otherwise write a small digit with a hair-thin, faint line."""
+    ink = (mask > 127).astype(np.uint8)
+    if not ink.any():
+        return mask
+    # Ink mass (anti-aliased edges count by their share) over half the outline's length.
+    outline = int(ink.sum()) - int(cv2.erode(ink, np.ones((3, 3), np.uint8)).sum())
+    width = float(mask.sum(dtype=np.int64)) / 255.0 / max(outline / 2.0, 1.0)
+    grow = round(pen_px - width)
+    if grow < 1:
+        return mask
+    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow + 1, grow + 1))
+    return np.asarray(cv2.dilate(mask, disk), np.uint8)
 
 
 def _write_box(image: Image, label: str, box: tuple[float, float, float, float],
@@ -229,9 +252,14 @@ def _write_box(image: Image, label: str, box: tuple[float, float, float, float],
     if label == "_":
         return
     x, y, w, h = (v * k for v in box)
-    size = float(np.clip(hand.writer.size + rng.normal(0, 0.05), 0.55, 0.9))
+    # The writer's habit (drawn in handwriting.SIZES) placed in this photo's range of sizes.
+    lo, hi = hand.sizes
+    habit = hand.writer.size
+    if hand.sizes != SIZES:
+        habit = lo + (habit - SIZES[0]) * (hi - lo) / (SIZES[1] - SIZES[0])
+    size = float(np.clip(habit + rng.normal(0, 0.05), lo - 0.07, hi + 0.08))
     if label == "X":
-        size = float(np.clip(size + rng.uniform(0.0, 0.1), 0.55, 0.95))
+        size = float(np.clip(size + rng.uniform(0.0, 0.1), lo - 0.07, hi + 0.13))
     target_h = size * h
     mask = glyph(label, rng, hand.source, writer=hand.writer, height_px=max(8, round(target_h)))
     scale = target_h / mask.shape[0]
@@ -242,6 +270,7 @@ def _write_box(image: Image, label: str, box: tuple[float, float, float, float],
         target_h, target_w = target_h * 0.92 * w / target_w, 0.92 * w
     placed = cv2.resize(mask, (max(1, round(target_w)), max(1, round(target_h))),
                         interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    placed = _pen_floor(placed, PEN_MM * k)
     free_x, free_y = w - placed.shape[1], h - placed.shape[0]
     ox = free_x / 2 + hand.dx_bias * free_x / 2 + rng.normal(0, free_x / 8 + 0.5)
     oy = free_y / 2 + hand.dy_bias * free_y / 2 + rng.normal(0, free_y / 8 + 0.5)
@@ -303,7 +332,8 @@ def _fill_bubbles(image: Image, spec: FieldSpec, text: str, k: float, hand: _Han
     return tuple(marked)
 
 
-def _hand(difficulty: str, source: Source, rng: np.random.Generator) -> _Hand:
+def _hand(difficulty: str, source: Source, rng: np.random.Generator,
+          sizes: tuple[float, float] = SIZES) -> _Hand:
     writer = Writer.random(rng)
     sloppy = _SLOPPINESS[difficulty]
     writer = replace(writer, wobble=writer.wobble * sloppy, jitter=writer.jitter * sloppy)
@@ -312,18 +342,18 @@ def _hand(difficulty: str, source: Source, rng: np.random.Generator) -> _Hand:
         # and thin ballpoint strokes both get tested.
         source = "mnist" if mnist_available() and rng.random() < 0.5 else "procedural"
     return _Hand(writer, source, _TOUCH_P[difficulty], float(rng.uniform(-0.5, 0.5)),
-                 float(rng.uniform(-0.5, 0.5)))
+                 float(rng.uniform(-0.5, 0.5)), sizes)
 
 
 def _fill(page: int, values: Mapping[str, int | None], seed: int, dpi: float,
-          difficulty: str, source: Source) -> tuple[Image, dict[str, str],
-                                                    dict[str, tuple[int | None, ...]]]:
+          difficulty: str, source: Source, sizes: tuple[float, float] = SIZES
+          ) -> tuple[Image, dict[str, str], dict[str, tuple[int | None, ...]]]:
     if difficulty not in DIFFICULTIES:
         raise ValueError(f"difficulty must be one of {', '.join(DIFFICULTIES)}")
     template = template_for_page(page)
     _check_values(template, values)
     rng = _rng(seed, page, _HAND)
-    hand = _hand(difficulty, source, rng)
+    hand = _hand(difficulty, source, rng, sizes)
     texts = _box_texts(template, values, rng)
     image = np.asarray(cv2.cvtColor(_blank(page, float(dpi)), cv2.COLOR_GRAY2BGR), np.uint8)
     k = px_per_mm(dpi)
@@ -338,9 +368,10 @@ def _fill(page: int, values: Mapping[str, int | None], seed: int, dpi: float,
 
 
 def filled_page(page: int, values: Mapping[str, int | None], seed: int, dpi: float = 100.0, *,
-                difficulty: str = "normal", source: Source = "auto") -> Image:
+                difficulty: str = "normal", source: Source = "auto",
+                sizes: tuple[float, float] = SIZES) -> Image:
     """The flat page (BGR) as the officer left it, before any camera."""
-    return _fill(page, values, seed, dpi, difficulty, source)[0]
+    return _fill(page, values, seed, dpi, difficulty, source, sizes)[0]
 
 
 def _words(rng: np.random.Generator, n: int) -> str:
@@ -405,18 +436,21 @@ def _render_dpi(width: int, height: int) -> float:
 
 def synthetic_photo(page: int, *, seed: int, values: Mapping[str, int | None] | None = None,
                     width_px: int = 3000, difficulty: str = "normal",
-                    source: Source = "auto") -> SyntheticPhoto:
+                    source: Source = "auto", sizes: tuple[float, float] = SIZES
+                    ) -> SyntheticPhoto:
     """A phone photo of page ``page`` filled with ``values`` (default: ``tps_values(seed)``).
 
     ``source="procedural"`` never touches ../shared; ``"auto"`` mixes in MNIST digits when
-    ../shared holds them.
+    ../shared holds them. ``sizes``: the range of officers' glyph heights as a share of the
+    box (``SMALL_WRITING``: as small as in the 2019 scans); the same seed draws the same
+    officer, values and camera whatever the sizes.
     """
     if page not in PAGES:
         raise ValueError(f"page must be one of {PAGES}, not {page}")
     chosen: dict[str, int | None] = dict(tps_values(seed)[page] if values is None else values)
     height_px = default_height(width_px)
     dpi = _render_dpi(width_px, height_px)
-    image, texts, bubbles = _fill(page, chosen, seed, dpi, difficulty, source)
+    image, texts, bubbles = _fill(page, chosen, seed, dpi, difficulty, source, sizes)
     shot = photograph(image, _rng(seed, page, _CAMERA), difficulty, width_px=width_px,
                       height_px=height_px)
     written = {name: int(v) for name, v in chosen.items() if v is not None}
