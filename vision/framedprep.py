@@ -62,6 +62,13 @@ GROW_COVER = 0.9
 NEAR_LINE_PX = 2
 # Strokes crossing the frame are rejoined across at most the line's width plus this.
 REJOIN_SLACK_PX = 3
+# A box found blank is looked at again with its marks TRACE_GAIN times darker (about the
+# paper) and marks down to TRACE_MIN_EXTENT of the box kept: a small digit in a light, thin
+# pen (a `1` a fifth of the box high) is otherwise taken for paper. Measured on 60 simulated
+# photos of small writing: 55 of 62 such lost digits show up again, none of 255 truly empty
+# boxes (90 photos of the default hand too).
+TRACE_GAIN = 2.0
+TRACE_MIN_EXTENT = 0.1
 
 
 @dataclass(frozen=True)
@@ -191,7 +198,7 @@ def _rejoin(kept: U8, removed: U8, interior: U8, frame: Frame) -> U8:
     return rejoined
 
 
-def _keep_marks(mask: U8, interior: U8) -> tuple[U8, Image]:
+def _keep_marks(mask: U8, interior: U8, min_extent: float = MIN_EXTENT) -> tuple[U8, Image]:
     """Keep the marks that reach into the interior; say per tile whether one is writing."""
     n = mask.shape[0]
     cc = components(mask)
@@ -204,12 +211,13 @@ def _keep_marks(mask: U8, interior: U8) -> tuple[U8, Image]:
     keep[0] = False
     box_h = interior.any(axis=2).sum(axis=1)[cc.tile]
     box_w = interior.any(axis=1).sum(axis=1)[cc.tile]
-    stroke = keep & ((cc.height >= MIN_EXTENT * box_h) | (cc.width >= MIN_EXTENT * box_w))
+    stroke = keep & ((cc.height >= min_extent * box_h) | (cc.width >= min_extent * box_w))
     has_stroke = np.bincount(cc.tile[stroke], minlength=n) > 0
     return select(cc, keep), has_stroke
 
 
-def _prepare_stack(work: F32, frame: Frame, whole: U8 | None = None) -> list[Prepared]:
+def _prepare_stack(work: F32, frame: Frame, whole: U8 | None = None,
+                   min_extent: float = MIN_EXTENT) -> list[Prepared]:
     n = work.shape[0]
     result = [_blank() for _ in range(n)]
     contrast = _ink_contrast(work, whole)
@@ -227,7 +235,7 @@ def _prepare_stack(work: F32, frame: Frame, whole: U8 | None = None) -> list[Pre
     line_mask = np.asarray(contrast > LINE_CONTRAST, np.uint8)
     frame_px, interior = _frame_mask(line_mask, frame)
     mask = _rejoin(mask & (1 - frame_px), mask & frame_px, interior, frame)
-    mask, has_stroke = _keep_marks(mask, interior)
+    mask, has_stroke = _keep_marks(mask, interior, min_extent)
     area = np.maximum(interior.sum(axis=(1, 2), dtype=np.int64), 1)
     fraction = (mask & interior).sum(axis=(1, 2), dtype=np.int64) / area
     _draw(result, inked, (fraction >= MIN_INK_FRACTION) & has_stroke, fraction,
@@ -249,10 +257,12 @@ def _checked(crop: Image) -> Image:
     return arr
 
 
-def prepare_framed_all(crops: list[Image], frames: list[Frame]) -> list[Prepared]:
+def prepare_framed_all(crops: list[Image], frames: list[Frame], *,
+                       min_extent: float = MIN_EXTENT) -> list[Prepared]:
     """Framed crops (grayscale, dark ink on light paper) -> one `Prepared` each, in order.
 
     Crops of one size and frame are prepared together as a stack, as `cellprep` does.
+    `min_extent`: how tall or wide (share of the box) a mark must be to be writing.
     """
     if len(crops) != len(frames):
         raise ValueError(f"{len(crops)} crops but {len(frames)} frames")
@@ -266,10 +276,29 @@ def prepare_framed_all(crops: list[Image], frames: list[Frame]) -> list[Prepared
         whole = np.stack(arrays) if all(a.dtype == np.uint8 for a in arrays) else None
         stack = (np.stack([a.astype(np.float32) for a in arrays]) if whole is None
                  else whole.astype(np.float32))
-        prepared = _prepare_stack(stack, frames[members[0]], whole)
+        prepared = _prepare_stack(stack, frames[members[0]], whole, min_extent)
         for i, one in zip(members, prepared, strict=True):
             result[i] = one
     return result
+
+
+def traces(crops: list[Image], frames: list[Frame],
+           prepared: list[Prepared]) -> tuple[list[int], U8]:
+    """The boxes `prepared` as blank that hold a faint or short mark after all: their
+    indices, and each mark as a (K, 28, 28, 1) model input. Such a box is not surely empty."""
+    blank = [i for i, one in enumerate(prepared) if one.blank]
+    darker = []
+    for i in blank:
+        crop = np.asarray(crops[i], np.float32)
+        paper = float(np.percentile(crop, 75))  # the box is mostly paper; its frame is dark
+        darker.append(np.clip(paper - (paper - crop) * TRACE_GAIN, 0, 255).astype(np.uint8))
+    again = prepare_framed_all(darker, [frames[i] for i in blank],
+                               min_extent=TRACE_MIN_EXTENT) if blank else []
+    found = [k for k, one in enumerate(again) if not one.blank]
+    out = np.zeros((len(found), SIZE, SIZE, 1), np.uint8)
+    for row, k in enumerate(found):
+        out[row, :, :, 0] = again[k].image
+    return [blank[k] for k in found], out
 
 
 def prepare_framed(crops: list[Image], frames: list[Frame]) -> U8:
