@@ -282,7 +282,8 @@ def test_small_writing_is_the_same_officer_writing_smaller() -> None:
     assert float(np.median(normal)) > 1.4 * float(np.median(small))
     a, b = synthetic_photo(1, seed=5), synthetic_photo(1, seed=5, sizes=SMALL_WRITING)
     assert a.boxes == b.boxes and a.values == b.values and a.jpeg != b.jpeg
-    assert np.allclose(a.homography_mm, b.homography_mm)
+    assert a.homography_mm is not None and b.homography_mm is not None
+    assert np.allclose(a.homography_mm, b.homography_mm), "the same camera"
 
 
 def test_a_glyph_scaled_down_keeps_a_pens_line() -> None:
