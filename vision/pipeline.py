@@ -251,15 +251,13 @@ def _classify(crops: dict[str, list[Any]]) -> dict[str, list[list[tuple[str, flo
     images, frames = [c for c, _ in flat], [f for _, f in flat]
     prepared = framedprep.prepare_framed_all(images, frames)
     doubted, marks = framedprep.traces(images, frames, prepared)
-    batch = np.zeros((len(flat), *marks.shape[1:]), np.uint8)
-    for i, one in enumerate(prepared):
-        batch[i, :, :, 0] = one.image
-    probabilities = digits.classify_prepared(np.concatenate([batch, marks]))
+    batch = np.concatenate([framedprep.model_input(prepared), marks])
+    probabilities = digits.classify_prepared(batch)
     ranked = digits.top_k(probabilities[: len(flat)], k=TOP_K)
     for i, mark in zip(doubted, digits.top_k(probabilities[len(flat) :], k=TOP_K), strict=True):
-        read = [(label, DOUBT_SHARE * p) for label, p in mark if label != ""]
         if mark[0][0] == "" or mark[0][1] < TRACE_READ_MIN:
             continue  # paper grain or a shadow the darkening brought out, not a digit
+        read = [(label, DOUBT_SHARE * p) for label, p in mark if label != ""]
         ranked[i] = sorted([("", 1.0 - DOUBT_SHARE), *read], key=lambda lp: -lp[1])[:TOP_K]
     out: dict[str, list[list[tuple[str, float]]]] = {}
     i = 0
