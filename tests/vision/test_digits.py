@@ -181,6 +181,33 @@ def test_training_pages_never_reuse_the_benchmark_photos() -> None:
     assert {job[0] for job in train.training_page_jobs(6)} == {1, 2, 3}
 
 
+def test_training_pages_written_small_come_after_the_others_with_their_own_seeds() -> None:
+    from vision import train
+
+    jobs = train.training_page_jobs(6, small=3)
+    assert [job[7] for job in jobs] == [False] * 6 + [True] * 3
+    assert [job[1] for job in jobs[6:]] == [train.SMALL_SEED_BASE + i for i in range(3)]
+    assert {job[0] for job in jobs[6:]} == {1, 2, 3}
+    assert train.SMALL_SEED_BASE > max(job[1] for job in train.training_page_jobs(
+        train.SMALL_SEED_BASE - train.PAGE_SEED_BASE))
+    # The benchmark's second set: the same photos as the first, written small.
+    small = train.held_out_page_jobs(5, small=True)
+    assert [job[:7] for job in small] == [job[:7] for job in train.held_out_page_jobs(5)]
+    assert all(job[7] for job in small)
+
+
+def test_a_training_page_written_small_holds_the_same_values_in_other_marks() -> None:
+    from vision import train
+
+    def crops(small: bool) -> tuple[np.ndarray, np.ndarray]:
+        return train.page_crops(3, 600_001, width_px=3000, difficulty="normal",
+                                source="procedural", train_split=False, small=small)
+
+    (usual, labels), (small, small_labels) = crops(False), crops(True)
+    assert labels.tolist() == small_labels.tolist()  # same officer, same values
+    assert usual.shape == small.shape and not np.array_equal(usual, small)
+
+
 @pytest.mark.shared
 def test_training_pages_draw_mnist_train_digits(shared_dir: Path) -> None:
     from vision import handwriting, synthetic, train
