@@ -251,7 +251,9 @@ SMALL_SEED_BASE = 600_000  # training pages written small
 # with 500 of them and CHANNELS (16, 32, 64): boxes of 60 held-out photos written small
 # 87.1% -> 91.1% read right, the default photos 99.62% as before; but over the benchmark's
 # 500 photos that smaller model read 99.41% of boxes and sent 11.8% of pages to a person
-# (this model: 99.53%, 7.8%), so it was not kept. Training (32, 64, 128) with them is next.
+# (this model: 99.53%, 7.8%), so it was not kept. (32, 64, 128) with the same 500 pages:
+# 99.50% of boxes and 10.4% of pages to a person (page 1: 20.4%): not kept either. Pages
+# written small teach the model to doubt the default hand's boxes more often.
 SMALL_PAGES = 0
 # Filters of the three convolution blocks: (16, 32, 64) invokes 2.7x faster (above).
 CHANNELS = (32, 64, 128)
