@@ -599,6 +599,9 @@ def _pct(evaluation: dict[str, Any]) -> str:
 
 def write_card(out: Path, measured: dict[str, Any], training: dict[str, Any]) -> None:
     """MODEL_CARD.md from the numbers just measured (nothing in it is typed by hand)."""
+    from vision.synthetic import SMALL_WRITING
+
+    small_lo, small_hi = SMALL_WRITING
     lines = [
         "# Digit model card (`vision/models/digits.tflite`)",
         "",
@@ -632,10 +635,10 @@ def write_card(out: Path, measured: dict[str, Any], training: dict[str, Any]) ->
             "  ground truth: all three pages, normal and hard, 9 and 12 MP, half the officers",
             "  writing MNIST train digits and half the procedural hand, seeds 500000 and up (the",
             "  benchmark's photos use MNIST test digits and seeds under 20000)"
-            + (f"; of these, {training['pipeline_small_pages']} photos (seeds 600000 and up)"
-               " with the officers writing small, glyphs 25-45% of the box high as in the 2019"
-               " scans (`synthetic.SMALL_WRITING`)" if training.get("pipeline_small_pages")
-               else "") + "; shown",
+            + (f"; and {training['pipeline_small_pages']} more photos (seeds {SMALL_SEED_BASE}"
+               f" and up) with the officers writing small, glyphs {small_lo:.0%}-{small_hi:.0%}"
+               " of the box high as in the 2019 scans (`synthetic.SMALL_WRITING`)"
+               if training.get("pipeline_small_pages") else "") + "; shown",
             f"  {training['pipeline_repeat']} times per epoch.",
             "- Classes balanced by loss weights (MNIST brings no X or blank).",
         ]
