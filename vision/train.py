@@ -733,9 +733,12 @@ def write_card(out: Path, measured: dict[str, Any], training: dict[str, Any]) ->
         "  slash, a scribble) will be read with low confidence or as a digit. The rules engine",
         "  and the officer's confirmation are the safety net, not this model.",
         "- A digit that runs far over the box border loses the part outside the crop.",
-        "- `cellprep` decides blank before the model: no mark taller than 22% of the box or wider",
-        "  than 22% of it, or ink under 0.6% of its area. A very small, thin '1' in a tall box",
-        "  is then read as blank (the one miss among the full-height 2019 boxes).",
+        f"- `cellprep` decides blank before the model: no mark taller than "
+        f"{cellprep.MIN_EXTENT:.0%} of the box or",
+        f"  wider than {cellprep.MIN_EXTENT:.0%} of it, or ink under "
+        f"{cellprep.MIN_INK_FRACTION:.1%} of its area. A digit written smaller",
+        "  than that is read as blank; on a registered page such a box is looked at again",
+        "  (`framedprep.traces`) and doubted, so the rules or a person decide.",
         "- Frame remnants are removed only where they touch the crop's edge, and rules only when",
         "  they cross the box from side to side; a 7 whose bar lies on the top edge can lose it.",
         "- Probabilities of an int8 softmax are coarse (steps of 1/256); treat them as a ranking",
