@@ -201,6 +201,17 @@ def test_a_thin_light_pen_a_sixth_darker_than_the_paper_is_writing() -> None:
     assert_mnist_like(light.image)
 
 
+def test_a_one_a_fifth_of_the_box_high_is_writing_not_a_speck() -> None:
+    """Officers write small: a thin `1` a fifth of a tall box high (as in a real 2019 scan)
+    is read, while specks about a twentieth of the box (BLANKS["specks"]) stay blank."""
+    box = paper(64, 36, seed=9)
+    box[26:39, 17:20] = 60.0  # 13 px of 64: 20% of the height, 3 px wide
+    prepared = cellprep.prepare_one(u8(box))
+    assert not prepared.blank, prepared.ink_fraction
+    ys, _ = np.nonzero(prepared.image > 25)
+    assert ys.max() - ys.min() + 1 >= 18, "scaled up to the model's 20 px like any digit"
+
+
 def test_boxes_prepared_together_do_not_influence_each_other() -> None:
     """A page's boxes (same size, one stack) come out as each would alone: a heavy frame,
     a ruling line or a full-height stroke in one box changes nothing in its neighbours."""
