@@ -21,7 +21,8 @@ Matrix = np.ndarray[Any, np.dtype[np.float64]]
 # The photo is halved (area filter: the integer fast path costs ~2 ms on 12 MP) while its
 # long side exceeds DETECT_LONG_SIDE. The tag is looked for on the smallest level first: a
 # page that fills the frame puts the 32 mm tag at >= ~25 px there. The next level up is the
-# fallback for smaller or blurrier tags; below 2 px/mm the page is refused as too small anyway.
+# fallback for smaller or blurrier tags; under `quality.MIN_PX_PER_MM` the page is refused
+# as too small anyway.
 DETECT_LONG_SIDE = 1100
 # Tag perimeter over the image's long side: only tags of pages that fill a readable share of
 # the frame. Pruning small candidates keeps aruco's work on busy pages down.
@@ -89,8 +90,8 @@ def detect(image: Image, scale: float, rate: float, tag_ids: tuple[int, ...] | N
 def find_tags(
     levels: Sequence[tuple[Image, float]], known_ids: tuple[int, ...]
 ) -> tuple[list[Matrix], list[int]]:
-    """Tag corners (full-res px) and ids: known tags on the smallest level, then one level up;
-    the whole 36h10 family last, so that a tag we do not know can still be named."""
+    """Tag corners (full-res px) and ids: known tags on the smallest level, then up to two
+    levels up; the whole 36h10 family last, so that a tag we do not know can still be named."""
     small, scale = levels[-1]
     narrow, wide = THRESHOLD_WINDOWS
     # The narrow threshold window alone first: it finds most tags at a quarter of the cost
@@ -98,8 +99,11 @@ def find_tags(
     attempts: list[tuple[Image, float, float, tuple[int, ...] | None, tuple[int, int]]] = [
         (small, scale, MIN_TAG_PERIMETER_RATE, known_ids, (narrow, narrow)),
         (small, scale, MIN_TAG_PERIMETER_RATE, known_ids, (wide, wide))]
-    if len(levels) > 1:
-        image, s = levels[-2]
+    # Up the pyramid for smaller tags: a tag's cells must span ~4 px to decode, and a page
+    # far off in a 12 MP frame (under ~2 px/mm) has its tag decode on level 1 only at some
+    # sampling phases, on the full photo always. Without this, such a photo would be told it is
+    # not a C.Hasil page, not to come closer; only photos with no tag at all pay for it.
+    for image, s in levels[-2:-4:-1]:
         attempts.append((image, s, FALLBACK_TAG_PERIMETER_RATE, known_ids, THRESHOLD_WINDOWS))
     attempts.append((small, scale, MIN_TAG_PERIMETER_RATE, None, THRESHOLD_WINDOWS))
     for image, s, rate, ids, windows in attempts:

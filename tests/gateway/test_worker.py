@@ -54,8 +54,7 @@ def test_worker_reads_every_queued_upload_and_records_it_once(store: Store) -> N
     if not MODEL.exists():
         pytest.skip(f"no digit model yet ({MODEL}); `make model` trains it")
     values = synthetic.tps_values(7, dpt=DPT)
-    # A 12 MP phone photo (3000 px wide). A 2000 px frame holds the 600 x 900 mm plano form
-    # at under 2 px/mm, which the pipeline rightly refuses as "page too small".
+    # A 12 MP phone photo (3000 px wide), as the benchmark reads.
     photos = {
         page: synthetic.synthetic_photo(page, seed=70 + page, values=values[page],
                                         width_px=3000)

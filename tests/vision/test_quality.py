@@ -76,12 +76,37 @@ def test_cut_off_page_is_refused(page: np.ndarray) -> None:
     assert cut.message is not None and "terpotong" in cut.message
 
 
-def test_tiny_page_is_refused(page: np.ndarray) -> None:
+def test_a_page_filling_a_low_resolution_photo_is_refused_for_its_resolution(
+    page: np.ndarray,
+) -> None:
+    # About 1.2 px/mm with the page filling the frame: stepping closer cannot help.
     small = cv2.resize(_shoot(page, SQUARE_ON), (900, 1200), interpolation=cv2.INTER_AREA)
     q = _assess(small)
     size = q.check("page_size")
     assert q.refuse and not size.ok and size.value is not None and size.value < size.threshold
+    assert size.message is not None and "Resolusi foto terlalu rendah" in size.message
+    assert "dekatkan" not in size.message
+
+
+def test_a_page_far_off_in_a_sharp_photo_is_told_to_come_closer(page: np.ndarray) -> None:
+    # The same 1.2 px/mm as a small part of a 12 MP frame.
+    k = 1.2
+    x0, y0 = 1500 - 300 * k, 2000 - 450 * k
+    far = [[x0, y0], [x0 + 600 * k, y0], [x0 + 600 * k, y0 + 900 * k], [x0, y0 + 900 * k]]
+    q = _assess(_shoot(page, [[round(x), round(y)] for x, y in far]))
+    size = q.check("page_size")
+    assert q.refuse and not size.ok and size.value is not None and size.value < size.threshold
     assert size.message is not None and "terlalu kecil" in size.message
+    assert "dekatkan" in size.message
+
+
+def test_a_2_mp_photo_filled_by_the_page_is_not_refused(page: np.ndarray) -> None:
+    # 1200 x 1600: ~1.6 px/mm, which the benchmark's hand reads at 99% of boxes.
+    two = cv2.resize(_shoot(page, SQUARE_ON), (1200, 1600), interpolation=cv2.INTER_AREA)
+    q = _assess(two)
+    size = q.check("page_size")
+    assert size.value is not None and 1.4 <= size.value < 2.0
+    assert size.ok and not q.refuse
 
 
 def test_strong_tilt_is_flagged(page: np.ndarray) -> None:
