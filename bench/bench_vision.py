@@ -10,6 +10,8 @@ field accuracy, fields that are wrong yet not flagged (the safety number, target
 share of pages that need a person (target <= 10%), overall and per page. The same first
 `TITIK_BENCH_SMALL_PHOTOS` (default 150) again with the officers writing as small as in the
 2019 scans (`synthetic.SMALL_WRITING`): real handwriting is often smaller than the default's.
+And the first `TITIK_BENCH_5MP_PHOTOS` (default 150) through a 5 MP camera (1944 x 2592 px):
+the cheap phones of many officers, and what the page-size limit is measured against.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_PHOTOS = 500  # ~1 s per photo per core (generation included)
 DEFAULT_SMALL_PHOTOS = 150
+DEFAULT_5MP_PHOTOS = 150
+WIDTH_5MP = 1944  # 1944 x 2592 px: a cheap phone's camera (the benchmark's default is 12 MP)
 DEFAULT_WORKERS = 2
 WIDTH_12MP = 4000  # 4000 x 3000 px
 SPEED_RUNS = 21
@@ -132,10 +136,12 @@ def _sideways(jpeg: bytes) -> dict[str, Any]:
     }
 
 
-def _one_photo(i: int, sizes: tuple[float, float] | None = None) -> dict[str, Any]:
+def _one_photo(i: int, sizes: tuple[float, float] | None = None,
+               width_px: int | None = None) -> dict[str, Any]:
     """Read benchmark photo `i` as a box whose TPS list gives the DPT (`known`) and as one
-    without it (`unknown`); compare both with the ground truth. `sizes`: the officers'
-    writing sizes (`synthetic_photo`'s; its default when None)."""
+    without it (`unknown`); compare both with the ground truth. `sizes`, `width_px`: the
+    officers' writing sizes and the frame's width (`synthetic_photo`'s; its defaults when
+    None)."""
     import cv2
 
     from vision.pipeline import read_form
@@ -143,8 +149,12 @@ def _one_photo(i: int, sizes: tuple[float, float] | None = None) -> dict[str, An
 
     cv2.setNumThreads(1)
     page = 1 + i % 3
-    photo = (synthetic_photo(page, seed=10_000 + i) if sizes is None
-             else synthetic_photo(page, seed=10_000 + i, sizes=sizes))
+    options: dict[str, Any] = {}
+    if sizes is not None:
+        options["sizes"] = sizes
+    if width_px is not None:
+        options["width_px"] = width_px
+    photo = synthetic_photo(page, seed=10_000 + i, **options)
     unknown = read_form(photo.jpeg)
     # Only page 1's rules use the DPT (its own I.A J); the other pages read the same either way.
     known = read_form(photo.jpeg, dpt=photo.values["pemilih_dpt_j"]) if page == 1 else unknown
@@ -185,13 +195,15 @@ def _score(reading: Any, photo: Any, i: int) -> dict[str, Any]:
     return out
 
 
-def _accuracy(n: int, workers: int, sizes: tuple[float, float] | None = None) -> dict[str, Any]:
+def _accuracy(n: int, workers: int, sizes: tuple[float, float] | None = None,
+              width_px: int | None = None) -> dict[str, Any]:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     # Spawned workers (a fork after LiteRT/OpenCV threads can hang); OpenCV on one thread each.
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        both = list(pool.map(partial(_one_photo, sizes=sizes), range(n), chunksize=8))
+        both = list(pool.map(partial(_one_photo, sizes=sizes, width_px=width_px), range(n),
+                             chunksize=8))
     out = _summary([r["known"] for r in both], n)
     out["dpt"] = "known: each TPS's DPT from the box's TPS list, as configured boxes read"
     without = _summary([r["unknown"] for r in both], n)
@@ -253,10 +265,16 @@ def run() -> dict[str, Any]:
     out["accuracy"]["workers"] = workers
     out["accuracy"]["photos_env"] = f"TITIK_BENCH_PHOTOS (default {DEFAULT_PHOTOS})"
     out["accuracy"]["seconds"] = round(time.perf_counter() - started, 1)
+    from vision.photo_sim import default_height
     from vision.synthetic import SMALL_WRITING
 
     small = int(os.environ.get("TITIK_BENCH_SMALL_PHOTOS", DEFAULT_SMALL_PHOTOS))
     out["accuracy_small_writing"] = _accuracy(small, workers, SMALL_WRITING)
     out["accuracy_small_writing"]["glyph_sizes"] = list(SMALL_WRITING)
+    # The same hand and pages through a cheap phone's 5 MP camera: the page at ~1.4-2.4 px/mm
+    # over its fields instead of ~2.5-4; under `quality.MIN_PX_PER_MM` the photo is refused.
+    five = int(os.environ.get("TITIK_BENCH_5MP_PHOTOS", DEFAULT_5MP_PHOTOS))
+    out["accuracy_5mp"] = _accuracy(five, workers, width_px=WIDTH_5MP)
+    out["accuracy_5mp"]["frame_px"] = [WIDTH_5MP, default_height(WIDTH_5MP)]
     out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     return out
