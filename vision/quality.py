@@ -34,7 +34,14 @@ REACHABLE_SHARE = 0.8
 MIN_FIDUCIALS = 3  # tag + 3 fiducials still pin the page; fewer is a guess
 MAX_SCALE_RATIO = 1.8  # far side of the page vs near side (perspective from tilting)
 REFUSE_SCALE_RATIO = 3.0
-MIN_SHARPNESS = 0.04  # normalised Laplacian energy of the box strips (see _sharpness)
+# Normalised Laplacian energy of the box strips (see _sharpness). Measured on 60 synthetic
+# photos each blurred by a Gaussian of 0-4.2 px, refusal off, box accuracy by this value:
+# under 0.02 65% (88% of pages to a person), 0.02-0.03 91% (59%), 0.03-0.04 98.7% (20%),
+# 0.04 and up 99.5-100% (0-5%); 0 wrong fields unflagged in any bin. Under 0.02 a retake is
+# cheaper than the review; between, the photo is read and the officer warned. The value is
+# measured at SAMPLE_PX_PER_MM, so the frame size barely moves it: unblurred photos' median
+# 0.091 at 12 MP, 0.088 at 5 MP, 0.090 at 1500 px wide.
+MIN_SHARPNESS = 0.04
 REFUSE_SHARPNESS = 0.02
 MAX_SATURATED = 0.25  # share of box pixels clipped white
 REFUSE_SATURATED = 0.6
