@@ -12,6 +12,9 @@ share of pages that need a person (target <= 10%), overall and per page. The sam
 2019 scans (`synthetic.SMALL_WRITING`): real handwriting is often smaller than the default's.
 And the first `TITIK_BENCH_5MP_PHOTOS` (default 150) through a 5 MP camera (1944 x 2592 px):
 the cheap phones of many officers, and what the page-size limit is measured against.
+And the first `TITIK_BENCH_OFFICIAL_PHOTOS` (default 150) written on KPU's own PDF page
+(`synthetic_photo(artwork="official")`, its tables, text and logo around the boxes) instead
+of our render, which draws only what the reader uses; skipped without ../shared.
 """
 
 from __future__ import annotations
@@ -23,13 +26,17 @@ import statistics
 import time
 from collections import Counter
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from vision.synthetic import Artwork
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_PHOTOS = 500  # ~1 s per photo per core (generation included)
 DEFAULT_SMALL_PHOTOS = 150
 DEFAULT_5MP_PHOTOS = 150
+DEFAULT_OFFICIAL_PHOTOS = 150
 WIDTH_5MP = 1944  # 1944 x 2592 px: a cheap phone's camera (the benchmark's default is 12 MP)
 DEFAULT_WORKERS = 2
 WIDTH_12MP = 4000  # 4000 x 3000 px
@@ -137,11 +144,11 @@ def _sideways(jpeg: bytes) -> dict[str, Any]:
 
 
 def _one_photo(i: int, sizes: tuple[float, float] | None = None,
-               width_px: int | None = None) -> dict[str, Any]:
+               width_px: int | None = None, artwork: Artwork = "render") -> dict[str, Any]:
     """Read benchmark photo `i` as a box whose TPS list gives the DPT (`known`) and as one
-    without it (`unknown`); compare both with the ground truth. `sizes`, `width_px`: the
-    officers' writing sizes and the frame's width (`synthetic_photo`'s; its defaults when
-    None)."""
+    without it (`unknown`); compare both with the ground truth. `sizes`, `width_px`,
+    `artwork`: the officers' writing sizes, the frame's width and the page under the writing
+    (`synthetic_photo`'s; its defaults when None)."""
     import cv2
 
     from vision.pipeline import read_form
@@ -154,7 +161,7 @@ def _one_photo(i: int, sizes: tuple[float, float] | None = None,
         options["sizes"] = sizes
     if width_px is not None:
         options["width_px"] = width_px
-    photo = synthetic_photo(page, seed=10_000 + i, **options)
+    photo = synthetic_photo(page, seed=10_000 + i, artwork=artwork, **options)
     unknown = read_form(photo.jpeg)
     # Only page 1's rules use the DPT (its own I.A J); the other pages read the same either way.
     known = read_form(photo.jpeg, dpt=photo.values["pemilih_dpt_j"]) if page == 1 else unknown
@@ -196,14 +203,14 @@ def _score(reading: Any, photo: Any, i: int) -> dict[str, Any]:
 
 
 def _accuracy(n: int, workers: int, sizes: tuple[float, float] | None = None,
-              width_px: int | None = None) -> dict[str, Any]:
+              width_px: int | None = None, artwork: Artwork = "render") -> dict[str, Any]:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     # Spawned workers (a fork after LiteRT/OpenCV threads can hang); OpenCV on one thread each.
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        both = list(pool.map(partial(_one_photo, sizes=sizes, width_px=width_px), range(n),
-                             chunksize=8))
+        both = list(pool.map(partial(_one_photo, sizes=sizes, width_px=width_px,
+                                     artwork=artwork), range(n), chunksize=8))
     out = _summary([r["known"] for r in both], n)
     out["dpt"] = "known: each TPS's DPT from the box's TPS list, as configured boxes read"
     without = _summary([r["unknown"] for r in both], n)
@@ -266,7 +273,7 @@ def run() -> dict[str, Any]:
     out["accuracy"]["photos_env"] = f"TITIK_BENCH_PHOTOS (default {DEFAULT_PHOTOS})"
     out["accuracy"]["seconds"] = round(time.perf_counter() - started, 1)
     from vision.photo_sim import default_height
-    from vision.synthetic import SMALL_WRITING
+    from vision.synthetic import OFFICIAL_FORM, SMALL_WRITING, official_form_available
 
     small = int(os.environ.get("TITIK_BENCH_SMALL_PHOTOS", DEFAULT_SMALL_PHOTOS))
     out["accuracy_small_writing"] = _accuracy(small, workers, SMALL_WRITING)
@@ -276,5 +283,10 @@ def run() -> dict[str, Any]:
     five = int(os.environ.get("TITIK_BENCH_5MP_PHOTOS", DEFAULT_5MP_PHOTOS))
     out["accuracy_5mp"] = _accuracy(five, workers, width_px=WIDTH_5MP)
     out["accuracy_5mp"]["frame_px"] = [WIDTH_5MP, default_height(WIDTH_5MP)]
+    if official_form_available():
+        official = int(os.environ.get("TITIK_BENCH_OFFICIAL_PHOTOS", DEFAULT_OFFICIAL_PHOTOS))
+        out["accuracy_official_artwork"] = _accuracy(official, workers, artwork="official")
+    else:
+        out["accuracy_official_artwork"] = {"skipped": f"no ../shared/{OFFICIAL_FORM}"}
     out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     return out

@@ -17,6 +17,8 @@ Image = np.ndarray[Any, Any]
 Matrix = np.ndarray[Any, np.dtype[np.float64]]
 
 PAGE_MIN_AREA_SHARE = 0.15  # of the frame: smaller bright regions are not the page
+OUTLINE_TOLERANCES = (0.02, 0.03, 0.04, 0.05)  # of the outline's perimeter
+OUTLINE_COVER = 0.9  # of the bright region's hull that the quad must cover
 PAGE_QUAD_TAG_MM = 15.0  # the outline must put the tag within this of where it was found
 # With a corner mark missing, tag + 3 marks leave the far corner to extrapolation (measured:
 # 1-10 mm off, once 40 mm, with small residuals). The printed digit boxes, spread over the
@@ -65,10 +67,18 @@ def page_outline(small: Image, scale: float) -> Matrix | None:
     if cv2.contourArea(outline) < PAGE_MIN_AREA_SHARE * small.shape[0] * small.shape[1]:
         return None
     hull = cv2.convexHull(outline)
-    quad = cv2.approxPolyDP(hull, 0.02 * cv2.arcLength(hull, True), True)
-    if len(quad) != 4:
-        return None
-    return to_full(quad.reshape(4, 2).astype(np.float64), scale)
+    perimeter = cv2.arcLength(hull, True)
+    # Something bright touching the page (a lit table edge, a sheet beside it) adds a corner
+    # to the hull: coarser approximations drop it. The quad only aims the corner-mark search
+    # and must put the tag where it was found (`page_quad_guess`), so a coarse one is safe.
+    # A coarse quad must still cover the region: a round blob also simplifies to four points.
+    for tolerance in OUTLINE_TOLERANCES:
+        quad = cv2.approxPolyDP(hull, tolerance * perimeter, True)
+        if len(quad) < 4:
+            break
+        if len(quad) == 4 and cv2.contourArea(quad) >= OUTLINE_COVER * cv2.contourArea(hull):
+            return to_full(quad.reshape(4, 2).astype(np.float64), scale)
+    return None
 
 
 def page_quad_guess(

@@ -37,6 +37,15 @@ Matrix = np.ndarray[Any, np.dtype[np.float64]]
 FIDUCIAL_SEARCH_MM = 90.0  # half window around a fiducial's tag-based prediction
 OUTLINE_SEARCH_MM = 30.0  # half window around its prediction from the page outline
 MIN_MATCH_SCORE = 0.55
+# A fiducial's best spot under a poor guess (the tag alone cannot predict the perspective of
+# the far marks) can score under MIN_MATCH_SCORE only because the ideal mark was drawn with
+# the wrong shape. Such near misses are fitted into the guess one at a time and matched again,
+# REMATCH_MM around, with the mark drawn as that fit puts it: only a MIN_MATCH_SCORE match is
+# kept. Measured on photos of KPU's own PDF page (its printed tables and text beside the
+# marks, which our render leaves out): page 2 photos with all four corners in the frame were
+# told "cut off", their bottom marks at 0.45-0.52 under the first guess.
+NEAR_MATCH_SCORE = 0.4
+REMATCH_MM = 8.0
 FIDUCIAL_MIN_PX = 7.0  # fiducial square side on the copy used for template matching
 BOX_SEARCH_MM = (12.0, 3.0)  # field box search margins: coarse, then fine
 OUTLIER_MM = 1.5
@@ -121,8 +130,9 @@ def _fiducial_squares_mm(pattern: str, square: float) -> list[tuple[float, float
 
 def _match_fiducial(
     small: Image, h_small: Matrix, fid: Fiducial, search_mm: float
-) -> tuple[float, float] | None:
-    """Locate one fiducial in the downscaled image: (x, y) of its saddle point, small px."""
+) -> tuple[float, float, float] | None:
+    """Locate one fiducial in the downscaled image: (x, y) of its saddle point, small px, and
+    the match's score (TM_CCOEFF_NORMED); None when the window holds no match at all."""
     import cv2
 
     cx, cy = fid.center_mm
@@ -161,7 +171,7 @@ def _match_fiducial(
         return None
     scores = cv2.matchTemplate(window, patch, cv2.TM_CCOEFF_NORMED)
     _, best, _, (bx, by) = cv2.minMaxLoc(scores)
-    if best < MIN_MATCH_SCORE:
+    if best < NEAR_MATCH_SCORE:
         logger.debug("fiducial %s: best match %.2f", fid.name, best)
         return None
     # Where the centre sits inside the warped patch.
@@ -169,14 +179,18 @@ def _match_fiducial(
     x, y = wx0 + bx + centre_in_patch[0], wy0 + by + centre_in_patch[1]
     if not (0 <= x < ws and 0 <= y < hs):
         return None
-    return (float(x), float(y))
+    return (float(x), float(y), float(best))
 
 
 def _search_fiducials(
     gray: Image, small: Image, scale: float, template: Template, h: Matrix, search_mm: float,
     found: list[tuple[float, float] | None],
+    near: dict[int, list[tuple[float, float, float]]] | None = None,
 ) -> None:
-    """Fill in the fiducials still missing in `found` (full-res px), searched near `h`'s guess."""
+    """Fill in the fiducials still missing in `found` (full-res px), searched near `h`'s guess.
+
+    `near` collects, per fiducial, the spots (small px, score) that scored under
+    MIN_MATCH_SCORE but at least NEAR_MATCH_SCORE."""
     to_small = _to_level(scale)
     for i, fid in enumerate(template.fiducials):
         if found[i] is not None:
@@ -184,10 +198,45 @@ def _search_fiducials(
         hit = _match_fiducial(small, to_small @ h, fid, search_mm)
         if hit is None:
             continue
-        full = _to_full(np.array([hit]), scale)
-        local = _local_scale(h, fid.center_mm)
-        refined = _refine_corners(gray, full, round(fid.square_mm * local / 3))[0]
-        found[i] = (float(refined[0]), float(refined[1]))
+        if hit[2] < MIN_MATCH_SCORE:
+            logger.debug("fiducial %s: near miss %.2f", fid.name, hit[2])
+            if near is not None:
+                near.setdefault(i, []).append(hit)
+            continue
+        found[i] = _refined(gray, hit, scale, h, fid)
+
+
+def _refined(gray: Image, hit: tuple[float, float, float], scale: float, h: Matrix,
+             fid: Fiducial) -> tuple[float, float]:
+    """A match on the small copy -> the saddle point at full resolution."""
+    full = _to_full(np.array([hit[:2]]), scale)
+    local = _local_scale(h, fid.center_mm)
+    refined = _refine_corners(gray, full, round(fid.square_mm * local / 3))[0]
+    return (float(refined[0]), float(refined[1]))
+
+
+def _confirm_near_misses(
+    gray: Image, small: Image, scale: float, template: Template, tag_mm: Matrix,
+    tag_px: Matrix, found: list[tuple[float, float] | None], page_scale: float,
+    near: dict[int, list[tuple[float, float, float]]],
+) -> None:
+    """Fill in missing fiducials from their near misses (best first): a fit through the spot
+    draws the mark with the right shape, and it must then match MIN_MATCH_SCORE there."""
+    to_small = _to_level(scale)
+    for i, spots in near.items():
+        fid = template.fiducials[i]
+        for spot in sorted(spots, key=lambda s: -s[2]):
+            if found[i] is not None:
+                break
+            trial = list(found)
+            full = _to_full(np.array([spot[:2]]), scale)[0]
+            trial[i] = (float(full[0]), float(full[1]))
+            h_near, _ = _fit(*_correspondences(template, tag_mm, tag_px, trial), page_scale)
+            hit = _match_fiducial(small, to_small @ h_near, fid, REMATCH_MM)
+            if hit is not None and hit[2] >= MIN_MATCH_SCORE:
+                found[i] = _refined(gray, hit, scale, h_near, fid)
+                logger.debug("fiducial %s: near miss %.2f confirmed at %.2f", fid.name,
+                             spot[2], hit[2])
 
 
 def _affine_guess(src_mm: Matrix, dst_px: Matrix) -> Matrix:
@@ -296,12 +345,22 @@ def register(
     if outline is not None:
         h_guess, searches = outline, (OUTLINE_SEARCH_MM, FIDUCIAL_SEARCH_MM)
     found: list[tuple[float, float] | None] = [None] * len(template.fiducials)
+    near: dict[int, list[tuple[float, float, float]]] = {}
     for search_mm in searches:
-        _search_fiducials(gray, small, scale, template, h_guess, search_mm, found)
+        _search_fiducials(gray, small, scale, template, h_guess, search_mm, found, near)
         if all(p is not None for p in found):
             break
         src_mm, dst_px = _correspondences(template, tag_mm, tag_px, found)
         h_guess, _ = _fit(src_mm, dst_px, tag_side_px / template.tag_size_mm)
+    if near and not all(p is not None for p in found):
+        before = sum(p is not None for p in found)
+        _confirm_near_misses(gray, small, scale, template, tag_mm, tag_px, found,
+                             tag_side_px / template.tag_size_mm, near)
+        if before < sum(p is not None for p in found) < len(found):
+            # The confirmed mark carries the perspective: look again for the others from it.
+            h_guess, _ = _fit(*_correspondences(template, tag_mm, tag_px, found),
+                              tag_side_px / template.tag_size_mm)
+            _search_fiducials(gray, small, scale, template, h_guess, OUTLINE_SEARCH_MM, found)
     timings["fiducials_ms"] = (time.perf_counter() - t1) * 1000
 
     src_mm, dst_px = _correspondences(template, tag_mm, tag_px, found)

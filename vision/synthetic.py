@@ -7,6 +7,10 @@ mostly one habit per officer), digits of varying size and position that now and 
 the box border, blue or black ballpoint, page 2's bubbles filled (sometimes sloppily), and a
 phone photo of the result (``vision.photo_sim``).
 
+The page under the writing is our render of the template (``vision.render``: boxes, tag and
+marks only) or, with ``artwork="official"``, KPU's own PDF page from ``../shared`` with all its
+tables, text and logo printed around the boxes, as the box will really see it.
+
 Box texts use ``_`` for an empty box, one character per box, as ``FieldReading.text`` does:
 ``"X32"``, ``"_32"``, ``"032"``. Page geometry and the blank page come from
 ``vision.template`` and ``vision.render``.
@@ -22,12 +26,12 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 import cv2
 import numpy as np
 
-from vision.handwriting import SIZES, Source, Writer, glyph, mnist_available
+from vision.handwriting import SIZES, Source, Writer, glyph, mnist_available, shared_dir
 from vision.photo_sim import SimulatedPhoto, default_height, photograph
 from vision.render import mm_to_px, px_per_mm, render_page
 from vision.template import FieldSpec, Template, template_for_page
@@ -56,6 +60,8 @@ PEN_MM = 0.4
 # there (median 35%). The default hand's ink is 55-85% (median ~75%); glyph boxes of
 # 0.25-0.45 of the box put it at about 30-50% (median ~42%), still a little above the scans.
 SMALL_WRITING = (0.25, 0.45)
+Artwork = Literal["render", "official"]
+OFFICIAL_FORM = "forms/C.HASIL-PPWP-2024-plano.pdf"  # in ../shared
 
 
 @dataclass(frozen=True)
@@ -199,11 +205,32 @@ def _check_values(template: Template, values: Mapping[str, int | None]) -> None:
 # --- drawing on the page ----------------------------------------------------------------------
 
 
+def official_form_available() -> bool:
+    return (shared_dir() / OFFICIAL_FORM).is_file()
+
+
 @lru_cache(maxsize=6)
-def _blank(page: int, dpi: float) -> Image:
+def _blank(page: int, dpi: float, artwork: Artwork = "render") -> Image:
     image = render_page(page, dpi)
+    if artwork == "official":
+        image = _official_page(page, dpi, (image.shape[1], image.shape[0]))
     image.setflags(write=False)
     return image
+
+
+def _official_page(page: int, dpi: float, size: tuple[int, int]) -> Image:
+    """KPU's PDF page rasterised at `dpi`, on the render's pixel grid (`size`, w x h)."""
+    import pypdfium2 as pdfium
+
+    path = shared_dir() / OFFICIAL_FORM
+    if not path.is_file():
+        raise FileNotFoundError(f"the official form {path} is not here: use artwork='render'")
+    bitmap = pdfium.PdfDocument(str(path))[page - 1].render(scale=dpi / 72.0, grayscale=True)
+    raster = bitmap.to_numpy()
+    gray = np.ascontiguousarray(raster[..., 0] if raster.ndim == 3 else raster)
+    # pdfium rounds the page's pixel size its own way (1418 against the render's 1417 px):
+    # both cover the same 600 x 900 mm, so the template's mm land where the render puts them.
+    return np.asarray(cv2.resize(gray, size, interpolation=cv2.INTER_AREA), np.uint8)
 
 
 def _ink(image: Image, mask: np.ndarray[Any, Any], x: int, y: int,
@@ -346,7 +373,8 @@ def _hand(difficulty: str, source: Source, rng: np.random.Generator,
 
 
 def _fill(page: int, values: Mapping[str, int | None], seed: int, dpi: float,
-          difficulty: str, source: Source, sizes: tuple[float, float] = SIZES
+          difficulty: str, source: Source, sizes: tuple[float, float] = SIZES,
+          artwork: Artwork = "render",
           ) -> tuple[Image, dict[str, str], dict[str, tuple[int | None, ...]]]:
     if difficulty not in DIFFICULTIES:
         raise ValueError(f"difficulty must be one of {', '.join(DIFFICULTIES)}")
@@ -355,7 +383,8 @@ def _fill(page: int, values: Mapping[str, int | None], seed: int, dpi: float,
     rng = _rng(seed, page, _HAND)
     hand = _hand(difficulty, source, rng, sizes)
     texts = _box_texts(template, values, rng)
-    image = np.asarray(cv2.cvtColor(_blank(page, float(dpi)), cv2.COLOR_GRAY2BGR), np.uint8)
+    image = np.asarray(cv2.cvtColor(_blank(page, float(dpi), artwork), cv2.COLOR_GRAY2BGR),
+                       np.uint8)
     k = px_per_mm(dpi)
     bubbles: dict[str, tuple[int | None, ...]] = {}
     for spec in template.fields:
@@ -369,9 +398,9 @@ def _fill(page: int, values: Mapping[str, int | None], seed: int, dpi: float,
 
 def filled_page(page: int, values: Mapping[str, int | None], seed: int, dpi: float = 100.0, *,
                 difficulty: str = "normal", source: Source = "auto",
-                sizes: tuple[float, float] = SIZES) -> Image:
+                sizes: tuple[float, float] = SIZES, artwork: Artwork = "render") -> Image:
     """The flat page (BGR) as the officer left it, before any camera."""
-    return _fill(page, values, seed, dpi, difficulty, source, sizes)[0]
+    return _fill(page, values, seed, dpi, difficulty, source, sizes, artwork)[0]
 
 
 def _words(rng: np.random.Generator, n: int) -> str:
@@ -436,21 +465,22 @@ def _render_dpi(width: int, height: int) -> float:
 
 def synthetic_photo(page: int, *, seed: int, values: Mapping[str, int | None] | None = None,
                     width_px: int = 3000, difficulty: str = "normal",
-                    source: Source = "auto", sizes: tuple[float, float] = SIZES
-                    ) -> SyntheticPhoto:
+                    source: Source = "auto", sizes: tuple[float, float] = SIZES,
+                    artwork: Artwork = "render") -> SyntheticPhoto:
     """A phone photo of page ``page`` filled with ``values`` (default: ``tps_values(seed)``).
 
     ``source="procedural"`` never touches ../shared; ``"auto"`` mixes in MNIST digits when
     ../shared holds them. ``sizes``: the range of officers' glyph heights as a share of the
     box (``SMALL_WRITING``: as small as in the 2019 scans); the same seed draws the same
-    officer, values and camera whatever the sizes.
+    officer, values and camera whatever the sizes or the artwork. ``artwork="official"``:
+    the page is KPU's PDF from ../shared (`official_form_available`), not our render.
     """
     if page not in PAGES:
         raise ValueError(f"page must be one of {PAGES}, not {page}")
     chosen: dict[str, int | None] = dict(tps_values(seed)[page] if values is None else values)
     height_px = default_height(width_px)
     dpi = _render_dpi(width_px, height_px)
-    image, texts, bubbles = _fill(page, chosen, seed, dpi, difficulty, source, sizes)
+    image, texts, bubbles = _fill(page, chosen, seed, dpi, difficulty, source, sizes, artwork)
     shot = photograph(image, _rng(seed, page, _CAMERA), difficulty, width_px=width_px,
                       height_px=height_px)
     written = {name: int(v) for name, v in chosen.items() if v is not None}

@@ -20,6 +20,7 @@ from vision.synthetic import (
     box_text,
     filled_page,
     non_form_photo,
+    official_form_available,
     synthetic_photo,
     tps_values,
 )
@@ -295,3 +296,25 @@ def test_a_glyph_scaled_down_keeps_a_pens_line() -> None:
     marker = np.zeros((40, 40), np.uint8)
     cv2.line(marker, (10, 5), (12, 35), 255, 4, cv2.LINE_AA)
     assert np.array_equal(_pen_floor(marker, PEN_MM * k), marker), "a wide line is left as is"
+
+
+def test_kpus_own_page_without_shared_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TITIK_SHARED", str(tmp_path))
+    assert not official_form_available()
+    with pytest.raises(FileNotFoundError, match="artwork='render'"):
+        filled_page(1, {}, seed=1, dpi=37.0, artwork="official")
+
+
+@pytest.mark.skipif(not official_form_available(),
+                    reason="KPU's PDF form (../shared/forms) is not here")
+def test_kpus_own_page_carries_what_the_render_leaves_out_on_the_same_grid() -> None:
+    render = filled_page(1, {}, seed=1, dpi=40.0)
+    official = filled_page(1, {}, seed=1, dpi=40.0, artwork="official")
+    assert official.shape == render.shape
+    # More print (tables, text, logo) on KPU's page than on ours, which draws only boxes,
+    # tag and marks; those sit on the same pixels, so the printed box borders coincide.
+    assert (official < 128).sum() > 1.5 * (render < 128).sum()
+    borders = render[..., 0] < 60
+    assert np.mean(official[..., 0][borders] < 128) > 0.8
