@@ -2,8 +2,9 @@
 
 Stages: find the tag on a downscaled copy (fast), refine its corners at full resolution,
 pick the template by tag id, predict where the corner fiducials are, find each one by
-template matching in a window around its prediction (coarse, downscaled) and refine its
-saddle point (where the two squares touch) at full resolution, then fit one page homography
+template matching in a window around its prediction (coarse, downscaled; a near miss under a
+poor prediction is matched again under a fit through it) and refine its saddle point (where
+the two squares touch) at full resolution, then fit one page homography
 to tag corners + fiducials, dropping outliers. The homography maps page mm to image pixels
 (cv2 convention: pixel centres at integers).
 """

@@ -1,4 +1,5 @@
-"""Registration recovers the page homography from photos of rendered pages, or says why not."""
+"""Registration recovers the page homography from photos of rendered pages and of KPU's own
+printed page, or says why not."""
 
 from __future__ import annotations
 
