@@ -33,7 +33,7 @@ import numpy as np
 
 from vision.handwriting import SIZES, Source, Writer, glyph, mnist_available, shared_dir
 from vision.photo_sim import SimulatedPhoto, default_height, photograph
-from vision.render import mm_to_px, px_per_mm, render_page
+from vision.render import mm_to_px, page_shape_px, px_per_mm, render_page
 from vision.template import FieldSpec, Template, template_for_page
 
 logger = logging.getLogger(__name__)
@@ -211,15 +211,13 @@ def official_form_available() -> bool:
 
 @lru_cache(maxsize=6)
 def _blank(page: int, dpi: float, artwork: Artwork = "render") -> Image:
-    image = render_page(page, dpi)
-    if artwork == "official":
-        image = _official_page(page, dpi, (image.shape[1], image.shape[0]))
+    image = render_page(page, dpi) if artwork == "render" else _official_page(page, dpi)
     image.setflags(write=False)
     return image
 
 
-def _official_page(page: int, dpi: float, size: tuple[int, int]) -> Image:
-    """KPU's PDF page rasterised at `dpi`, on the render's pixel grid (`size`, w x h)."""
+def _official_page(page: int, dpi: float) -> Image:
+    """KPU's PDF page rasterised at `dpi`, on the render's pixel grid."""
     import pypdfium2 as pdfium
 
     path = shared_dir() / OFFICIAL_FORM
@@ -230,7 +228,8 @@ def _official_page(page: int, dpi: float, size: tuple[int, int]) -> Image:
     gray = np.ascontiguousarray(raster[..., 0] if raster.ndim == 3 else raster)
     # pdfium rounds the page's pixel size its own way (1418 against the render's 1417 px):
     # both cover the same 600 x 900 mm, so the template's mm land where the render puts them.
-    return np.asarray(cv2.resize(gray, size, interpolation=cv2.INTER_AREA), np.uint8)
+    height, width = page_shape_px(template_for_page(page), dpi)
+    return np.asarray(cv2.resize(gray, (width, height), interpolation=cv2.INTER_AREA), np.uint8)
 
 
 def _ink(image: Image, mask: np.ndarray[Any, Any], x: int, y: int,
