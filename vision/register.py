@@ -93,6 +93,11 @@ class Registration:
         return _local_scale(self.homography, point_mm)
 
 
+def tag_side(corners: Matrix) -> float:
+    """Mean side of a tag's quad (px)."""
+    return float(np.mean(np.hypot(*np.diff(np.vstack([corners, corners[:1]]), axis=0).T)))
+
+
 def _fiducial_level(
     levels: Sequence[tuple[Image, float]], template: Template, tag_side_px: float
 ) -> tuple[Image, float]:
@@ -330,8 +335,8 @@ def register(
 
     t1 = time.perf_counter()
     tag_mm = np.array(template.tag_corners_mm, dtype=np.float64)
-    tag_side_px = float(np.mean(np.hypot(*np.diff(np.vstack([tags[index], tags[index][:1]]),
-                                                  axis=0).T)))
+    tag_side_px = tag_side(tags[index])
+    page_scale = tag_side_px / template.tag_size_mm  # px per mm near the tag
     cell_px = tag_side_px / 8
     tag_px = _refine_corners(gray, tags[index], round(cell_px / 3))
     small, scale = _fiducial_level(levels, template, tag_side_px)
@@ -352,20 +357,18 @@ def register(
         if all(p is not None for p in found):
             break
         src_mm, dst_px = _correspondences(template, tag_mm, tag_px, found)
-        h_guess, _ = _fit(src_mm, dst_px, tag_side_px / template.tag_size_mm)
+        h_guess, _ = _fit(src_mm, dst_px, page_scale)
     if near and not all(p is not None for p in found):
         before = sum(p is not None for p in found)
-        _confirm_near_misses(gray, small, scale, template, tag_mm, tag_px, found,
-                             tag_side_px / template.tag_size_mm, near)
+        _confirm_near_misses(gray, small, scale, template, tag_mm, tag_px, found, page_scale,
+                             near)
         if before < sum(p is not None for p in found) < len(found):
             # The confirmed mark carries the perspective: look again for the others from it.
-            h_guess, _ = _fit(*_correspondences(template, tag_mm, tag_px, found),
-                              tag_side_px / template.tag_size_mm)
+            h_guess, _ = _fit(*_correspondences(template, tag_mm, tag_px, found), page_scale)
             _search_fiducials(gray, small, scale, template, h_guess, OUTLINE_SEARCH_MM, found)
     timings["fiducials_ms"] = (time.perf_counter() - t1) * 1000
 
     src_mm, dst_px = _correspondences(template, tag_mm, tag_px, found)
-    page_scale = tag_side_px / template.tag_size_mm
     homography, inliers = _fit(src_mm, dst_px, page_scale)
     # Fiducials the fit rejected were matched on something else: report them as not found.
     for k, fid_index in enumerate(i for i, p in enumerate(found) if p is not None):

@@ -35,6 +35,15 @@ def mm_to_px(dpi: float) -> Matrix:
     return np.array([[k, 0.0, -0.5], [0.0, k, -0.5], [0.0, 0.0, 1.0]])
 
 
+def rasterise_pdf_page(path: Path, index: int, dpi: float) -> Gray:
+    """Page `index` (0-based) of a PDF as a grayscale image at `dpi`, via pdfium."""
+    import pypdfium2 as pdfium
+
+    bitmap = pdfium.PdfDocument(str(path))[index].render(scale=dpi / 72.0, grayscale=True)
+    raster = bitmap.to_numpy()
+    return np.ascontiguousarray(raster[..., 0] if raster.ndim == 3 else raster)
+
+
 def page_shape_px(template: Template, dpi: float) -> tuple[int, int]:
     """(height, width) in pixels of the page rendered at `dpi`."""
     k = px_per_mm(dpi)

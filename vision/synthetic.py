@@ -33,7 +33,7 @@ import numpy as np
 
 from vision.handwriting import SIZES, Source, Writer, glyph, mnist_available, shared_dir
 from vision.photo_sim import SimulatedPhoto, default_height, photograph
-from vision.render import mm_to_px, page_shape_px, px_per_mm, render_page
+from vision.render import mm_to_px, page_shape_px, px_per_mm, rasterise_pdf_page, render_page
 from vision.template import FieldSpec, Template, template_for_page
 
 logger = logging.getLogger(__name__)
@@ -218,14 +218,10 @@ def _blank(page: int, dpi: float, artwork: Artwork = "render") -> Image:
 
 def _official_page(page: int, dpi: float) -> Image:
     """KPU's PDF page rasterised at `dpi`, on the render's pixel grid."""
-    import pypdfium2 as pdfium
-
     path = shared_dir() / OFFICIAL_FORM
     if not path.is_file():
         raise FileNotFoundError(f"the official form {path} is not here: use artwork='render'")
-    bitmap = pdfium.PdfDocument(str(path))[page - 1].render(scale=dpi / 72.0, grayscale=True)
-    raster = bitmap.to_numpy()
-    gray = np.ascontiguousarray(raster[..., 0] if raster.ndim == 3 else raster)
+    gray = rasterise_pdf_page(path, page - 1, dpi)
     # pdfium rounds the page's pixel size its own way (1418 against the render's 1417 px):
     # both cover the same 600 x 900 mm, so the template's mm land where the render puts them.
     height, width = page_shape_px(template_for_page(page), dpi)

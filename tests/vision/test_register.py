@@ -172,9 +172,8 @@ def test_a_near_miss_is_kept_only_where_the_mark_really_is() -> None:
     reg = _registered(photo)
     assert reg.fiducials_found == 4
     template, levels = reg.template, pyramid(photo)
-    tag_side = float(np.mean(np.hypot(*np.diff(np.vstack([reg.tag_corners_px,
-                                                          reg.tag_corners_px[:1]]), axis=0).T)))
-    small, scale = register_module._fiducial_level(levels, template, tag_side)
+    side = register_module.tag_side(reg.tag_corners_px)
+    small, scale = register_module._fiducial_level(levels, template, side)
     truth = [np.asarray(p) for p in reg.fiducials_px]
     found: list[tuple[float, float] | None] = [tuple(truth[0]), tuple(truth[1]), None, None]
     near_br = truth[2] * scale + (4.0, -3.0)  # off by a few small px, as a poor guess leaves it
@@ -183,7 +182,7 @@ def test_a_near_miss_is_kept_only_where_the_mark_really_is() -> None:
             3: [(float(wrong_bl[0]), float(wrong_bl[1]), 0.5)]}
     register_module._confirm_near_misses(
         photo, small, scale, template, np.array(template.tag_corners_mm), reg.tag_corners_px,
-        found, tag_side / template.tag_size_mm, near)
+        found, side / template.tag_size_mm, near)
     assert found[2] is not None and np.hypot(*(np.asarray(found[2]) - truth[2])) < 1.0
     assert found[3] is None
 

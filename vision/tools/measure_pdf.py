@@ -41,15 +41,10 @@ def page_sizes_mm(pdf_path: Path) -> list[list[float]]:
 
 
 def render_pages(pdf_path: Path) -> list[np.ndarray]:
-    import pypdfium2 as pdfium
+    from vision.render import rasterise_pdf_page
 
-    pdf = pdfium.PdfDocument(str(pdf_path))
-    pages = []
-    for index in range(len(pdf)):
-        bitmap = pdf[index].render(scale=MEASURE_DPI / 72.0, grayscale=True)
-        img = bitmap.to_numpy()
-        pages.append(np.ascontiguousarray(img[..., 0] if img.ndim == 3 else img))
-    return pages
+    return [rasterise_pdf_page(pdf_path, index, MEASURE_DPI)
+            for index in range(len(page_sizes_mm(pdf_path)))]
 
 
 def measure_tag(gray: np.ndarray) -> tuple[int, list[list[float]]]:
