@@ -145,12 +145,12 @@ def _field_offset_mm(
     _, best, _, (bx, by) = cv2.minMaxLoc(scores)
     if best < BOX_MATCH_SCORE:
         return None
-    dx = bx + _peak_offset(scores[by, max(0, bx - 1) : bx + 2], bx)
-    dy = by + _peak_offset(scores[max(0, by - 1) : by + 2, bx], by)
+    dx = bx + peak_offset(scores[by, max(0, bx - 1) : bx + 2], bx)
+    dy = by + peak_offset(scores[max(0, by - 1) : by + 2, bx], by)
     return (dx / k - margin_mm, dy / k - margin_mm)
 
 
-def _peak_offset(values: Image, index: int) -> float:
+def peak_offset(values: Image, index: int) -> float:
     """Sub-pixel peak from a parabola through the best score and its two neighbours."""
     if index == 0 or len(values) < 3:
         return 0.0

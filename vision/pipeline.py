@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, TypeVar
 
 import numpy as np
@@ -126,8 +126,9 @@ def read_form(data: bytes, *, dpt: int | None = None) -> Reading:
 
 
 def _read(data: bytes, dpt: int | None, beside: ThreadPoolExecutor) -> Reading:
-    from vision import display
+    from vision import display, local_fit
     from vision import register as reg_mod
+    from vision.quality import paper_flatness
     from vision.tags import pyramid
 
     timer = _Timer()
@@ -152,6 +153,9 @@ def _read(data: bytes, dpt: int | None, beside: ThreadPoolExecutor) -> Reading:
         reading.quality = {"tag_id": registration.tag_id}
         return _finish(reading, timer, started)
     template = registration.template
+    # The paper is not flat: each field's boxes are found near where the homography puts them.
+    shifts = timer.run("local_fit", lambda: local_fit.field_shifts(
+        levels, registration.homography, template.fields, beside=beside))
 
     shown = beside.submit(
         timer.run,
@@ -161,13 +165,14 @@ def _read(data: bytes, dpt: int | None, beside: ThreadPoolExecutor) -> Reading:
     judged = beside.submit(timer.run, "quality", lambda: _assess_quality(gray, registration))
     bubbles: Future[dict[str, list[Any]]] | None = None
     if any(spec.bubbles for spec in template.fields):
-        bubbles = beside.submit(timer.run, "omr", lambda: _bubble_columns(gray, registration))
+        bubbles = beside.submit(timer.run, "omr",
+                                lambda: _bubble_columns(gray, registration, shifts))
     candidates = None
     if _pinned(registration):
         # Read while the quality is judged: a refused photo (a few in a hundred) wastes it.
         # (The check beside the model's call instead of the preparation measured no faster:
         # LiteRT's two threads then share the cores with it.)
-        boxes = timer.run("cells", lambda: _prepare_boxes(gray, registration))
+        boxes = timer.run("cells", lambda: _prepare_boxes(gray, registration, shifts))
         candidates = timer.run("model", lambda: _classify(boxes))
     quality = judged.result()
     reading = Reading(
@@ -179,6 +184,11 @@ def _read(data: bytes, dpt: int | None, beside: ThreadPoolExecutor) -> Reading:
         px_per_mm=display.PX_PER_MM,
     )
     reading.rectified_jpeg = shown.result()
+    located = [s for s in shifts.values() if s.found]
+    # How far the paper's fold and waves moved the boxes from a flat sheet's places (mm).
+    flat = paper_flatness(max((s.size_mm for s in located), default=0.0))
+    reading.quality[flat.name] = asdict(flat)
+    reading.quality["fields_located"] = len(located)
     if quality.refuse or candidates is None:
         reading.status = STATUS_REJECTED
         reading.reasons = list(quality.messages) or [CORNERS_MISSING]
@@ -259,11 +269,12 @@ class _Boxes:
     doubted: list[int]
 
 
-def _prepare_boxes(gray: Gray, registration: Any) -> _Boxes:
-    """Cut every box with its frame from the photo and prepare it for the model."""
+def _prepare_boxes(gray: Gray, registration: Any, shifts: dict[str, Any]) -> _Boxes:
+    """Cut every box with its frame from the photo (each field where `local_fit` found it)
+    and prepare it for the model."""
     from vision import cells
 
-    return _prepare_crops(cells.crop_framed(gray, registration))
+    return _prepare_crops(cells.crop_framed(gray, registration, shifts=shifts))
 
 
 def _prepare_crops(crops: dict[str, list[Any]]) -> _Boxes:
@@ -325,11 +336,15 @@ def _read_fields(
     reading.reasons.extend(resolution.reasons)
 
 
-def _bubble_columns(gray: Gray, registration: Any) -> dict[str, list[Any]]:
-    """Page 2: each field's bubble columns read from the photo (needs no box reading)."""
+def _bubble_columns(gray: Gray, registration: Any,
+                    shifts: dict[str, Any]) -> dict[str, list[Any]]:
+    """Page 2: each field's bubble columns read from the photo (needs no box reading), moved
+    with the field's boxes (`local_fit`)."""
+    from vision.local_fit import shifted
     from vision.omr import read_columns
 
-    return {spec.name: read_columns(gray, registration.homography, spec.bubbles)
+    return {spec.name: read_columns(gray, shifted(registration.homography,
+                                                  shifts.get(spec.name)), spec.bubbles)
             for spec in registration.template.fields if spec.bubbles}
 
 

@@ -46,6 +46,13 @@ REFUSE_SHARPNESS = 0.02
 MAX_SATURATED = 0.25  # share of box pixels clipped white
 REFUSE_SATURATED = 0.6
 SATURATED_LEVEL = 250
+# `local_fit` looks for a field's boxes up to ~10 mm from where the page's homography puts
+# them; simulated sheets whose fold moved boxes by up to 11 mm read 99.7% of boxes right.
+PAPER_SHIFT_MM = 8.0
+PAPER_NOT_FLAT = (
+    "Kertas terlipat atau bergelombang: ratakan halaman di meja sebelum memotret "
+    "(The sheet is folded or wavy: lay it flat before taking the photo)"
+)
 
 
 @dataclass(frozen=True)
@@ -231,6 +238,15 @@ def assess(gray: Image, registration: Registration) -> Quality:
 # longer decodes (Gaussian sigma >= 4 px), 0.003-0.23.
 BLURRED_PAGE_SHARPNESS = 0.25
 MIN_PAGE_CONTRAST = 6.0  # grey levels (std): a blank sheet or a plain card is not a blurred form
+
+
+def paper_flatness(largest_shift_mm: float) -> Check:
+    """The sheet's fold and waves, from how far `local_fit` found a field's boxes from the
+    homography's place. Never a refusal (the boxes were found); past PAPER_SHIFT_MM a fold
+    may move a box beyond the search, and the officer is told how to avoid it next time."""
+    ok = largest_shift_mm <= PAPER_SHIFT_MM
+    return Check("paper_flat", round(largest_shift_mm, 2), PAPER_SHIFT_MM, ok, False,
+                 None if ok else PAPER_NOT_FLAT)
 
 
 def page_sharpness(small: Image) -> float:

@@ -461,7 +461,8 @@ def _render_dpi(width: int, height: int) -> float:
 def synthetic_photo(page: int, *, seed: int, values: Mapping[str, int | None] | None = None,
                     width_px: int = 3000, difficulty: str = "normal",
                     source: Source = "auto", sizes: tuple[float, float] = SIZES,
-                    artwork: Artwork = "render") -> SyntheticPhoto:
+                    artwork: Artwork = "render",
+                    paper_curl: float | None = None) -> SyntheticPhoto:
     """A phone photo of page ``page`` filled with ``values`` (default: ``tps_values(seed)``).
 
     ``source="procedural"`` never touches ../shared; ``"auto"`` mixes in MNIST digits when
@@ -469,6 +470,8 @@ def synthetic_photo(page: int, *, seed: int, values: Mapping[str, int | None] | 
     box (``SMALL_WRITING``: as small as in the 2019 scans); the same seed draws the same
     officer, values and camera whatever the sizes or the artwork. ``artwork="official"``:
     the page is KPU's PDF from ../shared (`official_form_available`), not our render.
+    ``paper_curl``: how far the paper is from flat (`photo_sim.photograph`; default the
+    difficulty's).
     """
     if page not in PAGES:
         raise ValueError(f"page must be one of {PAGES}, not {page}")
@@ -477,7 +480,7 @@ def synthetic_photo(page: int, *, seed: int, values: Mapping[str, int | None] | 
     dpi = _render_dpi(width_px, height_px)
     image, texts, bubbles = _fill(page, chosen, seed, dpi, difficulty, source, sizes, artwork)
     shot = photograph(image, _rng(seed, page, _CAMERA), difficulty, width_px=width_px,
-                      height_px=height_px)
+                      height_px=height_px, paper_curl=paper_curl)
     written = {name: int(v) for name, v in chosen.items() if v is not None}
     return SyntheticPhoto(jpeg=shot.jpeg, values=written, page=page, boxes=texts,
                           bubbles=bubbles, seed=seed, difficulty=difficulty,

@@ -243,8 +243,8 @@ def synthetic_set(
 
 
 # Box crops cut exactly as `read_form` cuts them: synthetic filled page -> simulated phone
-# photo -> registration -> `cells.crop_framed` -> `framedprep.prepare_framed` (one page per call,
-# as the pipeline batches it), labelled from the page's ground truth.
+# photo -> registration -> `local_fit` -> `cells.crop_framed` -> `framedprep.prepare_framed` (one
+# page per call, as the pipeline batches it), labelled from the page's ground truth.
 PAGE_SEED_BASE = 500_000  # benchmarks and tests use small seeds and 100-20000
 SMALL_SEED_BASE = 600_000  # training pages written small
 # Pages written small are not in the committed model's training. Measured on 2026-12-05
@@ -285,7 +285,7 @@ def page_crops(
     """
     import cv2
 
-    from vision import cells, framedprep, handwriting, quality, register, synthetic
+    from vision import cells, framedprep, handwriting, local_fit, quality, register, synthetic, tags
 
     original = getattr(synthetic, "glyph")  # noqa: B009 (not re-exported by synthetic)
     if train_split:
@@ -307,7 +307,10 @@ def page_crops(
         logger.info("page %s seed %s refused by the quality check", page, seed)
         return np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.int64)
     crops, frames, labels = [], [], []
-    for name, boxes in cells.crop_framed(gray, registration).items():
+    # Each field cut where its boxes are, as `read_form` cuts them (`local_fit`).
+    shifts = local_fit.field_shifts(tags.pyramid(gray), registration.homography,
+                                    registration.template.fields)
+    for name, boxes in cells.crop_framed(gray, registration, shifts=shifts).items():
         text = photo.boxes.get(name, "_" * len(boxes))
         for (crop, frame), char in zip(boxes, text, strict=True):
             crops.append(crop)
@@ -333,9 +336,10 @@ def _page_job(job: PageJob) -> tuple[Any, Any]:
 def cache_path(kind: str, directory: Path | None = None) -> Path:
     """Where `pipeline_set` keeps `kind`'s crops: named by the box preparation's source,
     because a change there changes every prepared box."""
-    from vision import cells, framedprep, tiles
+    from vision import cells, framedprep, local_fit, tiles
 
-    sources = (cellprep.__file__, framedprep.__file__, tiles.__file__, cells.__file__)
+    sources = (cellprep.__file__, framedprep.__file__, tiles.__file__, cells.__file__,
+               local_fit.__file__)
     digest = hashlib.sha256(b"".join(Path(f).read_bytes() for f in sources)).hexdigest()[:10]
     where = directory or Path(tempfile.gettempdir())
     return where / f"titik_pipeline_crops_{kind}_{digest}.npz"

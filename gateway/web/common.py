@@ -101,6 +101,15 @@ def failing_checks(upload: dict[str, Any]) -> list[dict[str, Any]]:
     return [c for c in reading_of(upload).get("checks") or [] if not c.get("ok")]
 
 
+def photo_notes(upload: dict[str, Any]) -> list[str]:
+    """What the photo quality check warned about without refusing the photo (a slight blur,
+    a folded sheet): the reading stands, and the officer learns what to do next time."""
+    quality = reading_of(upload).get("quality") or {}
+    return [str(c["message"]) for c in quality.values()
+            if isinstance(c, dict) and c.get("message") and not c.get("ok")
+            and not c.get("refuse")]
+
+
 def parse_values(form: Any, names: list[str]) -> tuple[dict[str, int], list[str]]:
     """Values typed into `value-<field>` inputs; (values, names that are not 0..999)."""
     values: dict[str, int] = {}

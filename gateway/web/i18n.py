@@ -120,6 +120,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "rules_failed": {"id": "Hitungan tidak cocok", "en": "Sums do not match"},
     "problems": {"id": "Masalah", "en": "Problems"},
+    "photo_notes": {"id": "Catatan foto (untuk foto berikutnya)",
+                    "en": "Photo notes (for the next photo)"},
     "retake": {"id": "Foto ulang", "en": "Take another photo"},
     "reason": {"id": "Alasan", "en": "Reason"},
     "uploaded_at": {"id": "Dikirim", "en": "Uploaded"},

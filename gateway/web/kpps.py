@@ -17,6 +17,7 @@ from gateway.web.common import (
     missing_values,
     overlay_boxes,
     photo_bytes,
+    photo_notes,
     rectified_bytes,
     tps_name,
     upload_for,
@@ -102,6 +103,7 @@ def render_result(
         has_image=rectified_bytes(upload) is not None,
         checks=failing_checks(upload),
         reasons=upload.get("reasons") or [],
+        notes=photo_notes(upload),
         errors=errors or [],
     ), (422 if errors else 200)
 

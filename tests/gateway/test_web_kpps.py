@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from flask.testing import FlaskClient
 
 from gateway.store import Store
@@ -139,6 +141,26 @@ def test_rejected_photo_tells_the_officer_why(client: FlaskClient, store: Store)
     assert "Foto ditolak" in page and "terlalu buram" in page
     assert "Foto ulang" in page  # the way forward
     assert "/konfirmasi" not in page
+
+
+def test_a_photo_read_despite_a_warning_tells_the_officer_for_next_time(
+    client: FlaskClient, store: Store
+) -> None:
+    # The quality check warned (a folded sheet) without refusing: the reading stands and
+    # the officer learns what to do next time; passed checks and refusals say nothing here.
+    from vision.quality import PAPER_NOT_FLAT, paper_flatness
+
+    sign_in(client, TPS_A)
+    response = upload_photo(client, jpeg_photo(seed=15))
+    reading = page_reading(2, VALUES_P2)
+    reading["quality"] = {"paper_flat": asdict(paper_flatness(9.5)),
+                          "blur": asdict(paper_flatness(1.0)), "refuse": False}
+    finish_next_job(store, reading)
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Catatan foto" in page and PAPER_NOT_FLAT in page
+    assert "/konfirmasi" in page  # the numbers can still be confirmed
+    notes = page.split('class="card notes"', 1)[1].split("</section>", 1)[0]
+    assert notes.count("<li>") == 1  # only the warning: the passed check adds nothing
 
 
 def test_confirming_a_doubtful_reading_leaves_it_for_the_ppk(
