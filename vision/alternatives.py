@@ -77,15 +77,28 @@ def consistent_assignments(
     if not fixed_ok:
         # A rule among fields with no doubt fails: no alternative can repair it.
         return {}
+    # Depth first over `searched`, each rule checked as soon as its last searched field is
+    # set: a branch that breaks a rule is cut there, not tried with every value of the fields
+    # after it (a doubtful page 1 searched ~4,000 combinations in 11 ms).
+    depth_of = {name: i for i, name in enumerate(searched)}
+    checks: list[list[Rule]] = [[] for _ in searched]
+    for rule in relevant:
+        checks[max(depth_of[n] for n in rule.fields if n in depth_of)].append(rule)
     found: dict[tuple[int | None, ...], float] = {}
-    for combo in itertools.product(*(alternatives[n] for n in searched)):
-        pairs = list(zip(searched, combo, strict=True))
-        # An alternative may not escape the rules by turning a read number into nothing.
-        if any(alt.value is None and first[name] is not None for name, alt in pairs):
-            continue
-        for name, alt in pairs:
+
+    def descend(depth: int, key: tuple[int | None, ...], score: float) -> None:
+        name = searched[depth]
+        for alt in alternatives[name]:
+            # An alternative may not escape the rules by turning a read number into nothing.
+            if alt.value is None and first[name] is not None:
+                continue
             values[name] = alt.value
-        if all(r.holds(values, params) is not False for r in relevant):
-            key = tuple(a.value for a in combo)
-            found[key] = math.prod(a.score for a in combo)
+            if any(r.holds(values, params) is False for r in checks[depth]):
+                continue
+            if depth + 1 == len(searched):
+                found[(*key, alt.value)] = score * alt.score
+            else:
+                descend(depth + 1, (*key, alt.value), score * alt.score)
+
+    descend(0, (), 1.0)
     return found
