@@ -16,6 +16,7 @@ import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Any, Literal
 
 import numpy as np
@@ -83,34 +84,46 @@ def measure_column(gray: Gray, h_mm_to_px: Matrix, column: BubbleColumn) -> tupl
     """Inked share of each bubble's interior in a photo, given page mm -> photo px."""
     import cv2
 
-    r = column.radius_mm
-    xs = [c[0] for c in column.centers_mm]
-    ys = [c[1] for c in column.centers_mm]
-    pad = 2 * r
-    x0, y0 = min(xs) - pad, min(ys) - pad
-    width = int(round((max(xs) + pad - x0) * STRIP_PX_PER_MM))
-    height = int(round((max(ys) + pad - y0) * STRIP_PX_PER_MM))
-    strip = cv2.warpPerspective(
+    x0, y0, width, height = _strip_region(column)
+    strip = np.asarray(cv2.warpPerspective(
         gray,
         _strip_transform(h_mm_to_px, x0, y0),
         (width, height),
         flags=cv2.INTER_AREA | cv2.WARP_INVERSE_MAP,
         borderMode=cv2.BORDER_REPLICATE,
-    )
+    ), np.uint8)
     # Paper level from the strip itself, so shadows and white balance cancel out.
-    paper = _percentile_90(np.asarray(strip, np.uint8))
-    ink_level = paper * 0.6
-    fills = []
-    rin = r * INNER * STRIP_PX_PER_MM
-    for cx, cy in column.centers_mm:
+    paper = _percentile_90(strip)
+    labels, sizes = _interiors(column)
+    inked = np.bincount(labels[strip < paper * 0.6], minlength=len(sizes) + 1)[1:]
+    return tuple(float(k) / float(n) for k, n in zip(inked, sizes, strict=True))
+
+
+def _strip_region(column: BubbleColumn) -> tuple[float, float, int, int]:
+    """The column's strip: its top left corner (page mm) and size (strip px)."""
+    pad = 2 * column.radius_mm
+    xs = [c[0] for c in column.centers_mm]
+    ys = [c[1] for c in column.centers_mm]
+    x0, y0 = min(xs) - pad, min(ys) - pad
+    return (x0, y0, int(round((max(xs) + pad - x0) * STRIP_PX_PER_MM)),
+            int(round((max(ys) + pad - y0) * STRIP_PX_PER_MM)))
+
+
+@lru_cache(maxsize=64)
+def _interiors(column: BubbleColumn) -> tuple[np.ndarray[Any, np.dtype[np.intp]],
+                                              tuple[int, ...]]:
+    """Per strip pixel, 1 + the digit whose bubble interior holds it (0: none); and each
+    interior's pixel count. Fixed by the template, so drawn once per column."""
+    x0, y0, width, height = _strip_region(column)
+    labels = np.zeros((height, width), np.intp)
+    rin = column.radius_mm * INNER * STRIP_PX_PER_MM
+    yy, xx = np.ogrid[:height, :width]
+    for digit, (cx, cy) in enumerate(column.centers_mm):
         px, py = (cx - x0) * STRIP_PX_PER_MM, (cy - y0) * STRIP_PX_PER_MM
-        # Only the pixels of the disc's bounding square can be inside it.
-        top, left = max(0, math.floor(py - rin)), max(0, math.floor(px - rin))
-        bottom, right = min(height, math.ceil(py + rin) + 1), min(width, math.ceil(px + rin) + 1)
-        yy, xx = np.ogrid[top:bottom, left:right]
-        inside = (xx - px) ** 2 + (yy - py) ** 2 <= rin * rin
-        fills.append(float(np.mean(strip[top:bottom, left:right][inside] < ink_level)))
-    return tuple(fills)
+        labels[(xx - px) ** 2 + (yy - py) ** 2 <= rin * rin] = digit + 1
+    sizes = np.bincount(labels.ravel(), minlength=len(column.centers_mm) + 1)[1:]
+    labels.setflags(write=False)
+    return labels, tuple(int(n) for n in sizes)
 
 
 def _percentile_90(strip: Gray) -> float:

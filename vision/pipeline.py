@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 import numpy as np
@@ -52,7 +53,8 @@ TOP_K = 3
 # empty boxes (grain in shadow) did.
 DOUBT_SHARE = 0.5
 TRACE_READ_MIN = 0.5
-# Stages `read_form` runs on its second thread, beside `cells` and `model`.
+# Stages `read_form` runs on its second thread, beside `cells` and `model` (page 2's bubble
+# fields the second thread has not reached by then, on the first once the model is done).
 SECOND_THREAD_STAGES = ("rectify", "quality", "omr")
 
 Gray = np.ndarray[Any, np.dtype[np.uint8]]
@@ -163,10 +165,11 @@ def _read(data: bytes, dpt: int | None, beside: ThreadPoolExecutor) -> Reading:
         lambda: display.straightened_jpeg(levels, registration),
     )
     judged = beside.submit(timer.run, "quality", lambda: _assess_quality(gray, registration))
-    bubbles: Future[dict[str, list[Any]]] | None = None
-    if any(spec.bubbles for spec in template.fields):
-        bubbles = beside.submit(timer.run, "omr",
-                                lambda: _bubble_columns(gray, registration, shifts))
+    # Page 2's bubbles, a field at a time: those the second thread (busy first with the
+    # straightened page and the quality check) has not started when the model is done, this
+    # thread reads itself, from the last field back (page 2 has few boxes).
+    bubbles = {name: (beside.submit(timer.run, "omr", work), work)
+               for name, work in _bubble_work(gray, registration, shifts).items()}
     candidates = None
     if _pinned(registration):
         # Read while the quality is judged: a refused photo (a few in a hundred) wastes it.
@@ -174,6 +177,9 @@ def _read(data: bytes, dpt: int | None, beside: ThreadPoolExecutor) -> Reading:
         # LiteRT's two threads then share the cores with it.)
         boxes = timer.run("cells", lambda: _prepare_boxes(gray, registration, shifts))
         candidates = timer.run("model", lambda: _classify(boxes))
+    read = {name: _here_unless_started(job, partial(timer.run, "omr", work))
+            for name, (job, work) in reversed(bubbles.items())}
+    columns = {name: read[name] for name in bubbles}
     quality = judged.result()
     reading = Reading(
         template=template.template_id,
@@ -196,8 +202,7 @@ def _read(data: bytes, dpt: int | None, beside: ThreadPoolExecutor) -> Reading:
 
     with timer.stage("rules"):
         _read_fields(reading, template, candidates, dpt)
-    if bubbles is not None:
-        columns = bubbles.result()
+    if columns:
         with timer.stage("fuse"):
             _fuse_bubbles(reading, columns, candidates)
     _set_status(reading)
@@ -336,16 +341,23 @@ def _read_fields(
     reading.reasons.extend(resolution.reasons)
 
 
-def _bubble_columns(gray: Gray, registration: Any,
-                    shifts: dict[str, Any]) -> dict[str, list[Any]]:
-    """Page 2: each field's bubble columns read from the photo (needs no box reading), moved
-    with the field's boxes (`local_fit`)."""
+def _bubble_work(gray: Gray, registration: Any,
+                 shifts: dict[str, Any]) -> dict[str, Callable[[], list[Any]]]:
+    """Page 2: per field, the reading of its bubble columns from the photo (needs no box
+    reading), moved with the field's boxes (`local_fit`)."""
     from vision.local_fit import shifted
     from vision.omr import read_columns
 
-    return {spec.name: read_columns(gray, shifted(registration.homography,
-                                                  shifts.get(spec.name)), spec.bubbles)
+    return {spec.name: partial(read_columns, gray,
+                               shifted(registration.homography, shifts.get(spec.name)),
+                               spec.bubbles)
             for spec in registration.template.fields if spec.bubbles}
+
+
+def _here_unless_started(job: Future[T], work: Callable[[], T]) -> T:
+    """`job`'s result from the second thread, or, when it has not started there yet, `work`
+    done on this one (the job is then cancelled)."""
+    return work() if job.cancel() else job.result()
 
 
 def _fuse_bubbles(

@@ -177,7 +177,10 @@ def test_the_reading_carries_the_straightened_page_timings_and_json() -> None:
         for field in out["fields"].values():
             assert {"value", "text", "confidence", "flagged"} <= set(field)
             assert len(field["text"]) == 3
-        assert len(out["omr"]["suara_paslon_1"]) == 3
+        # Each field's bubbles in the template's order, whichever thread read them.
+        assert list(out["omr"]) == ["suara_paslon_1", "suara_paslon_2", "suara_paslon_3"]
+        assert all(len(columns) == 3 for columns in out["omr"].values())
+        assert "omr" in reading.timings_ms
 
 
 @pytest.mark.slow
