@@ -125,7 +125,24 @@ def _speed() -> dict[str, Any]:
         "cpu_ms_per_page": round(statistics.median(cpu), 1),
         "pages_per_s_per_core_cpu": round(1000.0 / statistics.median(cpu), 2),
         "stored_sideways": _sideways(photo.jpeg),
+        # Above, page 1 (the most boxes); here each page, over three photos of it.
+        "ratio_total_to_imdecode_by_page": {str(page): _page_ratio(page) for page in (1, 2, 3)},
     }
+
+
+def _page_ratio(page: int, seeds: tuple[int, ...] = (12, 13, 14), runs: int = 5) -> float:
+    """Median ratio of `read_form` to OpenCV's grayscale decode over photos of `page`."""
+    from vision.pipeline import read_form
+    from vision.synthetic import synthetic_photo
+
+    ratios = []
+    for seed in seeds:
+        photo = synthetic_photo(page, seed=seed, width_px=WIDTH_12MP)
+        read_form(photo.jpeg)
+        for _ in range(runs):
+            decode = _decode_ms(photo.jpeg, runs=1)
+            ratios.append(read_form(photo.jpeg).timings_ms["total"] / decode)
+    return round(statistics.median(ratios), 2)
 
 
 def _sideways(jpeg: bytes) -> dict[str, Any]:
