@@ -1,7 +1,9 @@
 """Vision benchmark: stage times on a 12 MP photo, speed against JPEG decoding, accuracy.
 
 Speed is the total read against OpenCV decoding the same file, twice: grayscale (what the
-pipeline itself decodes, the stricter reference) and OpenCV's default colour decode.
+pipeline itself decodes, the stricter reference) and OpenCV's default colour decode; for the
+benchmark's page 1 photo, then per page over three photos each, and for the same frame saved at
+JPEG qualities 75 to 95 (the read's work is the page's, the decode's grows with the file).
 
 Accuracy runs over synthetic photos (`TITIK_BENCH_PHOTOS`, default 500, read by
 `TITIK_BENCH_WORKERS` processes, default 2) cycling the three pages: box accuracy (the
