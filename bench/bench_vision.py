@@ -143,6 +143,8 @@ def _by_jpeg_quality(jpeg: bytes, qualities: tuple[int, ...] = (75, 85, 95),
     from vision.pipeline import read_form
 
     frame = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    if frame is None:
+        raise ValueError("the benchmark photo does not decode")
     out = []
     for quality in qualities:
         data = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, quality])[1].tobytes()
