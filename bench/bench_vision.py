@@ -149,10 +149,7 @@ def _by_jpeg_quality(jpeg: bytes, qualities: tuple[int, ...] = (75, 85, 95),
     for quality in qualities:
         data = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, quality])[1].tobytes()
         read_form(data)
-        decodes, totals = [], []
-        for _ in range(runs):
-            decodes.append(_decode_ms(data, runs=1))
-            totals.append(read_form(data).timings_ms["total"])
+        decodes, totals = _interleaved(data, runs)
         out.append({"jpeg_quality": quality, "bytes": len(data),
                     "imdecode_ms": round(statistics.median(decodes), 1),
                     "total_ms": round(statistics.median(totals), 1),
@@ -171,23 +168,29 @@ def _page_ratio(page: int, seeds: tuple[int, ...] = (12, 13, 14), runs: int = 5)
     for seed in seeds:
         photo = synthetic_photo(page, seed=seed, width_px=WIDTH_12MP)
         read_form(photo.jpeg)
-        for _ in range(runs):
-            decode = _decode_ms(photo.jpeg, runs=1)
-            ratios.append(read_form(photo.jpeg).timings_ms["total"] / decode)
+        decodes, totals = _interleaved(photo.jpeg, runs)
+        ratios += [t / d for t, d in zip(totals, decodes, strict=True)]
     return round(statistics.median(ratios), 2)
+
+
+def _interleaved(jpeg: bytes, runs: int) -> tuple[list[float], list[float]]:
+    """OpenCV's grayscale decode of `jpeg` and `read_form` of it, one after the other, `runs`
+    times (ms each): on a shared machine only such neighbours compare."""
+    from vision.pipeline import read_form
+
+    decodes, totals = [], []
+    for _ in range(runs):
+        decodes.append(_decode_ms(jpeg, runs=1))
+        totals.append(read_form(jpeg).timings_ms["total"])
+    return decodes, totals
 
 
 def _sideways(jpeg: bytes) -> dict[str, Any]:
     """The same photo as a phone held upright often stores it: pixels on their side, EXIF
     orientation 6. OpenCV's default decode turns it upright; the reader does not need to."""
     from vision.photo_sim import with_exif_orientation
-    from vision.pipeline import read_form
 
-    turned = with_exif_orientation(jpeg, 6)
-    decodes, totals = [], []
-    for _ in range(SPEED_RUNS // 3):
-        decodes.append(_decode_ms(turned, runs=1))
-        totals.append(read_form(turned).timings_ms["total"])
+    decodes, totals = _interleaved(with_exif_orientation(jpeg, 6), SPEED_RUNS // 3)
     return {
         "imdecode_ms": round(statistics.median(decodes), 1),
         "total_ms": round(statistics.median(totals), 1),
