@@ -107,21 +107,6 @@ def _pattern(boxes_mm: tuple[tuple[float, float, float, float], ...], line_mm: f
     return out
 
 
-@lru_cache(maxsize=256)
-def _origin(boxes_mm: tuple[tuple[float, float, float, float], ...],
-            line_mm: float) -> tuple[float, float]:
-    """The page point (mm) at the pattern's top left corner."""
-    return (min(b[0] for b in boxes_mm) - line_mm - PAD_MM,
-            min(b[1] for b in boxes_mm) - line_mm - PAD_MM)
-
-
-@lru_cache(maxsize=256)
-def _box_centre(boxes_mm: tuple[tuple[float, float, float, float], ...]) -> tuple[float, float]:
-    x0, y0 = min(b[0] for b in boxes_mm), min(b[1] for b in boxes_mm)
-    x1, y1 = max(b[0] + b[2] for b in boxes_mm), max(b[1] + b[3] for b in boxes_mm)
-    return ((x0 + x1) / 2, (y0 + y1) / 2)
-
-
 class _Photo:
     """The photo's copies to match on: per sampling density, the smallest copy with at least
     that many px per page mm (sampling a big photo sparsely would alias thin lines away), and
@@ -157,7 +142,9 @@ def _match(photo: _Photo, field: FieldSpec, k: float, centre: tuple[float, float
 
     image, homography = photo.at(k)
     pattern = _pattern(field.boxes_mm, field.line_mm, k)
-    x0, y0 = _origin(field.boxes_mm, field.line_mm)
+    # The page point (mm) at the pattern's top left corner.
+    x0, y0, _, _ = field.bbox_mm
+    x0, y0 = x0 - field.line_mm - PAD_MM, y0 - field.line_mm - PAD_MM
     steps = round(search_mm * k)
     left, top = x0 + centre[0] - steps / k, y0 + centre[1] - steps / k
     out_to_page = np.array([[1 / k, 0, left + 0.5 / k], [0, 1 / k, top + 0.5 / k], [0, 0, 1.0]])
@@ -224,7 +211,8 @@ def _locate(photo: _Photo, fields: Sequence[FieldSpec]) -> dict[str, Shift]:
 
 
 def _centre(field: FieldSpec) -> tuple[float, float]:
-    return _box_centre(field.boxes_mm)
+    x, y, w, h = field.bbox_mm
+    return (x + w / 2, y + h / 2)
 
 
 def _borrowed(centre: tuple[float, float], found: dict[tuple[float, float], Shift]) -> Shift:

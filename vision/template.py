@@ -11,7 +11,7 @@ import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -51,9 +51,10 @@ class FieldSpec:
     line_mm: float
     bubbles: tuple[BubbleColumn, ...] = ()
 
-    @property
+    @cached_property
     def bbox_mm(self) -> Box:
-        """The union of the field's boxes (x, y, w, h)."""
+        """The union of the field's boxes (x, y, w, h); worked out once per loaded template,
+        asked for per photo by the local fit, the cells and the quality check."""
         x0 = min(b[0] for b in self.boxes_mm)
         y0 = min(b[1] for b in self.boxes_mm)
         x1 = max(b[0] + b[2] for b in self.boxes_mm)
