@@ -25,12 +25,14 @@ from typing import Any
 import cv2
 import numpy as np
 
+from vision.frametrim import MIN_SIDES, trim_to_frame
 from vision.tiles import (
     by_cols,
     by_rows,
     close_rows,
     closing,
     components,
+    dilate_tiles,
     max_filter,
     open_rows,
     select,
@@ -60,6 +62,27 @@ FAINT_SEED = 0.16
 FAINT_RATIO = 0.75
 FAINT_GROW = 0.10
 LINE_CONTRAST = 0.10
+# A crop holding its printed frame is blank unless something clear of the frame is this dark:
+# its levels are then set from that (see `_prepare_stack`), and at FAINT_SEED a watermark or
+# the grain beside the frame sometimes passed for a faint mark. Measured before the remnant
+# path below existed, `classify_cells` on 6,000 rendered empty boxes (`train.render_box`
+# seeds 5-7: frame remnants, watermark, specks) read as a mark: 168 before frames were told
+# apart, 171 at 0.24, 179 at 0.20, 21 of them surely (> 0.9) at both (20 before). Boxes cut
+# with their frame from 60 photos (1,840 each way, `bench cells`) read 97.9-98.8% at 0.20
+# against 97.5-98.4% at 0.24 (46.8-96.5% before), and written small 83.9-84.5% against
+# 78.7-78.9%: 0.20 keeps those for 8 unsure marks.
+FRAMED_FAINT_SEED = 0.20
+# A crop holding only a remnant of its frame (cut through it, or a millimetre off the box)
+# is blank unless something clear of the remnant is this dark, and its levels are set from
+# the writing only when the remnant is REMNANT_MARGIN darker than anything else (where the
+# writing is the darkest mark, the levels were the writing's already). Measured: see the
+# README's `bench cells` row. The same 6,000 rendered empty boxes read as a mark at 0.22:
+# 208, 21 surely; at 0.24: 181, 16 surely (168 and 20 before either path); boxes cut 1 mm
+# off the box, written small: 81.1% at 0.22, 77.7% at 0.24, 67.5% before.
+REMNANT_FAINT_SEED = 0.24
+REMNANT_MARGIN = 0.05
+# A printed line's anti-aliased fringe: this far around it nothing sets the ink's levels.
+LINE_FRINGE = np.ones((5, 5), np.uint8)
 MIN_INK_FRACTION = 0.006  # of the working area: less than this is a blank box
 # A mark shorter than MIN_EXTENT of the box height and narrower than it of the width is a
 # speck. At 0.22 a `1` written a fifth of the box high was taken for paper (the one miss of
@@ -294,24 +317,50 @@ def _blank(fraction: float = 0.0) -> Prepared:
     return Prepared(np.zeros((SIZE, SIZE), np.uint8), True, fraction)
 
 
-def _prepare_stack(work: F32) -> list[Prepared]:
-    """Boxes of one working size (N, H, W) -> one `Prepared` each, in order."""
+def _prepare_stack(work: F32, framed: Image) -> list[Prepared]:
+    """Boxes of one working size (N, H, W) -> one `Prepared` each, in order. `framed`: per
+    box, does its crop hold the printed frame (`frametrim`)."""
     n, h, w = work.shape
     result = [_blank() for _ in range(n)]
     contrast = _ink_contrast(work)
     inked = _inked(contrast.max(axis=(1, 2)))
     if not inked.size:
         return result
-    contrast = contrast[inked]
-    seed, grow, mask = _ink(contrast)
+    contrast, framed = contrast[inked], framed[inked]
     # Lines are traced on a lower threshold than ink so a faint stretch of a printed rule
     # (JPEG, uneven light) does not break it into short pieces that pass for strokes.
-    mask &= 1 - _long_lines(np.asarray(contrast > LINE_CONTRAST, np.uint8))
+    lines = _long_lines(np.asarray(contrast > LINE_CONTRAST, np.uint8))
+    my, mx = max(2, h // 24), max(2, w // 20)
+    # In a crop cut with its frame, the ink's levels follow the writing's own darkness, not
+    # the print's: the printed line is the darkest mark there, and a seed set from it missed
+    # a light pen's digit entirely (the box then read as surely empty). Measured clear of
+    # the lines, their fringe and the crop's edges; such a box with nothing as dark as
+    # FRAMED_FAINT_SEED there is blank. The same for a crop holding a remnant of its frame
+    # along a side (cut a millimetre off, or through the frame) that is darker than anything
+    # else in it, against the higher REMNANT_FAINT_SEED. Elsewhere levels stay as they were.
+    near_line = dilate_tiles(lines, LINE_FRINGE)
+    inner = np.where(near_line[:, my:-my, mx:-mx] != 0, np.float32(0.0),
+                     contrast[:, my:-my, mx:-mx]).max(axis=(1, 2))
+    whole = contrast.max(axis=(1, 2))
+    remnant = ~framed & _along_a_side(lines, my, mx) & (whole > inner + REMNANT_MARGIN)
+    floor = np.where(remnant, np.float32(REMNANT_FAINT_SEED), np.float32(FRAMED_FAINT_SEED))
+    by_writing = framed | remnant
+    seed, grow, mask = _ink(contrast, np.where(by_writing, inner, whole))
+    mask &= 1 - lines
+    mask[by_writing & (inner <= floor)] = 0
     mask, has_stroke = _keep_components(mask)
     fraction = mask.sum(axis=(1, 2), dtype=np.int64) / float(h * w)
     _draw(result, inked, (fraction >= MIN_INK_FRACTION) & has_stroke, fraction,
           mask, contrast, seed, grow)
     return result
+
+
+def _along_a_side(lines: U8, my: int, mx: int) -> Image:
+    """Per tile: does a line run along half or more of one of its sides, within `my` rows
+    of the top or bottom or `mx` columns of the left or right?"""
+    cover = (lines[:, :my].max(axis=1).mean(axis=1), lines[:, -my:].max(axis=1).mean(axis=1),
+             lines[:, :, :mx].max(axis=2).mean(axis=1), lines[:, :, -mx:].max(axis=2).mean(axis=1))
+    return np.asarray(np.max(cover, axis=0) >= 0.5)
 
 
 def _inked(peak: Image) -> Image:
@@ -354,13 +403,15 @@ def _draw(result: list[Prepared], inked: Image, written: Image, fraction: Image,
 
 
 def _prepare_all(crops: list[Image]) -> list[Prepared]:
-    works = [_resize_to_work(_to_gray(crop)) for crop in crops]
+    trimmed = [trim_to_frame(_to_gray(crop)) for crop in crops]
+    works = [_resize_to_work(gray) for gray, _ in trimmed]
+    framed = np.array([sides >= MIN_SIDES for _, sides in trimmed], bool)
     by_width: dict[int, list[int]] = {}
     for i, work in enumerate(works):
         by_width.setdefault(work.shape[1], []).append(i)
     result: list[Prepared] = [_blank() for _ in crops]
     for members in by_width.values():
-        prepared = _prepare_stack(np.stack([works[i] for i in members]))
+        prepared = _prepare_stack(np.stack([works[i] for i in members]), framed[members])
         for i, one in zip(members, prepared, strict=True):
             result[i] = one
     return result

@@ -228,3 +228,46 @@ def test_boxes_prepared_together_do_not_influence_each_other() -> None:
         np.testing.assert_array_equal(row[:, :, 0], cellprep.prepare(crop))
     blank = [not row.any() for row in batch]
     assert blank == [False, False, True, False, False, True]
+
+
+def framed(img: Image, *, inset: int, ink: float = 60.0, thick: int = 3) -> Image:
+    """The printed box frame drawn `inset` px in from the crop's edges: a box cut with its
+    frame and a margin of paper around it, as a cutter that takes the outer border does."""
+    out = img.copy()
+    h, w = out.shape
+    cv2.rectangle(out, (inset, inset), (w - 1 - inset, h - 1 - inset), ink, thick)
+    return out
+
+
+def test_a_light_pen_digit_is_read_in_a_crop_cut_with_its_dark_frame() -> None:
+    # The printed frame is far darker than a light pen (~29% contrast): the ink's levels
+    # follow the writing, not the frame, so the digit is neither lost nor read as blank.
+    alone = cellprep.prepare(u8(write(paper(80, 64), "2", ink=160.0, height=0.45)))
+    with_frame = cellprep.prepare_one(
+        u8(framed(write(paper(80, 64), "2", ink=160.0, height=0.45), inset=5)))
+    assert not with_frame.blank
+    assert similarity(with_frame.image, alone) > 0.8
+
+
+def test_an_empty_box_cut_with_its_frame_stays_blank() -> None:
+    for inset in (0, 3, 6, 8):
+        out = cellprep.prepare_one(jpeg(framed(paper(80, 64, seed=inset), inset=inset), 40))
+        assert out.blank, inset
+
+
+def test_a_light_pen_digit_beside_a_dark_remnant_of_the_frame_is_read() -> None:
+    # A crop cut a millimetre off the box keeps a strip of the printed frame along one side.
+    # It is far darker than the pen, yet the digit's levels follow the writing.
+    alone = cellprep.prepare(u8(write(paper(80, 64), "2", ink=160.0, height=0.45)))
+    crop = write(paper(80, 64), "2", ink=160.0, height=0.45)
+    crop[:, 60:] = 60.0
+    shifted = cellprep.prepare_one(u8(crop))
+    assert not shifted.blank
+    assert similarity(shifted.image, alone) > 0.8
+
+
+def test_an_empty_box_beside_a_dark_remnant_of_the_frame_stays_blank() -> None:
+    for side in range(4):
+        crop = np.rot90(paper(80, 80, seed=side), side).copy()
+        crop[:, 75:] = 60.0
+        assert cellprep.prepare_one(jpeg(crop, 40)).blank, side
