@@ -44,7 +44,7 @@ def test_an_interior_crop_and_a_long_digit_bar_are_left_alone() -> None:
     assert sides == 4 and trimmed.shape == (100, 80)
 
 
-def test_a_stroke_as_thick_as_a_fifth_of_the_box_is_writing_not_the_frame() -> None:
+def test_the_side_of_a_bold_digit_filling_the_box_is_writing_not_the_frame() -> None:
     # A bold `8` or `0` filling the box spans its height like a frame side; the frame's
     # cut sides run on past it, so it is the writing's and the digit keeps its side.
     crop = page(100, 80)
