@@ -14,7 +14,6 @@ The same with the officers writing small (`synthetic.SMALL_WRITING`).
 from __future__ import annotations
 
 import os
-from collections import Counter
 from functools import partial
 from typing import Any
 
@@ -73,29 +72,25 @@ def _photo(i: int, sizes: tuple[float, float] | None) -> dict[str, list[tuple[st
 def _cuts(n: int, workers: int, sizes: tuple[float, float] | None = None) -> dict[str, Any]:
     from concurrent.futures import ProcessPoolExecutor
 
-    tally: dict[str, Counter[str]] = {name: Counter() for name in CUTS}
+    from vision.digits import evaluate
+
+    pairs: dict[str, list[tuple[str, str]]] = {name: [] for name in CUTS}
     with ProcessPoolExecutor(workers) as pool:
         for photo in pool.map(partial(_photo, sizes=sizes), range(n)):
-            for name, pairs in photo.items():
-                for truth, read in pairs:
-                    count = tally[name]
-                    count["boxes"] += 1
-                    count["right"] += truth == read
-                    count["empty"] += truth == ""
-                    count["empty_read_as_mark"] += truth == "" and read != ""
-                    if truth != read:
-                        count[f"{truth or 'blank'}->{read or 'blank'}"] += 1
-    return {
-        name: {
-            "box_accuracy": round(c["right"] / max(c["boxes"], 1), 4),
-            "boxes": c["boxes"],
-            "empty_boxes": c["empty"],
-            "empty_read_as_mark": c["empty_read_as_mark"],
-            "top_confusions": dict(sorted(((k, v) for k, v in c.items() if "->" in k),
-                                          key=lambda kv: -kv[1])[:5]),
+            for name, boxes in photo.items():
+                pairs[name] += boxes
+    report = {}
+    for name, cut in pairs.items():
+        truth, read = [t for t, _ in cut], [r for _, r in cut]
+        result = evaluate(read, truth)
+        report[name] = {
+            "box_accuracy": round(result.accuracy, 4),
+            "boxes": result.n,
+            "empty_boxes": truth.count(""),
+            "empty_read_as_mark": sum(t == "" and r != "" for t, r in cut),
+            "top_confusions": dict(sorted(result.confusions.items(), key=lambda kv: -kv[1])[:5]),
         }
-        for name, c in tally.items()
-    }
+    return report
 
 
 def run() -> dict[str, Any]:

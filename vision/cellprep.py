@@ -323,10 +323,11 @@ def _prepare_stack(work: F32, framed: Image) -> list[Prepared]:
     n, h, w = work.shape
     result = [_blank() for _ in range(n)]
     contrast = _ink_contrast(work)
-    inked = _inked(contrast.max(axis=(1, 2)))
+    peaks = contrast.max(axis=(1, 2))
+    inked = _inked(peaks)
     if not inked.size:
         return result
-    contrast, framed = contrast[inked], framed[inked]
+    contrast, framed, whole = contrast[inked], framed[inked], peaks[inked]
     # Lines are traced on a lower threshold than ink so a faint stretch of a printed rule
     # (JPEG, uneven light) does not break it into short pieces that pass for strokes.
     lines = _long_lines(np.asarray(contrast > LINE_CONTRAST, np.uint8))
@@ -341,7 +342,6 @@ def _prepare_stack(work: F32, framed: Image) -> list[Prepared]:
     near_line = dilate_tiles(lines, LINE_FRINGE)
     inner = np.where(near_line[:, my:-my, mx:-mx] != 0, np.float32(0.0),
                      contrast[:, my:-my, mx:-mx]).max(axis=(1, 2))
-    whole = contrast.max(axis=(1, 2))
     remnant = ~framed & _along_a_side(lines, my, mx) & (whole > inner + REMNANT_MARGIN)
     floor = np.where(remnant, np.float32(REMNANT_FAINT_SEED), np.float32(FRAMED_FAINT_SEED))
     by_writing = framed | remnant
