@@ -6,8 +6,9 @@ around it, some a millimetre off. Each written box of the benchmark's first phot
 (`TITIK_BENCH_CUT_PHOTOS`, default 60; seeds 10000 and up, 12 MP, MNIST test digits when
 ../shared has them) is cut straight from the photo where the page really puts it (the
 simulation's exact mapping, so the cut and not registration is what varies), each of the
-ways below, at 5 px/mm. Reported per way: box accuracy (the first label), and how many empty
-boxes read as a mark (the safety number: an empty box must never turn into a `0` or `8`).
+ways below, at 5 px/mm. Reported per way: box accuracy (the first label), how many empty
+boxes read as a mark (an empty box must never turn into a `0` or `8`), and how many boxes
+read wrong with confidence SURE or more (the safety number: a wrong reading must be unsure).
 The same with the officers writing small (`synthetic.SMALL_WRITING`).
 """
 
@@ -19,6 +20,7 @@ from typing import Any
 
 DEFAULT_PHOTOS = 60
 PX_PER_MM = 5.0
+SURE = 0.9
 # name: (inset from the box's printed inner edge in mm, negative is outwards; shift x, y mm).
 # The frame line is ~1 mm wide: -1.0 cuts at its outside, -2.0 keeps 1 mm of paper beyond it.
 CUTS: dict[str, tuple[float, float, float]] = {
@@ -32,8 +34,9 @@ CUTS: dict[str, tuple[float, float, float]] = {
 }
 
 
-def _photo(i: int, sizes: tuple[float, float] | None) -> dict[str, list[tuple[str, str]]]:
-    """(truth, read) per written box of benchmark photo `i`, for each cut."""
+def _photo(i: int,
+           sizes: tuple[float, float] | None) -> dict[str, list[tuple[str, str, float]]]:
+    """(truth, read, confidence) per written box of benchmark photo `i`, for each cut."""
     import cv2
     import numpy as np
 
@@ -47,7 +50,7 @@ def _photo(i: int, sizes: tuple[float, float] | None) -> dict[str, list[tuple[st
     photo = synthetic_photo(page, seed=10_000 + i, width_px=4000, **options)
     template = next(t for t in load_templates().values() if t.page == page)
     gray = np.asarray(cv2.imdecode(np.frombuffer(photo.jpeg, np.uint8), cv2.IMREAD_GRAYSCALE))
-    out: dict[str, list[tuple[str, str]]] = {}
+    out: dict[str, list[tuple[str, str, float]]] = {}
     for name, (inset, dx, dy) in CUTS.items():
         crops, truth = [], []
         for spec in template.fields:
@@ -64,8 +67,8 @@ def _photo(i: int, sizes: tuple[float, float] | None) -> dict[str, list[tuple[st
                 to_crop = cv2.getPerspectiveTransform(corners.astype(np.float32), target)
                 crops.append(cv2.warpPerspective(gray, to_crop, size, flags=cv2.INTER_AREA))
                 truth.append("" if label == "_" else label)
-        out[name] = [(t, read) for t, (read, _) in zip(truth, classify_cells(crops),
-                                                        strict=True)]
+        out[name] = [(t, read, p) for t, (read, p) in zip(truth, classify_cells(crops),
+                                                           strict=True)]
     return out
 
 
@@ -74,20 +77,21 @@ def _cuts(n: int, workers: int, sizes: tuple[float, float] | None = None) -> dic
 
     from vision.digits import evaluate
 
-    pairs: dict[str, list[tuple[str, str]]] = {name: [] for name in CUTS}
+    pairs: dict[str, list[tuple[str, str, float]]] = {name: [] for name in CUTS}
     with ProcessPoolExecutor(workers) as pool:
         for photo in pool.map(partial(_photo, sizes=sizes), range(n)):
             for name, boxes in photo.items():
                 pairs[name] += boxes
     report = {}
     for name, cut in pairs.items():
-        truth, read = [t for t, _ in cut], [r for _, r in cut]
+        truth, read = [t for t, _, _ in cut], [r for _, r, _ in cut]
         result = evaluate(read, truth)
         report[name] = {
             "box_accuracy": round(result.accuracy, 4),
             "boxes": result.n,
             "empty_boxes": truth.count(""),
-            "empty_read_as_mark": sum(t == "" and r != "" for t, r in cut),
+            "empty_read_as_mark": sum(t == "" and r != "" for t, r, _ in cut),
+            "wrong_but_sure": sum(t != r and p >= SURE for t, r, p in cut),
             "top_confusions": dict(sorted(result.confusions.items(), key=lambda kv: -kv[1])[:5]),
         }
     return report

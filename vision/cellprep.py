@@ -225,9 +225,9 @@ def _long_lines(mask: U8) -> U8:
     return np.asarray(np.bitwise_or(edges, max_filter(rules, 3, 3)), np.uint8)
 
 
-def _keep_components(mask: U8) -> tuple[U8, Image]:
+def _keep_components(mask: U8, min_extent: float = MIN_EXTENT) -> tuple[U8, Image]:
     """Drop specks and slivers left at the edges; keep every stroke of the written mark.
-    Also says, per tile, whether a kept mark is tall or wide enough to be writing."""
+    Also says, per tile, whether a kept mark is `min_extent` of the box tall or wide: writing."""
     n, h, w = mask.shape
     cc = components(mask)
     largest = np.zeros(n, np.int64)
@@ -239,7 +239,7 @@ def _keep_components(mask: U8) -> tuple[U8, Image]:
     in_margin = (x1 <= mx) | (cc.left >= w - mx) | (y1 <= my) | (cc.top >= h - my)
     keep = (cc.area >= np.maximum(MIN_AREA, 0.08 * big)) & ~(in_margin & (cc.area < 0.5 * big))
     keep[0] = False
-    stroke = keep & ((cc.height >= MIN_EXTENT * h) | (cc.width >= MIN_EXTENT * w))
+    stroke = keep & ((cc.height >= min_extent * h) | (cc.width >= min_extent * w))
     has_stroke = np.bincount(cc.tile[stroke], minlength=n) > 0
     return select(cc, keep), has_stroke
 
@@ -317,7 +317,7 @@ def _blank(fraction: float = 0.0) -> Prepared:
     return Prepared(np.zeros((SIZE, SIZE), np.uint8), True, fraction)
 
 
-def _prepare_stack(work: F32, framed: Image) -> list[Prepared]:
+def _prepare_stack(work: F32, framed: Image, min_extent: float) -> list[Prepared]:
     """Boxes of one working size (N, H, W) -> one `Prepared` each, in order. `framed`: per
     box, does its crop hold the printed frame (`frametrim`)."""
     n, h, w = work.shape
@@ -348,7 +348,7 @@ def _prepare_stack(work: F32, framed: Image) -> list[Prepared]:
     seed, grow, mask = _ink(contrast, np.where(by_writing, inner, whole))
     mask &= 1 - lines
     mask[by_writing & (inner <= floor)] = 0
-    mask, has_stroke = _keep_components(mask)
+    mask, has_stroke = _keep_components(mask, min_extent)
     fraction = mask.sum(axis=(1, 2), dtype=np.int64) / float(h * w)
     _draw(result, inked, (fraction >= MIN_INK_FRACTION) & has_stroke, fraction,
           mask, contrast, seed, grow)
@@ -402,7 +402,9 @@ def _draw(result: list[Prepared], inked: Image, written: Image, fraction: Image,
         result[int(inked[j])] = Prepared(images[k], False, float(fraction[j]))
 
 
-def _prepare_all(crops: list[Image]) -> list[Prepared]:
+def prepare_all(crops: list[Image], *, min_extent: float = MIN_EXTENT) -> list[Prepared]:
+    """Box crops (grayscale, dark ink on light paper, any size) -> one `Prepared` each, in
+    order. `min_extent`: how tall or wide (share of the box) a mark must be to be writing."""
     trimmed = [trim_to_frame(_to_gray(crop)) for crop in crops]
     works = [_resize_to_work(gray) for gray, _ in trimmed]
     framed = np.array([sides >= MIN_SIDES for _, sides in trimmed], bool)
@@ -411,7 +413,8 @@ def _prepare_all(crops: list[Image]) -> list[Prepared]:
         by_width.setdefault(work.shape[1], []).append(i)
     result: list[Prepared] = [_blank() for _ in crops]
     for members in by_width.values():
-        prepared = _prepare_stack(np.stack([works[i] for i in members]), framed[members])
+        prepared = _prepare_stack(np.stack([works[i] for i in members]), framed[members],
+                                  min_extent)
         for i, one in zip(members, prepared, strict=True):
             result[i] = one
     return result
@@ -419,7 +422,7 @@ def _prepare_all(crops: list[Image]) -> list[Prepared]:
 
 def prepare_one(crop: Image) -> Prepared:
     """Prepare one box and report whether it is blank."""
-    return _prepare_all([crop])[0]
+    return prepare_all([crop])[0]
 
 
 def prepare(crop: Image) -> U8:
@@ -427,9 +430,14 @@ def prepare(crop: Image) -> U8:
     return prepare_one(crop).image
 
 
-def prepare_batch(crops: list[Image]) -> U8:
-    """All boxes of a page -> (N, 28, 28, 1) uint8, in order."""
-    out = np.zeros((len(crops), SIZE, SIZE, 1), np.uint8)
-    for i, one in enumerate(_prepare_all(crops)):
+def model_input(prepared: list[Prepared]) -> U8:
+    """Prepared boxes -> (N, 28, 28, 1) uint8 model input, ink white, in order."""
+    out = np.zeros((len(prepared), SIZE, SIZE, 1), np.uint8)
+    for i, one in enumerate(prepared):
         out[i, :, :, 0] = one.image
     return out
+
+
+def prepare_batch(crops: list[Image]) -> U8:
+    """All boxes of a page -> (N, 28, 28, 1) uint8, in order."""
+    return model_input(prepare_all(crops))

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from vision import cellprep
+from vision import cellprep, faint
 
 logger = logging.getLogger(__name__)
 
@@ -146,12 +146,21 @@ def top_k(probabilities: Probabilities, k: int = 3) -> list[list[tuple[str, floa
 def classify_cells(
     crops: list[np.ndarray[Any, Any]], *, model: str | os.PathLike[str] | None = None
 ) -> list[tuple[str, float]]:
-    """Grayscale box interiors (dark ink on light paper, any size) -> (label, probability)."""
+    """Grayscale box interiors (dark ink on light paper, any size) -> (label, probability).
+
+    A box prepared as blank that holds a faint or short mark (`faint.faint_marks`) reads as
+    that mark, at most half sure: never surely empty. All boxes and marks in one invoke."""
     if not crops:
         return []
-    probs = classify_prepared(cellprep.prepare_batch(crops), model=model)
+    prepared = cellprep.prepare_all(crops)
+    doubted, marks = faint.faint_marks(crops, prepared)
+    batch = np.concatenate([cellprep.model_input(prepared), marks])
+    probs = classify_prepared(batch, model=model)
     best = probs.argmax(axis=1)
-    return [(LABELS[j], float(probs[i, j])) for i, j in enumerate(best)]
+    out = [(LABELS[j], float(probs[i, j])) for i, j in enumerate(best[: len(crops)])]
+    for i, mark in zip(doubted, probs[len(crops):], strict=True):
+        out[i] = faint.doubt(out[i], mark, LABELS)
+    return out
 
 
 @dataclass

@@ -32,7 +32,6 @@ from vision.cellprep import (
     MIN_AREA,
     MIN_EXTENT,
     MIN_INK_FRACTION,
-    SIZE,
     U8,
     Image,
     Prepared,
@@ -41,7 +40,9 @@ from vision.cellprep import (
     _ink,
     _ink_contrast,
     _inked,
+    model_input,
 )
+from vision.faint import TRACE_MIN_EXTENT, darker
 from vision.tiles import components, dilate_tiles, select
 
 logger = logging.getLogger(__name__)
@@ -62,14 +63,6 @@ GROW_COVER = 0.9
 NEAR_LINE_PX = 2
 # Strokes crossing the frame are rejoined across at most the line's width plus this.
 REJOIN_SLACK_PX = 3
-# A box found blank is looked at again with its marks TRACE_GAIN times darker (about the
-# paper) and marks down to TRACE_MIN_EXTENT of the box kept: a small digit in a light, thin
-# pen (a `1` a fifth of the box high) is otherwise taken for paper. Measured on 60 simulated
-# photos of small writing: 55 of 62 such lost digits show up again, none of their 100 empty
-# boxes; in 300 photos of the default hand 21 empty boxes in shadow show grain, which the
-# model then mostly reads as nothing sure (`pipeline.TRACE_READ_MIN`).
-TRACE_GAIN = 2.0
-TRACE_MIN_EXTENT = 0.1
 
 
 @dataclass(frozen=True)
@@ -288,23 +281,10 @@ def traces(crops: list[Image], frames: list[Frame],
     """The boxes `prepared` as blank that hold a faint or short mark after all: their
     indices, and each mark as a (K, 28, 28, 1) model input. Such a box is not surely empty."""
     blank = [i for i, one in enumerate(prepared) if one.blank]
-    darker = []
-    for i in blank:
-        crop = np.asarray(crops[i], np.float32)
-        paper = float(np.percentile(crop, 75))  # the box is mostly paper; its frame is dark
-        darker.append(np.clip(paper - (paper - crop) * TRACE_GAIN, 0, 255).astype(np.uint8))
-    again = prepare_framed_all(darker, [frames[i] for i in blank],
+    again = prepare_framed_all([darker(crops[i]) for i in blank], [frames[i] for i in blank],
                                min_extent=TRACE_MIN_EXTENT) if blank else []
     found = [k for k, one in enumerate(again) if not one.blank]
     return [blank[k] for k in found], model_input([again[k] for k in found])
-
-
-def model_input(prepared: list[Prepared]) -> U8:
-    """Prepared boxes -> (N, 28, 28, 1) uint8 model input, ink white, in order."""
-    out = np.zeros((len(prepared), SIZE, SIZE, 1), np.uint8)
-    for i, one in enumerate(prepared):
-        out[i, :, :, 0] = one.image
-    return out
 
 
 def prepare_framed(crops: list[Image], frames: list[Frame]) -> U8:

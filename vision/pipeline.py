@@ -47,12 +47,6 @@ BLURRED_NO_TAG = (
 )
 MIN_FIELDS_MATCHED_SHARE = 0.8
 TOP_K = 3
-# A doubted box (see `_classify`): the share given to the faint mark's reading, and how sure
-# the model must be that the mark is a digit. Measured on traced marks: in 90 photos of small
-# writing 70 of 100 lost digits read >= 0.5; in 300 of the default hand, 3 of 21 marks in
-# empty boxes (grain in shadow) did.
-DOUBT_SHARE = 0.5
-TRACE_READ_MIN = 0.5
 # Stages `read_form` runs on its second thread, beside `cells` and `model` (page 2's bubble
 # fields the second thread has not reached by then, on the first once the model is done).
 SECOND_THREAD_STAGES = ("rectify", "quality", "omr")
@@ -286,14 +280,14 @@ def _prepare_boxes(gray: Gray, registration: Any, shifts: dict[str, Any]) -> _Bo
 
 def _prepare_crops(crops: dict[str, list[Any]]) -> _Boxes:
     """Framed box crops per field (`cells.crop_framed`) -> the page's model input."""
-    from vision import framedprep
+    from vision import cellprep, framedprep
 
     flat = [crop for boxes in crops.values() for crop in boxes]
     images, frames = [c for c, _ in flat], [f for _, f in flat]
     prepared = framedprep.prepare_framed_all(images, frames)
     doubted, marks = framedprep.traces(images, frames, prepared)
     return _Boxes(counts={name: len(boxes) for name, boxes in crops.items()},
-                  batch=np.concatenate([framedprep.model_input(prepared), marks]),
+                  batch=np.concatenate([cellprep.model_input(prepared), marks]),
                   doubted=doubted)
 
 
@@ -305,7 +299,7 @@ def _classify(boxes: _Boxes) -> dict[str, list[list[tuple[str, float]]]]:
     arithmetic or a person decides (a lost `1` before `12` reads 12 instead of 112, and the
     sums can hold either way).
     """
-    from vision import digits
+    from vision import digits, faint
 
     total = sum(boxes.counts.values())
     if not total:
@@ -314,10 +308,10 @@ def _classify(boxes: _Boxes) -> dict[str, list[list[tuple[str, float]]]]:
     ranked = digits.top_k(probabilities[:total], k=TOP_K)
     for i, mark in zip(boxes.doubted, digits.top_k(probabilities[total:], k=TOP_K),
                        strict=True):
-        if mark[0][0] == "" or mark[0][1] < TRACE_READ_MIN:
+        if mark[0][0] == "" or mark[0][1] < faint.TRACE_READ_MIN:
             continue  # paper grain or a shadow the darkening brought out, not a digit
-        read = [(label, DOUBT_SHARE * p) for label, p in mark if label != ""]
-        ranked[i] = sorted([("", 1.0 - DOUBT_SHARE), *read], key=lambda lp: -lp[1])[:TOP_K]
+        read = [(label, faint.DOUBT_SHARE * p) for label, p in mark if label != ""]
+        ranked[i] = sorted([("", 1.0 - faint.DOUBT_SHARE), *read], key=lambda lp: -lp[1])[:TOP_K]
     out: dict[str, list[list[tuple[str, float]]]] = {}
     i = 0
     for name, n in boxes.counts.items():
