@@ -25,24 +25,10 @@ from typing import Any
 import cv2
 import numpy as np
 
-from vision.cellprep import (
-    F32,
-    FAINT_SEED,
-    LINE_CONTRAST,
-    MIN_AREA,
-    MIN_EXTENT,
-    MIN_INK_FRACTION,
-    U8,
-    Image,
-    Prepared,
-    _blank,
-    _draw,
-    _ink,
-    _ink_contrast,
-    _inked,
-    model_input,
-)
+from vision.cellprep import F32, MIN_AREA, MIN_EXTENT, MIN_INK_FRACTION, U8, Image
 from vision.faint import TRACE_MIN_EXTENT, darker
+from vision.inkmask import FAINT_SEED, LINE_CONTRAST, ink_contrast, ink_levels, inked_tiles
+from vision.mnist_style import Prepared, blank_box, draw, model_input
 from vision.tiles import components, dilate_tiles, select
 
 logger = logging.getLogger(__name__)
@@ -213,26 +199,26 @@ def _keep_marks(mask: U8, interior: U8, min_extent: float = MIN_EXTENT) -> tuple
 def _prepare_stack(work: F32, frame: Frame, whole: U8 | None = None,
                    min_extent: float = MIN_EXTENT) -> list[Prepared]:
     n = work.shape[0]
-    result = [_blank() for _ in range(n)]
-    contrast = _ink_contrast(work, whole)
+    result = [blank_box() for _ in range(n)]
+    contrast = ink_contrast(work, whole)
     # Peak darkness inside the frame, clear of the line wherever registration put it (the
     # printed line is dark on every box)...
     peak = _peak(contrast, frame, SEARCH_PX + 1)
     # ...or, where nothing is written there, nearer the line: a `1` written against the
     # box's side. The line itself may then raise the peak; it is removed below all the same.
     peak = np.where(peak > FAINT_SEED, peak, _peak(contrast, frame, NEAR_LINE_PX))
-    inked = _inked(peak)
+    inked = inked_tiles(peak)
     if not inked.size:
         return result
     contrast = contrast[inked]
-    seed, grow, mask = _ink(contrast, peak[inked])
+    seed, grow, mask = ink_levels(contrast, peak[inked])
     line_mask = np.asarray(contrast > LINE_CONTRAST, np.uint8)
     frame_px, interior = _frame_mask(line_mask, frame)
     mask = _rejoin(mask & (1 - frame_px), mask & frame_px, interior, frame)
     mask, has_stroke = _keep_marks(mask, interior, min_extent)
     area = np.maximum(interior.sum(axis=(1, 2), dtype=np.int64), 1)
     fraction = (mask & interior).sum(axis=(1, 2), dtype=np.int64) / area
-    _draw(result, inked, (fraction >= MIN_INK_FRACTION) & has_stroke, fraction,
+    draw(result, inked, (fraction >= MIN_INK_FRACTION) & has_stroke, fraction,
           mask, contrast, seed, grow, barred=frame_px)
     return result
 
@@ -263,7 +249,7 @@ def prepare_framed_all(crops: list[Image], frames: list[Frame], *,
     groups: dict[tuple[Any, ...], list[int]] = {}
     for i, (crop, frame) in enumerate(zip(crops, frames, strict=True)):
         groups.setdefault((np.shape(crop), frame.key()), []).append(i)
-    result: list[Prepared] = [_blank() for _ in crops]
+    result: list[Prepared] = [blank_box() for _ in crops]
     for members in groups.values():
         arrays = [_checked(crops[i]) for i in members]
         # Crops straight from the photo are bytes: some filters run on those (same values).

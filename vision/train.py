@@ -346,10 +346,21 @@ def _page_job(job: PageJob) -> tuple[Any, Any]:
 def cache_path(kind: str, directory: Path | None = None) -> Path:
     """Where `pipeline_set` keeps `kind`'s crops: named by the box preparation's source,
     because a change there changes every prepared box."""
-    from vision import cells, framedprep, local_fit, tiles
+    from vision import (
+        cells,
+        faint,
+        framedprep,
+        frametrim,
+        inkmask,
+        local_fit,
+        mnist_style,
+        printed_lines,
+        tiles,
+    )
 
     sources = (cellprep.__file__, framedprep.__file__, tiles.__file__, cells.__file__,
-               local_fit.__file__)
+               local_fit.__file__, inkmask.__file__, mnist_style.__file__,
+               printed_lines.__file__, frametrim.__file__, faint.__file__)
     digest = hashlib.sha256(b"".join(Path(f).read_bytes() for f in sources)).hexdigest()[:10]
     where = directory or Path(tempfile.gettempdir())
     return where / f"titik_pipeline_crops_{kind}_{digest}.npz"

@@ -1,0 +1,136 @@
+"""Kept ink -> the model's 28x28 input, the MNIST recipe: strokes thickened to MNIST's width,
+the bounding box scaled into 20x20, centred by its centre of mass in 28x28, peak at 255.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+
+from vision.tiles import max_filter
+
+Image = np.ndarray[Any, Any]
+U8 = np.ndarray[Any, np.dtype[np.uint8]]
+F32 = np.ndarray[Any, np.dtype[np.float32]]
+
+SIZE = 28
+FIT = 20
+STROKE = 2.2  # target stroke width in the 28x28 image, about MNIST's
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """One box ready for the model, with what the preparation measured."""
+
+    image: U8
+    blank: bool
+    ink_fraction: float
+
+
+def blank_box(fraction: float = 0.0) -> Prepared:
+    return Prepared(np.zeros((SIZE, SIZE), np.uint8), True, fraction)
+
+
+def _stroke_widths(mask: U8) -> Image:
+    """Mean stroke width per tile in pixels: area over half the outline (two sides a stroke)."""
+    n, h, w = mask.shape
+    padded = np.zeros((n, h + 1, w), np.uint8)  # the blank row is each tile's outer border
+    padded[:, :h] = mask
+    inner = cv2.erode(padded.reshape(n * (h + 1), w), np.ones((3, 3), np.uint8),
+                      borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    area = mask.sum(axis=(1, 2), dtype=np.int64)
+    outline = area - inner.reshape(n, h + 1, w).sum(axis=(1, 2), dtype=np.int64)
+    return np.asarray(area / np.maximum(outline / 2.0, 1.0))
+
+
+def _spans(present: Any) -> tuple[Image, Image]:
+    """Per tile (rows of a 2-D bool array, each with a True): first True and one past the last."""
+    first = np.argmax(present, axis=1)
+    return first, present.shape[1] - np.argmax(present[:, ::-1], axis=1)
+
+
+def _thicken(ink: F32, mask: U8, widths: Image) -> F32:
+    """Widen fine pen strokes so they reach MNIST's thickness after scaling to 20 px.
+
+    Per tile of the stack, in place; the kernel depends on the tile's ink extent and width.
+    """
+    (top, bottom), (left, right) = _spans(mask.any(axis=2)), _spans(mask.any(axis=1))
+    extents = np.maximum(bottom - top, right - left).tolist()
+    for k, (extent, width) in enumerate(zip(extents, widths.tolist(), strict=True)):
+        scale = FIT / extent
+        grow = int(round(STROKE / scale - width))
+        if grow < 1:
+            continue
+        size = min(grow, 9) + 1
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+        ink[k] = cv2.dilate(ink[k], kernel)
+    return ink
+
+
+def _centre(ink: F32) -> U8:
+    """Per tile: the ink's bounding box scaled into FIT x FIT, placed by its centre of mass in
+    SIZE x SIZE, peak at 255: (N, SIZE, SIZE) uint8. Bounds, centres of mass and the final
+    scaling run on the whole stack; only the resize and the placement are per tile."""
+    present = ink > 0.05
+    (y0s, y1s), (x0s, x1s) = _spans(present.any(axis=2)), _spans(present.any(axis=1))
+    n = len(ink)
+    # Each tile's scaled ink first at the top left of its own SIZE x SIZE (zeros around it do
+    # not move a centre of mass), then moved to where its centre of mass goes.
+    scaled = np.zeros((n, SIZE, SIZE), np.float32)
+    sizes = []
+    bounds = zip(y0s.tolist(), y1s.tolist(), x0s.tolist(), x1s.tolist(), strict=True)
+    for k, (y0, y1, x0, x1) in enumerate(bounds):
+        bh, bw = y1 - y0, x1 - x0
+        scale = FIT / max(bh, bw)
+        nh, nw = max(1, round(bh * scale)), max(1, round(bw * scale))
+        scaled[k, :nh, :nw] = cv2.resize(ink[k, y0:y1, x0:x1], (nw, nh),
+                                         interpolation=cv2.INTER_AREA)
+        sizes.append((nh, nw))
+    steps = np.arange(SIZE, dtype=np.float64)
+    total = scaled.sum(axis=(1, 2), dtype=np.float64)
+    cys = (scaled.sum(axis=2, dtype=np.float64) @ steps / total).tolist()
+    cxs = (scaled.sum(axis=1, dtype=np.float64) @ steps / total).tolist()
+    out = np.zeros_like(scaled)
+    for k, ((nh, nw), cy, cx) in enumerate(zip(sizes, cys, cxs, strict=True)):
+        # Python's min/max: np.clip on a scalar costs more than the rest of the placement.
+        top = min(max(round(SIZE / 2 - cy - 0.5), 0), SIZE - nh)
+        left = min(max(round(SIZE / 2 - cx - 0.5), 0), SIZE - nw)
+        out[k, top : top + nh, left : left + nw] = scaled[k, :nh, :nw]
+    peak = np.maximum(out.max(axis=(1, 2)), np.float32(1e-6))[:, None, None]
+    return np.asarray(np.clip(out / peak * 255.0 + 0.5, 0, 255), np.uint8)
+
+
+def draw(result: list[Prepared], inked: Image, written: Image, fraction: Image, mask: U8,
+          contrast: F32, seed: F32, grow: F32, barred: Image | None = None) -> None:
+    """Fill `result` (in place, at the `inked` tiles' places): blank where nothing is
+    written, else the kept ink as a 28x28 model input. `barred`: pixels the soft fringe
+    must not take (the printed frame of a framed crop)."""
+    for j in np.flatnonzero(~written):
+        result[int(inked[j])] = blank_box(float(fraction[j]))
+    todo = np.flatnonzero(written)
+    if not todo.size:
+        return
+    mask, contrast = mask[todo], contrast[todo]
+    seed3, grow3 = seed[todo][:, None, None], grow[todo][:, None, None]
+    # Soft ink inside the kept strokes (plus their fringe) gives MNIST-like anti-aliased edges.
+    keep = max_filter(mask, 3, 3).astype(bool)
+    if barred is not None:
+        keep = keep & ~barred[todo].astype(bool) | mask.astype(bool)
+    ink = np.subtract(contrast, grow3 * 0.5)
+    np.divide(ink, seed3 * 1.5, out=ink)
+    np.clip(ink, 0.0, 1.0, out=ink)
+    np.copyto(ink, 0.0, where=~keep)
+    images = _centre(_thicken(ink, mask, _stroke_widths(mask)))
+    for k, j in enumerate(todo):
+        result[int(inked[j])] = Prepared(images[k], False, float(fraction[j]))
+
+
+def model_input(prepared: list[Prepared]) -> U8:
+    """Prepared boxes -> (N, 28, 28, 1) uint8 model input, ink white, in order."""
+    out = np.zeros((len(prepared), SIZE, SIZE, 1), np.uint8)
+    for i, one in enumerate(prepared):
+        out[i, :, :, 0] = one.image
+    return out
