@@ -149,7 +149,8 @@ def classify_cells(
     """Grayscale box interiors (dark ink on light paper, any size) -> (label, probability).
 
     A box prepared as blank that holds a faint or short mark (`faint.faint_marks`) reads as
-    that mark, at most half sure: never surely empty. All boxes and marks in one invoke."""
+    that mark, at most half sure, or as blank but not surely when the mark reads as nothing
+    clear (`faint.doubt`). All boxes and marks in one invoke."""
     if not crops:
         return []
     prepared = cellprep.prepare_all(crops)
