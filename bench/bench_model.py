@@ -47,7 +47,7 @@ def page_prepare_ms(runs: int = 30) -> dict[str, Any]:
 
 
 def run() -> dict[str, Any]:
-    from vision.train import measure
+    from vision.model_card import measure
 
     shared = Path(os.environ.get("TITIK_SHARED", ROOT.parent / "shared")).resolve()
     result = measure(shared)  # skips MNIST and 2019 with the reason when they are absent

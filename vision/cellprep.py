@@ -46,9 +46,9 @@ WORK_H = 64  # working height: boxes are taller than wide, 64 px keeps 1-2 mm st
 # A crop holding its printed frame is blank unless something clear of the frame is this dark: its
 # levels are then set from that (see `_prepare_stack`), and at `inkmask.FAINT_SEED` a watermark or
 # the grain beside the frame sometimes passed for a faint mark. Measured before the remnant path
-# below existed, `classify_cells` on 6,000 rendered empty boxes (`train.render_box` seeds 5-7:
-# frame remnants, watermark, specks) read as a mark: 168 before frames were told apart, 171 at
-# 0.24, 179 at 0.20, 21 of them surely (> 0.9) at both (20 before). Boxes cut with their frame
+# below existed, `classify_cells` on 6,000 rendered empty boxes (`training_boxes.render_box` seeds
+# 5-7: frame remnants, watermark, specks) read as a mark: 168 before frames were told apart, 171
+# at 0.24, 179 at 0.20, 21 of them surely (> 0.9) at both (20 before). Boxes cut with their frame
 # from 60 photos (1,840 each way, `bench cells`) read 97.9-98.8% at 0.20 against 97.5-98.4% at
 # 0.24 (46.8-96.5% before), and written small 83.9-84.5% against 78.7-78.9%: 0.20 keeps those for
 # 8 unsure marks.

@@ -44,7 +44,7 @@ TRACE_READ_MIN = 0.5
 # covers more was a broad faint shape (printed watermark text, a shadow's edge). Measured on
 # marks read as writing >= TRACE_READ_MIN: written boxes cut from 40 simulated photos
 # (`bench cells`, both hands, 7 cuts) cover 1.2-8.6% of the box (5th-95th percentile, median
-# 3.5%); 2,000 harsh rendered empty boxes (`train.render_box`: watermarks, remnants, grain)
+# 3.5%); 2,000 harsh rendered empty boxes (`training_boxes.render_box`: watermarks, remnants, grain)
 # 1.4-28% (median 14.5%). At 8%: 301 of 323 recovered digits kept, false marks 210 -> 46.
 TRACE_MAX_INK = 0.08
 # Darkened, a grainy empty box (a dim photo's noise, magnified from a small crop) shows specks

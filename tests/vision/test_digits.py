@@ -149,84 +149,14 @@ def test_real_2019_boxes(shared_dir: Path) -> None:
     assert overall.accuracy >= C1_2019_ALL_MIN, overall.to_dict()
 
 
-def test_training_pages_are_cut_by_the_pipeline_and_labelled_from_the_paper() -> None:
-    from vision import synthetic, train
-
-    prepared, labels = train.page_crops(1, 500_000, width_px=3000, difficulty="normal",
-                                        source="procedural", train_split=False)
-    photo = synthetic.synthetic_photo(1, seed=500_000, source="procedural")
-    written_text = "".join(photo.boxes.values())
-    assert prepared.shape == (len(written_text), 28, 28)
-    expected = [train.BOX_LABEL[c] for c in written_text]
-    assert labels.tolist() == expected
-    # Empty boxes come out of cellprep (nearly all) blank, written ones with ink; the odd
-    # written box cellprep loses (1 of 42 here) is exactly what training on these teaches.
-    empty = labels == train.BLANK_INDEX
-    assert empty.any() and (~empty).any()
-    assert (prepared[empty].max(axis=(1, 2)) == 0).mean() >= 0.9
-    assert (prepared[~empty].max(axis=(1, 2)) > 0).mean() >= 0.95
-
-
-def test_training_pages_never_reuse_the_benchmark_photos() -> None:
-    from vision import train
-
-    training = {seed for _, seed, *_ in train.training_page_jobs(420)}
-    held_out = {seed for _, seed, *_ in train.held_out_page_jobs(100)}
-    assert min(training) >= train.PAGE_SEED_BASE > max(held_out)
-    # Training pages draw MNIST train digits; the benchmark's photos MNIST test ("auto"), and
-    # are scored only when the quality check lets them through, as `read_form` does.
-    assert all(job[5] and not job[6] for job in train.training_page_jobs(420))
-    assert all(not job[5] and job[6] for job in train.held_out_page_jobs(100))
-    assert {job[1] for job in train.training_page_jobs(6)} == set(range(500_000, 500_006))
-    assert {job[0] for job in train.training_page_jobs(6)} == {1, 2, 3}
-
-
-def test_training_pages_written_small_come_after_the_others_with_their_own_seeds() -> None:
-    from vision import train
-
-    jobs = train.training_page_jobs(6, small=3)
-    assert [job[7] for job in jobs] == [False] * 6 + [True] * 3
-    assert [job[1] for job in jobs[6:]] == [train.SMALL_SEED_BASE + i for i in range(3)]
-    assert {job[0] for job in jobs[6:]} == {1, 2, 3}
-    assert train.SMALL_SEED_BASE > max(job[1] for job in train.training_page_jobs(
-        train.SMALL_SEED_BASE - train.PAGE_SEED_BASE))
-    # The benchmark's second set: the same photos as the first, written small.
-    small = train.held_out_page_jobs(5, small=True)
-    assert [job[:7] for job in small] == [job[:7] for job in train.held_out_page_jobs(5)]
-    assert all(job[7] for job in small)
-
-
-def test_a_training_page_written_small_holds_the_same_values_in_other_marks() -> None:
-    from vision import train
-
-    def crops(small: bool) -> tuple[np.ndarray, np.ndarray]:
-        return train.page_crops(3, 600_001, width_px=3000, difficulty="normal",
-                                source="procedural", train_split=False, small=small)
-
-    (usual, labels), (small, small_labels) = crops(False), crops(True)
-    assert labels.tolist() == small_labels.tolist()  # same officer, same values
-    assert usual.shape == small.shape and not np.array_equal(usual, small)
-
-
-@pytest.mark.shared
-def test_training_pages_draw_mnist_train_digits(shared_dir: Path) -> None:
-    from vision import handwriting, synthetic, train
-
-    handwriting._mnist_by_label.cache_clear()
-    train.page_crops(2, 500_000, width_px=3000, difficulty="normal", source="mnist",
-                     train_split=True)
-    assert handwriting._mnist_by_label.cache_info().currsize == 1  # train only, not test
-    assert getattr(synthetic, "glyph") is handwriting.glyph  # noqa: B009 (restored afterwards)
-
-
 @pytest.mark.shared
 @pytest.mark.slow
 def test_boxes_the_pipeline_cuts_from_the_benchmark_photos(shared_dir: Path) -> None:
     """Every box of the benchmark's first 60 photos (MNIST test digits, never trained on),
     cut and prepared as `read_form` does; generated once (~1-2 min), cached under /tmp."""
-    from vision import train
+    from vision import model_card
 
-    result = train.pipeline_accuracy(digits.DEFAULT_MODEL)
+    result = model_card.pipeline_accuracy(digits.DEFAULT_MODEL)
     assert result["n"] > 1000
     assert result["accuracy"] >= PIPELINE_BOXES_MIN, result
     assert result["sure_wrong"] <= PIPELINE_SURE_WRONG_MAX, result
