@@ -35,9 +35,9 @@ TRACE_MIN_EXTENT = 0.1
 
 # A doubted box (here and in `read_form`, on `framedprep.traces`): the share given to the
 # faint mark's reading (the rest is blank's), and how sure the model must be that the mark is
-# a digit. Measured in `read_form` on traced marks:
-# in 90 photos of small writing 70 of 100 lost digits read >= 0.5; in 300 of the default
-# hand, 3 of 21 marks in empty boxes (grain in shadow) did.
+# a digit. Measured in `read_form` on traced marks: in 90 photos of small writing 70 of 100
+# lost digits read >= 0.5; in 300 of the default hand, 3 of 21 marks in empty boxes (grain in
+# shadow) did.
 DOUBT_SHARE = 0.5
 TRACE_READ_MIN = 0.5
 # A pen stroke lost to the paper is thin: darkened, it covers little of the box. A mark that
