@@ -151,7 +151,7 @@ def _prepare_stack(work: F32, framed: Image, min_extent: float) -> list[Prepared
     mask, has_stroke = _keep_components(mask, min_extent)
     fraction = mask.sum(axis=(1, 2), dtype=np.int64) / float(h * w)
     draw(result, inked, (fraction >= MIN_INK_FRACTION) & has_stroke, fraction,
-          mask, contrast, seed, grow)
+         mask, contrast, seed, grow)
     return result
 
 

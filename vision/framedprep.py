@@ -219,7 +219,7 @@ def _prepare_stack(work: F32, frame: Frame, whole: U8 | None = None,
     area = np.maximum(interior.sum(axis=(1, 2), dtype=np.int64), 1)
     fraction = (mask & interior).sum(axis=(1, 2), dtype=np.int64) / area
     draw(result, inked, (fraction >= MIN_INK_FRACTION) & has_stroke, fraction,
-          mask, contrast, seed, grow, barred=frame_px)
+         mask, contrast, seed, grow, barred=frame_px)
     return result
 
 

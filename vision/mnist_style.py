@@ -104,7 +104,7 @@ def _centre(ink: F32) -> U8:
 
 
 def draw(result: list[Prepared], inked: Image, written: Image, fraction: Image, mask: U8,
-          contrast: F32, seed: F32, grow: F32, barred: Image | None = None) -> None:
+         contrast: F32, seed: F32, grow: F32, barred: Image | None = None) -> None:
     """Fill `result` (in place, at the `inked` tiles' places): blank where nothing is
     written, else the kept ink as a 28x28 model input. `barred`: pixels the soft fringe
     must not take (the printed frame of a framed crop)."""
