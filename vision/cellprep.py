@@ -35,7 +35,7 @@ from vision.tiles import components, dilate_tiles, select
 logger = logging.getLogger(__name__)
 
 __all__ = ["SIZE", "WORK_H", "Prepared", "model_input", "prepare", "prepare_all", "prepare_batch",
-           "prepare_one"]
+           "prepare_one", "to_gray"]
 
 Image = np.ndarray[Any, Any]
 U8 = np.ndarray[Any, np.dtype[np.uint8]]
@@ -75,7 +75,8 @@ MIN_EXTENT = 0.16
 MIN_AREA = 16  # working pixels, about 1 mm^2 in a box photographed at 5 px/mm
 
 
-def _to_gray(crop: Image) -> F32:
+def to_gray(crop: Image) -> F32:
+    """Any crop `classify_cells` takes (gray or BGR, bytes or floats 0..1) -> float gray 0..255."""
     arr = np.asarray(crop)
     if arr.ndim == 3 and arr.shape[2] == 1:
         arr = arr[:, :, 0]
@@ -158,7 +159,7 @@ def _prepare_stack(work: F32, framed: Image, min_extent: float) -> list[Prepared
 def prepare_all(crops: list[Image], *, min_extent: float = MIN_EXTENT) -> list[Prepared]:
     """Box crops (grayscale, dark ink on light paper, any size) -> one `Prepared` each, in
     order. `min_extent`: how tall or wide (share of the box) a mark must be to be writing."""
-    trimmed = [trim_to_frame(_to_gray(crop)) for crop in crops]
+    trimmed = [trim_to_frame(to_gray(crop)) for crop in crops]
     works = [_resize_to_work(gray) for gray, _ in trimmed]
     framed = np.array([sides >= MIN_SIDES for _, sides in trimmed], bool)
     by_width: dict[int, list[int]] = {}

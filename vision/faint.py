@@ -58,9 +58,7 @@ GRAIN_SIGMA = 0.7
 def darker(crop: Image) -> Image:
     """The crop with every mark TRACE_GAIN times darker against its paper (a box is mostly
     paper, so its 75th percentile is the paper's level even beside a printed frame)."""
-    gray = np.asarray(crop, np.float32)
-    if gray.ndim == 3:
-        gray = gray.mean(axis=2) if gray.shape[2] != 1 else gray[:, :, 0]
+    gray = cellprep.to_gray(crop)
     paper = float(np.percentile(gray, 75))
     return np.asarray(np.clip(paper - (paper - gray) * TRACE_GAIN, 0, 255), np.uint8)
 
@@ -68,7 +66,7 @@ def darker(crop: Image) -> Image:
 def smooth(crop: Image) -> Image:
     """The crop with the paper's grain evened out (a Gaussian of GRAIN_SIGMA working pixels),
     so that darkening brings out pen strokes rather than noise."""
-    gray = np.asarray(crop, np.float32)
+    gray = cellprep.to_gray(crop)
     return np.asarray(cv2.GaussianBlur(gray, (0, 0), GRAIN_SIGMA * gray.shape[0] / cellprep.WORK_H))
 
 

@@ -9,7 +9,7 @@ found on at least three sides, the paper outside it is cut away, leaving the fra
 crop's edges as in a crop cut at the border (which `cellprep` handles). Without a frame on
 three sides nothing is cut, and a line the frame's cut sides run past is the writing's, not
 the frame's: a wide `2`'s base, or the side of a bold `8` filling the box. Cut at, those
-went with the frame: of 600 rendered font boxes (`train` held-out seed 99), 8 read right
+went with the frame: of 600 rendered font boxes (`model_card.held_out_set`, seed 99), 8 read right
 uncut were misread; with the checks below, none (the same 21 misses as without trimming).
 """
 

@@ -25,6 +25,15 @@ def test_a_faint_small_digit_is_read_and_doubted(digit: str) -> None:
     assert confidence <= faint.DOUBT_SHARE
 
 
+def test_a_faint_small_digit_gets_its_second_look_whatever_the_crop_type() -> None:
+    # `classify_cells` takes gray or colour crops, bytes or floats 0..1: the second look too.
+    box = u8(write(paper(60, 44, seed=4), "4", ink=200.0, height=0.3))
+    crops = [box, box.astype(np.float32) / 255.0, cv2.cvtColor(box, cv2.COLOR_GRAY2BGR)]
+    readings = classify_cells(crops)
+    assert [label for label, _ in readings] == ["4", "4", "4"]
+    assert all(confidence <= faint.DOUBT_SHARE for _, confidence in readings)
+
+
 def test_empty_boxes_stay_surely_empty() -> None:
     # Paper grain of a phone photo (noise of 5 grey levels) in dim, ordinary and bright light,
     # and light falling off across the box.
