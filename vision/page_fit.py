@@ -1,4 +1,5 @@
-"""Page geometry helpers for registration: point mapping, the page outline, printed boxes.
+"""Page geometry helpers for registration: point mapping, the page outline, printed boxes,
+and the homography fit itself.
 
 `page_outline` + `page_quad_guess` aim the corner-mark search from the page's bright outline
 (it carries the perspective a 32 mm tag cannot); `box_correspondences` matches each field's
@@ -7,6 +8,7 @@ printed boxes near a homography's guess, so a page with a corner mark missing is
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -25,6 +27,7 @@ PAGE_QUAD_TAG_MM = 15.0  # the outline must put the tag within this of where it 
 # page at known places, then pin the page: each field's boxes matched as one pattern.
 BOX_MATCH_PX_PER_MM = 3.0
 BOX_MATCH_SCORE = 0.5
+OUTLIER_MM = 1.5  # a fit's point farther off than this is dropped
 
 
 def apply_homography(h: Matrix, pts: Matrix) -> Matrix:
@@ -173,3 +176,48 @@ def box_correspondences(
         src.append(centre)
         dst.append(apply_homography(h, np.array([[centre[0] + found[0], centre[1] + found[1]]]))[0])
     return np.array(src, dtype=np.float64).reshape(-1, 2), np.array(dst).reshape(-1, 2)
+
+
+def affine_guess(src_mm: Matrix, dst_px: Matrix) -> Matrix:
+    """An affine map (as a 3x3 homography) through page mm -> image px points, robustly."""
+    import cv2
+
+    affine, _ = cv2.estimateAffine2D(src_mm, dst_px, method=cv2.LMEDS)
+    return np.vstack([affine, [0.0, 0.0, 1.0]]).astype(np.float64)
+
+
+def correspondences(
+    template: Template, tag_mm: Matrix, tag_px: Matrix,
+    found: Sequence[tuple[float, float] | None],
+) -> tuple[Matrix, Matrix]:
+    """The fit's point pairs: the tag's corners, then each corner mark found (page mm, px)."""
+    src = [tag_mm] + [np.array([f.center_mm]) for f, p in zip(template.fiducials, found,
+                                                              strict=True) if p is not None]
+    dst = [tag_px] + [np.array([p]) for p in found if p is not None]
+    return np.vstack(src), np.vstack(dst)
+
+
+def fit_homography(
+    src_mm: Matrix, dst_px: Matrix, scale_px_per_mm: float
+) -> tuple[Matrix, np.ndarray[Any, np.dtype[np.bool_]]]:
+    """Least-squares homography, dropping the worst point while any misses by > threshold.
+
+    With at most 8 points, mostly good, this is steadier than RANSAC's early stopping.
+    """
+    import cv2
+
+    inliers: np.ndarray[Any, np.dtype[np.bool_]] = np.ones(len(src_mm), dtype=np.bool_)
+    threshold = OUTLIER_MM * scale_px_per_mm
+    while True:
+        if inliers.sum() == 4:
+            exact = cv2.getPerspectiveTransform(src_mm[inliers].astype(np.float32),
+                                                dst_px[inliers].astype(np.float32))
+            return np.asarray(exact, dtype=np.float64), inliers
+        found, _ = cv2.findHomography(src_mm[inliers], dst_px[inliers], 0)
+        h: Matrix = np.asarray(found, dtype=np.float64)
+        residual = np.hypot(*(apply_homography(h, src_mm) - dst_px).T)
+        residual[~inliers] = -1.0
+        worst = int(np.argmax(residual))
+        if residual[worst] <= threshold:
+            return h, inliers
+        inliers[worst] = False

@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
+from vision import fiducials
 from vision import register as register_module
 from vision.pipeline import decode
 from vision.register import Registration, RegistrationFailure, rectify, register
@@ -173,14 +174,14 @@ def test_a_near_miss_is_kept_only_where_the_mark_really_is() -> None:
     assert reg.fiducials_found == 4
     template, levels = reg.template, pyramid(photo)
     side = register_module.tag_side(reg.tag_corners_px)
-    small, scale = register_module._fiducial_level(levels, template, side)
+    small, scale = fiducials.fiducial_level(levels, template, side)
     truth = [np.asarray(p) for p in reg.fiducials_px]
     found: list[tuple[float, float] | None] = [tuple(truth[0]), tuple(truth[1]), None, None]
     near_br = truth[2] * scale + (4.0, -3.0)  # off by a few small px, as a poor guess leaves it
     wrong_bl = (truth[3] + (-300.0, -900.0)) * scale  # printed matter elsewhere on the page
     near = {2: [(float(near_br[0]), float(near_br[1]), 0.45)],
             3: [(float(wrong_bl[0]), float(wrong_bl[1]), 0.5)]}
-    register_module._confirm_near_misses(
+    fiducials.confirm_near_misses(
         photo, small, scale, template, np.array(template.tag_corners_mm), reg.tag_corners_px,
         found, side / template.tag_size_mm, near)
     assert found[2] is not None and np.hypot(*(np.asarray(found[2]) - truth[2])) < 1.0
