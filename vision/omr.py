@@ -14,17 +14,18 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any, Literal
 
 import numpy as np
 
 from vision.fields import BLANK, CONFIDENT, CROSS, REASON_LOW_CONFIDENCE
-from vision.reading import FieldReading
+from vision.local_fit import shifted
+from vision.reading import FieldReading, Reading
 from vision.template import BubbleColumn
-from vision.vouching import REASON_UNCHECKED
+from vision.vouching import REASON_UNCHECKED, box_sure
 
 logger = logging.getLogger(__name__)
 
@@ -211,3 +212,45 @@ def fuse_field(
     ):
         return replace(field, confidence=confidence, flagged=False, reason=REASON_OMR_CONFIRMED)
     return replace(field, confidence=confidence)
+
+
+def bubble_work(gray: Gray, registration: Any,
+                 shifts: dict[str, Any]) -> dict[str, Callable[[], list[Any]]]:
+    """Page 2: per field, the reading of its bubble columns from the photo (needs no box
+    reading), moved with the field's boxes (`local_fit`)."""
+    return {spec.name: partial(read_columns, gray,
+                               shifted(registration.homography, shifts.get(spec.name)),
+                               spec.bubbles)
+            for spec in registration.template.fields if spec.bubbles}
+
+
+def fuse_bubbles(
+    reading: Reading,
+    columns: dict[str, list[Any]],
+    candidates: dict[str, list[list[tuple[str, float]]]],
+) -> None:
+    """Each page 2 field read again with its bubble columns (`fuse_field`), in place; the
+    columns as read go into `reading.omr` for the reviewer."""
+    report: dict[str, Any] = {}
+    for name, read in columns.items():
+        report[name] = [c.to_dict() for c in read]
+        field = reading.fields[name]
+        labels, probs = _final_labels(field, candidates[name])
+        # The model alone vouches for a box only when it read it as written (not corrected).
+        sure = [
+            box_sure(cands) and cands[0][0] == label
+            for label, cands in zip(labels, candidates[name], strict=True)
+        ]
+        reading.fields[name] = fuse_field(field, labels, probs, read, sure)
+    reading.omr = report
+
+
+def _final_labels(
+    field: FieldReading, boxes: list[list[tuple[str, float]]]
+) -> tuple[list[str], list[float]]:
+    """The labels behind the field's value (corrected ones included) and their probabilities."""
+    labels = ["" if ch == "_" else ch for ch in field.text]
+    probs = []
+    for label, cands in zip(labels, boxes, strict=True):
+        probs.append(next((p for lbl, p in cands if lbl == label), 0.0))
+    return labels, probs

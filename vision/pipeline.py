@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from functools import partial
 from typing import Any, TypeVar
 
@@ -29,7 +29,6 @@ from vision.reading import (
     STATUS_ACCEPTED,
     STATUS_NEEDS_REVIEW,
     STATUS_REJECTED,
-    FieldReading,
     Reading,
 )
 
@@ -46,7 +45,6 @@ BLURRED_NO_TAG = (
     "fokus (Photo blurred: the page code cannot be read; hold steady and retake)"
 )
 MIN_FIELDS_MATCHED_SHARE = 0.8
-TOP_K = 3
 # Stages `read_form` runs on its second thread, beside `cells` and `model` (page 2's bubble
 # fields the second thread has not reached by then, on the first once the model is done).
 SECOND_THREAD_STAGES = ("rectify", "quality", "omr")
@@ -122,7 +120,7 @@ def read_form(data: bytes, *, dpt: int | None = None) -> Reading:
 
 
 def _read(data: bytes, dpt: int | None, beside: ThreadPoolExecutor) -> Reading:
-    from vision import display, local_fit
+    from vision import display, local_fit, omr, page_boxes
     from vision import register as reg_mod
     from vision.quality import paper_flatness
     from vision.tags import pyramid
@@ -163,7 +161,7 @@ def _read(data: bytes, dpt: int | None, beside: ThreadPoolExecutor) -> Reading:
     # straightened page and the quality check) has not started when the model is done, this
     # thread reads itself, from the last field back (page 2 has few boxes).
     bubbles = {name: (beside.submit(timer.run, "omr", work), work)
-               for name, work in _bubble_work(gray, registration, shifts).items()}
+               for name, work in omr.bubble_work(gray, registration, shifts).items()}
     candidates = None
     if _pinned(registration):
         # Read while the quality is judged: a refused photo (a few in a hundred) wastes it.
@@ -171,8 +169,8 @@ def _read(data: bytes, dpt: int | None, beside: ThreadPoolExecutor) -> Reading:
         # LiteRT's two threads then share the cores with it. The last fifth of the boxes
         # prepared on the second thread once it is done with the check saved ~0.5 ms: the
         # preparation's numpy indexing holds the GIL, so the two threads mostly take turns.)
-        boxes = timer.run("cells", lambda: _prepare_boxes(gray, registration, shifts))
-        candidates = timer.run("model", lambda: _classify(boxes))
+        boxes = timer.run("cells", lambda: page_boxes.prepare_boxes(gray, registration, shifts))
+        candidates = timer.run("model", lambda: page_boxes.classify(boxes))
     read = {name: _here_unless_started(job, partial(timer.run, "omr", work))
             for name, (job, work) in reversed(bubbles.items())}
     columns = {name: read[name] for name in bubbles}
@@ -200,7 +198,7 @@ def _read(data: bytes, dpt: int | None, beside: ThreadPoolExecutor) -> Reading:
         _read_fields(reading, template, candidates, dpt)
     if columns:
         with timer.stage("fuse"):
-            _fuse_bubbles(reading, columns, candidates)
+            omr.fuse_bubbles(reading, columns, candidates)
     _set_status(reading)
     return _finish(reading, timer, started)
 
@@ -259,67 +257,6 @@ def _assess_quality(gray: Gray, registration: Any) -> _Quality:
     return _Quality(bool(report.refuse), list(report.messages), dict(report.to_dict()))
 
 
-@dataclass(frozen=True)
-class _Boxes:
-    """A page's boxes ready for the model: per field how many, in order; every box's model
-    input, then the faint marks of the boxes found blank (`framedprep.traces`) and which
-    boxes those are."""
-
-    counts: dict[str, int]
-    batch: np.ndarray[Any, np.dtype[np.uint8]]
-    doubted: list[int]
-
-
-def _prepare_boxes(gray: Gray, registration: Any, shifts: dict[str, Any]) -> _Boxes:
-    """Cut every box with its frame from the photo (each field where `local_fit` found it)
-    and prepare it for the model."""
-    from vision import cells
-
-    return _prepare_crops(cells.crop_framed(gray, registration, shifts=shifts))
-
-
-def _prepare_crops(crops: dict[str, list[Any]]) -> _Boxes:
-    """Framed box crops per field (`cells.crop_framed`) -> the page's model input."""
-    from vision import cellprep, framedprep
-
-    flat = [crop for boxes in crops.values() for crop in boxes]
-    images, frames = [c for c, _ in flat], [f for _, f in flat]
-    prepared = framedprep.prepare_framed_all(images, frames)
-    doubted, marks = framedprep.traces(images, frames, prepared)
-    return _Boxes(counts={name: len(boxes) for name, boxes in crops.items()},
-                  batch=np.concatenate([cellprep.model_input(prepared), marks]),
-                  doubted=doubted)
-
-
-def _classify(boxes: _Boxes) -> dict[str, list[list[tuple[str, float]]]]:
-    """Every box of the page through the model in one batched call, top labels per box.
-
-    A box prepared as blank that still holds a faint or short mark (`framedprep.traces`) is
-    doubted: blank or what the mark reads as, half and half, so neither is sure and the
-    arithmetic or a person decides (a lost `1` before `12` reads 12 instead of 112, and the
-    sums can hold either way).
-    """
-    from vision import digits, faint
-
-    total = sum(boxes.counts.values())
-    if not total:
-        return {name: [] for name in boxes.counts}
-    probabilities = digits.classify_prepared(boxes.batch)
-    ranked = digits.top_k(probabilities[:total], k=TOP_K)
-    for i, mark in zip(boxes.doubted, digits.top_k(probabilities[total:], k=TOP_K),
-                       strict=True):
-        if mark[0][0] == "" or mark[0][1] < faint.TRACE_READ_MIN:
-            continue  # paper grain or a shadow the darkening brought out, not a digit
-        read = [(label, faint.DOUBT_SHARE * p) for label, p in mark if label != ""]
-        ranked[i] = sorted([("", 1.0 - faint.DOUBT_SHARE), *read], key=lambda lp: -lp[1])[:TOP_K]
-    out: dict[str, list[list[tuple[str, float]]]] = {}
-    i = 0
-    for name, n in boxes.counts.items():
-        out[name] = ranked[i : i + n]
-        i += n
-    return out
-
-
 def _read_fields(
     reading: Reading,
     template: Any,
@@ -337,56 +274,10 @@ def _read_fields(
     reading.reasons.extend(resolution.reasons)
 
 
-def _bubble_work(gray: Gray, registration: Any,
-                 shifts: dict[str, Any]) -> dict[str, Callable[[], list[Any]]]:
-    """Page 2: per field, the reading of its bubble columns from the photo (needs no box
-    reading), moved with the field's boxes (`local_fit`)."""
-    from vision.local_fit import shifted
-    from vision.omr import read_columns
-
-    return {spec.name: partial(read_columns, gray,
-                               shifted(registration.homography, shifts.get(spec.name)),
-                               spec.bubbles)
-            for spec in registration.template.fields if spec.bubbles}
-
-
 def _here_unless_started(job: Future[T], work: Callable[[], T]) -> T:
     """`job`'s result from the second thread, or, when it has not started there yet, `work`
     done on this one (the job is then cancelled)."""
     return work() if job.cancel() else job.result()
-
-
-def _fuse_bubbles(
-    reading: Reading,
-    columns: dict[str, list[Any]],
-    candidates: dict[str, list[list[tuple[str, float]]]],
-) -> None:
-    from vision.omr import fuse_field
-    from vision.vouching import box_sure
-
-    report: dict[str, Any] = {}
-    for name, read in columns.items():
-        report[name] = [c.to_dict() for c in read]
-        field = reading.fields[name]
-        labels, probs = _final_labels(field, candidates[name])
-        # The model alone vouches for a box only when it read it as written (not corrected).
-        sure = [
-            box_sure(cands) and cands[0][0] == label
-            for label, cands in zip(labels, candidates[name], strict=True)
-        ]
-        reading.fields[name] = fuse_field(field, labels, probs, read, sure)
-    reading.omr = report
-
-
-def _final_labels(
-    field: FieldReading, boxes: list[list[tuple[str, float]]]
-) -> tuple[list[str], list[float]]:
-    """The labels behind the field's value (corrected ones included) and their probabilities."""
-    labels = ["" if ch == "_" else ch for ch in field.text]
-    probs = []
-    for label, cands in zip(labels, boxes, strict=True):
-        probs.append(next((p for lbl, p in cands if lbl == label), 0.0))
-    return labels, probs
 
 
 def _set_status(reading: Reading) -> None:

@@ -190,10 +190,10 @@ def test_a_box_with_a_traced_mark_is_not_surely_empty() -> None:
     # Read as blank it could turn 112 into 12 with every sum still holding: both readings
     # stay candidates, neither sure, so the arithmetic or a person decides.
     from vision.alternatives import BOX_SURE
-    from vision.pipeline import _classify, _prepare_crops
+    from vision.page_boxes import classify, prepare_crops
 
     crops = {"f": [(faint_short_1(), FRAME), (photographed(framed_box(seed=5)), FRAME)]}
-    boxes = _classify(_prepare_crops(crops))
+    boxes = classify(prepare_crops(crops))
     doubted, empty = boxes["f"]
     assert max(p for _, p in doubted) < BOX_SURE
     assert {"", "1"} <= {label for label, _ in doubted}

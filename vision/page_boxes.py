@@ -1,0 +1,79 @@
+"""A page's digit boxes: cut from the photo with their frames, prepared, and read by the model.
+
+Every box of the page goes through the model in one batched call (`vision.digits`); a box
+prepared as blank that still holds a faint or short mark (`framedprep.traces`) is read again
+in the same call and doubted (`vision.faint`). The result per field is each box's top labels,
+which `vision.rules` turns into values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+Gray = np.ndarray[Any, np.dtype[np.uint8]]
+
+TOP_K = 3
+
+
+@dataclass(frozen=True)
+class Boxes:
+    """A page's boxes ready for the model: per field how many, in order; every box's model
+    input, then the faint marks of the boxes found blank (`framedprep.traces`) and which
+    boxes those are."""
+
+    counts: dict[str, int]
+    batch: np.ndarray[Any, np.dtype[np.uint8]]
+    doubted: list[int]
+
+
+def prepare_boxes(gray: Gray, registration: Any, shifts: dict[str, Any]) -> Boxes:
+    """Cut every box with its frame from the photo (each field where `local_fit` found it)
+    and prepare it for the model."""
+    from vision import cells
+
+    return prepare_crops(cells.crop_framed(gray, registration, shifts=shifts))
+
+
+def prepare_crops(crops: dict[str, list[Any]]) -> Boxes:
+    """Framed box crops per field (`cells.crop_framed`) -> the page's model input."""
+    from vision import cellprep, framedprep
+
+    flat = [crop for boxes in crops.values() for crop in boxes]
+    images, frames = [c for c, _ in flat], [f for _, f in flat]
+    prepared = framedprep.prepare_framed_all(images, frames)
+    doubted, marks = framedprep.traces(images, frames, prepared)
+    return Boxes(counts={name: len(boxes) for name, boxes in crops.items()},
+                  batch=np.concatenate([cellprep.model_input(prepared), marks]),
+                  doubted=doubted)
+
+
+def classify(boxes: Boxes) -> dict[str, list[list[tuple[str, float]]]]:
+    """Every box of the page through the model in one batched call, top labels per box.
+
+    A box prepared as blank that still holds a faint or short mark (`framedprep.traces`) is
+    doubted: blank or what the mark reads as, half and half, so neither is sure and the
+    arithmetic or a person decides (a lost `1` before `12` reads 12 instead of 112, and the
+    sums can hold either way).
+    """
+    from vision import digits, faint
+
+    total = sum(boxes.counts.values())
+    if not total:
+        return {name: [] for name in boxes.counts}
+    probabilities = digits.classify_prepared(boxes.batch)
+    ranked = digits.top_k(probabilities[:total], k=TOP_K)
+    for i, mark in zip(boxes.doubted, digits.top_k(probabilities[total:], k=TOP_K),
+                       strict=True):
+        if mark[0][0] == "" or mark[0][1] < faint.TRACE_READ_MIN:
+            continue  # paper grain or a shadow the darkening brought out, not a digit
+        read = [(label, faint.DOUBT_SHARE * p) for label, p in mark if label != ""]
+        ranked[i] = sorted([("", 1.0 - faint.DOUBT_SHARE), *read], key=lambda lp: -lp[1])[:TOP_K]
+    out: dict[str, list[list[tuple[str, float]]]] = {}
+    i = 0
+    for name, n in boxes.counts.items():
+        out[name] = ranked[i : i + n]
+        i += n
+    return out
