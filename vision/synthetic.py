@@ -11,12 +11,15 @@ The page under the writing is our render of the template (``vision.render``: box
 marks only) or, with ``artwork="official"``, KPU's own PDF page from ``../shared`` with all its
 tables, text and logo printed around the boxes, as the box will really see it.
 
-Box texts use ``_`` for an empty box, one character per box, as ``FieldReading.text`` does:
-``"X32"``, ``"_32"``, ``"032"``. Page geometry and the blank page come from
-``vision.template`` and ``vision.render``.
+The numbers and what the officer writes in the boxes come from ``vision.tps_numbers``
+(``tps_values`` is also this module's): box texts use ``_`` for an empty box, one character per
+box, as ``FieldReading.text`` does: ``"X32"``, ``"_32"``, ``"032"``. The ink is laid as
+``vision.pen_ink`` lays it; ``non_form_photo`` photographs a page of ``vision.other_documents``.
+Page geometry and the blank page come from ``vision.template`` and ``vision.render``.
 
-Randomness: everything follows from ``seed`` (and the page), in separate streams for the
-numbers, the handwriting and the camera, so the same seed gives the same JPEG bytes.
+Randomness: everything follows from ``seed`` (and the page), in separate streams
+(``vision.tps_numbers.stream_rng``) for the numbers, the handwriting, the camera and the other
+documents, so the same seed gives the same JPEG bytes.
 """
 
 from __future__ import annotations
@@ -32,24 +35,27 @@ import cv2
 import numpy as np
 
 from vision.handwriting import SIZES, Source, Writer, glyph, mnist_available, shared_dir
+from vision.other_documents import other_document
+from vision.pen_ink import Image, lay_ink, pen_floor
 from vision.photo_sim import SimulatedPhoto, default_height, photograph
 from vision.render import mm_to_px, page_shape_px, px_per_mm, rasterise_pdf_page, render_page
-from vision.template import FieldSpec, Template, template_for_page
+from vision.template import FieldSpec, template_for_page
+from vision.tps_numbers import (
+    CAMERA_STREAM,
+    HAND_STREAM,
+    OTHER_STREAM,
+    box_texts,
+    check_values,
+    stream_rng,
+)
+from vision.tps_numbers import tps_values as tps_values  # documented as vision.synthetic's
 
 logger = logging.getLogger(__name__)
 
-Image = np.ndarray[Any, np.dtype[np.uint8]]
 Matrix = np.ndarray[Any, np.dtype[np.float64]]
 
 PAGES = (1, 2, 3)
-ELECTION_DAY = (14, 2, 2024)
-DATE_FIELDS = ("tanggal_hari", "tanggal_bulan", "tanggal_tahun")
-# Share of TPS whose ballots received differ from DPT + 2% (the soft reserve rule fails).
-OFF_RESERVE_SHARE = 0.15
 DIFFICULTIES = ("easy", "normal", "hard")
-
-# Streams of the seed sequence: numbers, handwriting, camera, other documents.
-_VALUES, _HAND, _CAMERA, _OTHER = 1, 2, 3, 4
 
 # How neat the hand is and how often a digit strays onto the box border, per difficulty.
 _SLOPPINESS = {"easy": 0.6, "normal": 1.0, "hard": 1.4}
@@ -95,113 +101,6 @@ class SyntheticPhoto:
         return self.camera.page_to_photo(px)
 
 
-def _rng(seed: int, page: int, stream: int) -> np.random.Generator:
-    return np.random.default_rng([int(seed), int(page), stream])
-
-
-# --- ground truth numbers -------------------------------------------------------------------
-
-
-def tps_values(seed: int, dpt: int | None = None) -> dict[int, dict[str, int]]:
-    """One TPS's three pages of numbers, consistent with every rule of the form.
-
-    ``dpt`` (the TPS's voter list, at most 300) is drawn when not given.
-    """
-    rng = _rng(seed, 0, _VALUES)
-    if dpt is None:
-        dpt = int(rng.integers(120, 301))
-    if not 1 <= dpt <= 300:
-        raise ValueError(f"DPT must be 1..300 voters per TPS, not {dpt}")
-    dpt_l = int(rng.binomial(dpt, rng.uniform(0.45, 0.55)))
-    listed = {"l": dpt_l, "p": dpt - dpt_l}
-    turnout = rng.uniform(0.55, 0.92)
-    p1: dict[str, int] = {}
-    for sex in ("l", "p"):
-        used = int(rng.binomial(listed[sex], turnout))
-        # Extra voters (DPTb, DPK) only fill places left by the listed ones: total <= DPT.
-        room = listed[sex] - used
-        dptb = min(room, int(rng.poisson(1.5)))
-        non_dpt = min(room - dptb, int(rng.poisson(2.0)))
-        total = used + dptb + non_dpt
-        p1 |= {f"pemilih_dpt_{sex}": listed[sex], f"pengguna_dpt_{sex}": used,
-               f"pengguna_dptb_{sex}": dptb, f"pengguna_non_dpt_{sex}": non_dpt,
-               f"pengguna_total_{sex}": total,
-               f"pengguna_disabilitas_{sex}": min(total, int(rng.poisson(0.8)))}
-    for row in ("pemilih_dpt", "pengguna_dpt", "pengguna_dptb", "pengguna_non_dpt",
-                "pengguna_total", "pengguna_disabilitas"):
-        p1[f"{row}_j"] = p1[f"{row}_l"] + p1[f"{row}_p"]
-    voters = p1["pengguna_total_j"]
-    received = dpt + math.ceil(dpt * 0.02)  # the DPT plus KPU's 2% reserve
-    spoiled = min(received - voters, int(rng.poisson(0.7)))
-    p1 |= {"surat_suara_diterima": received, "surat_suara_digunakan": voters,
-           "surat_suara_rusak": spoiled, "surat_suara_sisa": received - voters - spoiled}
-
-    invalid = min(voters, int(rng.poisson(3.0)))
-    valid = voters - invalid
-    shares = rng.dirichlet([3.0, 6.0, 4.0])[rng.permutation(3)]
-    votes = rng.multinomial(valid, shares)
-    p2 = {f"suara_paslon_{i + 1}": int(v) for i, v in enumerate(votes)}
-    day, month, year = ELECTION_DAY
-    # Drawn last, so the other numbers of a seed stay as they were: a count that ran past
-    # midnight is dated the next day.
-    day += int(rng.random() < 0.2)
-    p3 = {"suara_sah": valid, "suara_tidak_sah": invalid, "suara_total": voters,
-          "tanggal_hari": day, "tanggal_bulan": month, "tanggal_tahun": year}
-    if rng.random() < OFF_RESERVE_SHARE:
-        # Not every TPS gets exactly DPT + 2%: ballots lent to a neighbour, a short delivery.
-        # The form's own sum still holds; only the usual reserve (a soft rule) does not.
-        floor = voters + spoiled - received
-        delta = int(rng.choice([d for d in range(-3, 6) if d and d >= floor] or [1]))
-        p1["surat_suara_diterima"] = received + delta
-        p1["surat_suara_sisa"] += delta
-    return {1: p1, 2: p2, 3: p3}
-
-
-# --- what the officer writes in the boxes ---------------------------------------------------
-
-
-def _filler_habit(rng: np.random.Generator) -> str:
-    """The officer's way of filling unused leading boxes: X (as KPU asks), empty, or 0."""
-    return str(rng.choice(["X", "_", "0"], p=[0.6, 0.25, 0.15]))
-
-
-def box_text(value: int | None, n_boxes: int, filler: str, *, date: bool = False) -> str:
-    """The characters written in a field's boxes, right-aligned, ``_`` for an empty box."""
-    if value is None:
-        return "_" * n_boxes
-    if value < 0:
-        raise ValueError(f"a count cannot be negative: {value}")
-    digits = str(value).zfill(n_boxes) if date else str(value)
-    if len(digits) > n_boxes:
-        raise ValueError(f"{value} does not fit in {n_boxes} boxes")
-    return filler * (n_boxes - len(digits)) + digits
-
-
-def _box_texts(template: Template, values: Mapping[str, int | None],
-               rng: np.random.Generator) -> dict[str, str]:
-    habit = _filler_habit(rng)
-    texts = {}
-    for spec in template.fields:
-        # One habit per officer, with the odd lapse.
-        filler = _filler_habit(rng) if rng.random() < 0.1 else habit
-        value = values.get(spec.name)
-        text = box_text(value, len(spec.boxes_mm), filler, date=spec.name in DATE_FIELDS)
-        if value == 0 and filler == "X" and rng.random() < 0.3:
-            text = "X" * len(spec.boxes_mm)  # KPU's own example of zero
-        texts[spec.name] = text
-    return texts
-
-
-def _check_values(template: Template, values: Mapping[str, int | None]) -> None:
-    unknown = sorted(set(values) - set(template.field_names))
-    if unknown:
-        raise ValueError(f"page {template.page} has no fields {', '.join(unknown)}")
-    for spec in template.fields:
-        value = values.get(spec.name)
-        if value is not None and not 0 <= value < 10 ** len(spec.boxes_mm):
-            raise ValueError(f"{spec.name}={value} does not fit in {len(spec.boxes_mm)} boxes")
-
-
 # --- drawing on the page ----------------------------------------------------------------------
 
 
@@ -228,21 +127,6 @@ def _official_page(page: int, dpi: float) -> Image:
     return np.asarray(cv2.resize(gray, (width, height), interpolation=cv2.INTER_AREA), np.uint8)
 
 
-def _ink(image: Image, mask: np.ndarray[Any, Any], x: int, y: int,
-         colour: tuple[int, int, int], density: float) -> None:
-    """Lay ink (a 0..255 mask) at (x, y): it darkens the paper and printing beneath it."""
-    h, w = mask.shape
-    x0, y0 = max(x, 0), max(y, 0)
-    x1, y1 = min(x + w, image.shape[1]), min(y + h, image.shape[0])
-    if x1 <= x0 or y1 <= y0:
-        return
-    alpha = mask[y0 - y:y1 - y, x0 - x:x1 - x].astype(np.float32) * (density / 255.0)
-    absorb = 1.0 - np.asarray(colour, np.float32) / 255.0
-    roi = image[y0:y1, x0:x1].astype(np.float32)
-    roi *= 1.0 - alpha[..., None] * absorb[None, None, :]
-    image[y0:y1, x0:x1] = roi.astype(np.uint8)
-
-
 @dataclass(frozen=True)
 class _Hand:
     writer: Writer
@@ -251,22 +135,6 @@ class _Hand:
     dx_bias: float
     dy_bias: float
     sizes: tuple[float, float] = SIZES
-
-
-def _pen_floor(mask: np.ndarray[Any, Any], pen_px: float) -> np.ndarray[Any, Any]:
-    """Widen a glyph's strokes to at least a pen's line: a glyph scaled down with its
-    strokes would otherwise write a small digit with a hair-thin, faint line."""
-    ink = (mask > 127).astype(np.uint8)
-    if not ink.any():
-        return mask
-    # Ink mass (anti-aliased edges count by their share) over half the outline's length.
-    outline = int(ink.sum()) - int(cv2.erode(ink, np.ones((3, 3), np.uint8)).sum())
-    width = float(mask.sum(dtype=np.int64)) / 255.0 / max(outline / 2.0, 1.0)
-    grow = round(pen_px - width)
-    if grow < 1:
-        return mask
-    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow + 1, grow + 1))
-    return np.asarray(cv2.dilate(mask, disk), np.uint8)
 
 
 def _write_box(image: Image, label: str, box: tuple[float, float, float, float],
@@ -292,7 +160,7 @@ def _write_box(image: Image, label: str, box: tuple[float, float, float, float],
         target_h, target_w = target_h * 0.92 * w / target_w, 0.92 * w
     placed = cv2.resize(mask, (max(1, round(target_w)), max(1, round(target_h))),
                         interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-    placed = _pen_floor(placed, PEN_MM * k)
+    placed = pen_floor(placed, PEN_MM * k)
     free_x, free_y = w - placed.shape[1], h - placed.shape[0]
     ox = free_x / 2 + hand.dx_bias * free_x / 2 + rng.normal(0, free_x / 8 + 0.5)
     oy = free_y / 2 + hand.dy_bias * free_y / 2 + rng.normal(0, free_y / 8 + 0.5)
@@ -305,7 +173,7 @@ def _write_box(image: Image, label: str, box: tuple[float, float, float, float],
     ox = float(np.clip(ox, -overhang, free_x + overhang))
     oy = float(np.clip(oy, -overhang, free_y + overhang))
     density = hand.writer.ink_density * rng.uniform(0.9, 1.0)
-    _ink(image, placed, round(x + ox), round(y + oy), hand.writer.ink_bgr, density)
+    lay_ink(image, placed, round(x + ox), round(y + oy), hand.writer.ink_bgr, density)
 
 
 def _bubble_mask(radius: float, rng: np.random.Generator) -> np.ndarray[Any, Any]:
@@ -349,7 +217,7 @@ def _fill_bubbles(image: Image, spec: FieldSpec, text: str, k: float, hand: _Han
         cx, cy = column.centers_mm[digit]
         mask = _bubble_mask(column.radius_mm * k, rng)
         density = hand.writer.ink_density * rng.uniform(0.75, 1.0)
-        _ink(image, mask, round(cx * k - mask.shape[1] / 2), round(cy * k - mask.shape[0] / 2),
+        lay_ink(image, mask, round(cx * k - mask.shape[1] / 2), round(cy * k - mask.shape[0] / 2),
              hand.writer.ink_bgr, density)
     return tuple(marked)
 
@@ -374,10 +242,10 @@ def _fill(page: int, values: Mapping[str, int | None], seed: int, dpi: float,
     if difficulty not in DIFFICULTIES:
         raise ValueError(f"difficulty must be one of {', '.join(DIFFICULTIES)}")
     template = template_for_page(page)
-    _check_values(template, values)
-    rng = _rng(seed, page, _HAND)
+    check_values(template, values)
+    rng = stream_rng(seed, page, HAND_STREAM)
     hand = _hand(difficulty, source, rng, sizes)
-    texts = _box_texts(template, values, rng)
+    texts = box_texts(template, values, rng)
     image = np.asarray(cv2.cvtColor(_blank(page, float(dpi), artwork), cv2.COLOR_GRAY2BGR),
                        np.uint8)
     k = px_per_mm(dpi)
@@ -396,60 +264,6 @@ def filled_page(page: int, values: Mapping[str, int | None], seed: int, dpi: flo
                 sizes: tuple[float, float] = SIZES, artwork: Artwork = "render") -> Image:
     """The flat page (BGR) as the officer left it, before any camera."""
     return _fill(page, values, seed, dpi, difficulty, source, sizes, artwork)[0]
-
-
-def _words(rng: np.random.Generator, n: int) -> str:
-    letters = "abcdefghijklmnoprstuwy"
-    return " ".join("".join(rng.choice(list(letters), int(rng.integers(2, 9)))) for _ in range(n))
-
-
-def other_document(rng: np.random.Generator, dpi: float = 100.0) -> Image:
-    """An A4 page that is not a C.Hasil: a letter, a table of handwritten numbers, a poster."""
-    k = px_per_mm(dpi)
-    height, width = round(297 * k), round(210 * k)
-    image = np.full((height, width, 3), 250, np.uint8)
-    font = cv2.FONT_HERSHEY_SIMPLEX
-    kind = str(rng.choice(["letter", "table", "poster"]))
-    scale = k / 8  # Hershey text about 3 mm tall
-    if kind == "poster":
-        for _ in range(int(rng.integers(3, 7))):
-            colour = tuple(int(c) for c in rng.integers(0, 256, 3))
-            x0, y0 = int(rng.integers(0, width)), int(rng.integers(0, height))
-            cv2.rectangle(image, (x0, y0), (x0 + int(rng.integers(width // 6, width // 2)),
-                                             y0 + int(rng.integers(height // 8, height // 3))),
-                          colour, -1)
-        cv2.putText(image, _words(rng, 2).upper(), (round(15 * k), round(60 * k)), font,
-                    scale * 4, (20, 20, 20), max(1, round(k)), cv2.LINE_AA)
-        return image
-    cv2.putText(image, _words(rng, 3).upper(), (round(20 * k), round(25 * k)), font,
-                scale * 1.6, (20, 20, 20), max(1, round(k * 0.5)), cv2.LINE_AA)
-    y = 40 * k
-    if kind == "letter":
-        while y < height - 25 * k:
-            cv2.putText(image, _words(rng, int(rng.integers(4, 9))), (round(20 * k), round(y)),
-                        font, scale, (40, 40, 40), max(1, round(k * 0.25)), cv2.LINE_AA)
-            y += 7 * k * (2.0 if rng.random() < 0.1 else 1.0)
-        return image
-    writer = Writer.random(rng)
-    cell_w, cell_h = 30 * k, 12 * k
-    for row in range(int(rng.integers(8, 18))):
-        top = y + row * cell_h
-        for col in range(6):
-            left = 15 * k + col * cell_w
-            cv2.rectangle(image, (round(left), round(top)),
-                          (round(left + cell_w), round(top + cell_h)), (30, 30, 30),
-                          max(1, round(k * 0.3)))
-            if col >= 3 and rng.random() < 0.8:
-                for i, char in enumerate(str(int(rng.integers(0, 300)))):
-                    mask = glyph(char, rng, "procedural", writer=writer,
-                                 height_px=round(cell_h * 0.7))
-                    _ink(image, mask, round(left + 2 * k + i * cell_h * 0.6),
-                         round(top + cell_h * 0.15), writer.ink_bgr, writer.ink_density)
-            elif rng.random() < 0.9:
-                cv2.putText(image, _words(rng, 1), (round(left + 2 * k), round(top + 8 * k)),
-                            font, scale * 0.9, (40, 40, 40), max(1, round(k * 0.25)),
-                            cv2.LINE_AA)
-    return image
 
 
 def _render_dpi(width: int, height: int) -> float:
@@ -479,7 +293,7 @@ def synthetic_photo(page: int, *, seed: int, values: Mapping[str, int | None] | 
     height_px = default_height(width_px)
     dpi = _render_dpi(width_px, height_px)
     image, texts, bubbles = _fill(page, chosen, seed, dpi, difficulty, source, sizes, artwork)
-    shot = photograph(image, _rng(seed, page, _CAMERA), difficulty, width_px=width_px,
+    shot = photograph(image, stream_rng(seed, page, CAMERA_STREAM), difficulty, width_px=width_px,
                       height_px=height_px, paper_curl=paper_curl)
     written = {name: int(v) for name, v in chosen.items() if v is not None}
     return SyntheticPhoto(jpeg=shot.jpeg, values=written, page=page, boxes=texts,
@@ -497,7 +311,8 @@ def blank_photo(page: int, seed: int, *, width_px: int = 3000,
 def non_form_photo(seed: int, *, width_px: int = 3000,
                    difficulty: str = "normal") -> SyntheticPhoto:
     """A photo of something else: a letter, another form with boxes, or a poster (page 0)."""
-    rng = _rng(seed, 0, _OTHER)
+    rng = stream_rng(seed, 0, OTHER_STREAM)
     document = other_document(rng, dpi=_render_dpi(width_px, default_height(width_px)))
-    jpeg = photograph(document, _rng(seed, 0, _CAMERA), difficulty, width_px=width_px).jpeg
+    camera = stream_rng(seed, 0, CAMERA_STREAM)
+    jpeg = photograph(document, camera, difficulty, width_px=width_px).jpeg
     return SyntheticPhoto(jpeg=jpeg, values={}, page=0, seed=seed, difficulty=difficulty)

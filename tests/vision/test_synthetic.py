@@ -11,13 +11,12 @@ import numpy as np
 import pytest
 
 from vision import handwriting
+from vision.pen_ink import pen_floor
 from vision.render import render_page
 from vision.synthetic import (
     PEN_MM,
     SMALL_WRITING,
-    _pen_floor,
     blank_photo,
-    box_text,
     filled_page,
     non_form_photo,
     official_form_available,
@@ -25,6 +24,7 @@ from vision.synthetic import (
     tps_values,
 )
 from vision.template import TEMPLATE_DIR, Rule, load_templates, template_for_page
+from vision.tps_numbers import box_text
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -291,11 +291,11 @@ def test_a_glyph_scaled_down_keeps_a_pens_line() -> None:
     k = 8.0  # px per mm: the pen's line is 3.2 px
     hair = np.zeros((40, 40), np.uint8)
     cv2.line(hair, (10, 5), (12, 35), 255, 1, cv2.LINE_AA)
-    widened = _pen_floor(hair, PEN_MM * k)
+    widened = pen_floor(hair, PEN_MM * k)
     assert widened.sum() > 1.4 * hair.sum(), "a hair-thin line gets a pen's width"
     marker = np.zeros((40, 40), np.uint8)
     cv2.line(marker, (10, 5), (12, 35), 255, 4, cv2.LINE_AA)
-    assert np.array_equal(_pen_floor(marker, PEN_MM * k), marker), "a wide line is left as is"
+    assert np.array_equal(pen_floor(marker, PEN_MM * k), marker), "a wide line is left as is"
 
 
 def test_kpus_own_page_without_shared_is_a_clear_error(
