@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-dev
 SHARED ?= ../shared
 DEMO_CONFIG := firmware_config/example/box.toml
 
-.PHONY: setup system-deps run test bench model lint clean
+.PHONY: setup system-deps run test bench model lint clean check-aarch64
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,9 +34,12 @@ model: setup
 	$(BIN)/pip install -q -e '.[train]'
 	$(BIN)/python -m vision.train --shared $(SHARED) --out vision/models
 
+check-aarch64: setup
+	bash firmware_config/check-aarch64.sh
+
 lint: $(STAMP)
 	$(BIN)/ruff check vision gateway sync tests bench
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) .demo-data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .demo-data .pytest_cache .mypy_cache .ruff_cache .aarch64
