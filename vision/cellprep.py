@@ -26,9 +26,10 @@ from typing import Any
 import cv2
 import numpy as np
 
+from vision.blots import blotted
 from vision.frametrim import MIN_SIDES, trim_to_frame
-from vision.inkmask import LINE_CONTRAST, ink_contrast, ink_levels, inked_tiles
-from vision.mnist_style import SIZE, Prepared, blank_box, draw, model_input
+from vision.inkmask import LINE_CONTRAST, ink_contrast, ink_levels, inked_tiles, paper_level
+from vision.mnist_style import SIZE, Prepared, blank_box, draw, model_input, with_blots
 from vision.printed_lines import along_a_side, long_lines
 from vision.tiles import components, dilate_tiles, select
 
@@ -123,16 +124,18 @@ def _prepare_stack(work: F32, framed: Image, min_extent: float) -> list[Prepared
     box, does its crop hold the printed frame (`frametrim`)."""
     n, h, w = work.shape
     result = [blank_box() for _ in range(n)]
-    contrast = ink_contrast(work)
+    paper = paper_level(work)
+    contrast = ink_contrast(work, paper=paper)
+    my, mx = max(2, h // 24), max(2, w // 20)
+    blots = blotted(paper, (my, h - my, mx, w - mx))
     peaks = contrast.max(axis=(1, 2))
     inked = inked_tiles(peaks)
     if not inked.size:
-        return result
+        return with_blots(result, blots)
     contrast, framed, whole = contrast[inked], framed[inked], peaks[inked]
     # Lines are traced on a lower threshold than ink so a faint stretch of a printed rule
     # (JPEG, uneven light) does not break it into short pieces that pass for strokes.
     lines = long_lines(np.asarray(contrast > LINE_CONTRAST, np.uint8))
-    my, mx = max(2, h // 24), max(2, w // 20)
     # In a crop cut with its frame, the ink's levels follow the writing's own darkness, not
     # the print's: the printed line is the darkest mark there, and a seed set from it missed
     # a light pen's digit entirely (the box then read as surely empty). Measured clear of
@@ -153,7 +156,7 @@ def _prepare_stack(work: F32, framed: Image, min_extent: float) -> list[Prepared
     fraction = mask.sum(axis=(1, 2), dtype=np.int64) / float(h * w)
     draw(result, inked, (fraction >= MIN_INK_FRACTION) & has_stroke, fraction,
          mask, contrast, seed, grow)
-    return result
+    return with_blots(result, blots)
 
 
 def prepare_all(crops: list[Image], *, min_extent: float = MIN_EXTENT) -> list[Prepared]:

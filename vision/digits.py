@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from vision import cellprep, faint
+from vision import blots, cellprep, faint
 
 logger = logging.getLogger(__name__)
 
@@ -150,7 +150,8 @@ def classify_cells(
 
     A box prepared as blank that holds a faint or short mark (`faint.faint_marks`) reads as
     that mark, at most half sure, or as blank but not surely when the mark reads as nothing
-    clear (`faint.doubt`). All boxes and marks in one invoke."""
+    clear (`faint.doubt`); a box blacked out (`vision.blots`) as blank or what the model reads
+    in it, neither surely. All boxes and marks in one invoke."""
     if not crops:
         return []
     prepared = cellprep.prepare_all(crops)
@@ -161,6 +162,9 @@ def classify_cells(
     out = [(LABELS[j], float(probs[i, j])) for i, j in enumerate(best[: len(crops)])]
     for i, mark in zip(doubted, probs[len(crops):], strict=True):
         out[i] = faint.doubt(out[i], mark, LABELS)
+    for i, one in enumerate(prepared):
+        if one.blot:
+            out[i] = blots.doubted([out[i]], 1)[0]
     return out
 
 

@@ -25,10 +25,18 @@ from typing import Any
 import cv2
 import numpy as np
 
+from vision.blots import blotted
 from vision.cellprep import F32, MIN_AREA, MIN_EXTENT, MIN_INK_FRACTION, U8, Image
 from vision.faint import TRACE_MIN_EXTENT, darker
-from vision.inkmask import FAINT_SEED, LINE_CONTRAST, ink_contrast, ink_levels, inked_tiles
-from vision.mnist_style import Prepared, blank_box, draw, model_input
+from vision.inkmask import (
+    FAINT_SEED,
+    LINE_CONTRAST,
+    ink_contrast,
+    ink_levels,
+    inked_tiles,
+    paper_level,
+)
+from vision.mnist_style import Prepared, blank_box, draw, model_input, with_blots
 from vision.tiles import components, dilate_tiles, select
 
 logger = logging.getLogger(__name__)
@@ -200,7 +208,11 @@ def _prepare_stack(work: F32, frame: Frame, whole: U8 | None = None,
                    min_extent: float = MIN_EXTENT) -> list[Prepared]:
     n = work.shape[0]
     result = [blank_box() for _ in range(n)]
-    contrast = ink_contrast(work, whole)
+    paper = paper_level(work, whole)
+    contrast = ink_contrast(work, whole, paper)
+    margin = SEARCH_PX + 1
+    blots = blotted(paper, (round(frame.y) + margin, round(frame.y + frame.h) - margin,
+                            round(frame.x) + margin, round(frame.x + frame.w) - margin))
     # Peak darkness inside the frame, clear of the line wherever registration put it (the
     # printed line is dark on every box)...
     peak = _peak(contrast, frame, SEARCH_PX + 1)
@@ -209,7 +221,7 @@ def _prepare_stack(work: F32, frame: Frame, whole: U8 | None = None,
     peak = np.where(peak > FAINT_SEED, peak, _peak(contrast, frame, NEAR_LINE_PX))
     inked = inked_tiles(peak)
     if not inked.size:
-        return result
+        return with_blots(result, blots)
     contrast = contrast[inked]
     seed, grow, mask = ink_levels(contrast, peak[inked])
     line_mask = np.asarray(contrast > LINE_CONTRAST, np.uint8)
@@ -220,7 +232,7 @@ def _prepare_stack(work: F32, frame: Frame, whole: U8 | None = None,
     fraction = (mask & interior).sum(axis=(1, 2), dtype=np.int64) / area
     draw(result, inked, (fraction >= MIN_INK_FRACTION) & has_stroke, fraction,
          mask, contrast, seed, grow, barred=frame_px)
-    return result
+    return with_blots(result, blots)
 
 
 def _peak(contrast: F32, frame: Frame, margin: int) -> F32:

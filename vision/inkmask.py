@@ -33,18 +33,25 @@ FAINT_GROW = 0.10
 LINE_CONTRAST = 0.10
 
 
-def ink_contrast(gray: F32, whole: U8 | None = None) -> F32:
-    """Per-pixel darkness relative to the local paper brightness, 0 (paper) .. 1 (black).
+def paper_level(gray: F32, whole: U8 | None = None) -> F32:
+    """The paper under each pixel, its shadows and gradients included: a grey closing wider
+    than any pen stroke erases the ink, a box blur smooths the closing's blocky steps.
 
     `whole`: the same pixels as bytes, when they are whole numbers (framed crops come straight
     from the photo): the closing's max and min are the same on bytes, and several times faster.
+    A dark patch wider than the closing (a box blacked out) stays: it is taken for paper.
     """
-    # A grey closing wider than any pen stroke erases the ink and keeps the paper, its shadows
-    # and gradients; the box blur smooths the closing's blocky steps.
     paper = closing(gray if whole is None else whole, 15).astype(np.float32)
     paper = by_rows(paper, lambda a: cv2.blur(a, (7, 1)))
-    paper = by_cols(paper, lambda a: cv2.blur(a, (7, 1)))
-    paper = np.maximum(paper, gray)
+    return by_cols(paper, lambda a: cv2.blur(a, (7, 1)))
+
+
+def ink_contrast(gray: F32, whole: U8 | None = None, paper: F32 | None = None) -> F32:
+    """Per-pixel darkness relative to the local paper brightness, 0 (paper) .. 1 (black).
+
+    `paper`: `paper_level(gray, whole)` when the caller has it already.
+    """
+    paper = np.maximum(paper_level(gray, whole) if paper is None else paper, gray)
     np.maximum(paper, 24.0, out=paper)
     contrast = np.divide(gray, paper, out=paper)
     np.subtract(1.0, contrast, out=contrast)

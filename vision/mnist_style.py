@@ -4,7 +4,7 @@ the bounding box scaled into 20x20, centred by its centre of mass in 28x28, peak
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import cv2
@@ -28,6 +28,7 @@ class Prepared:
     image: U8
     blank: bool
     ink_fraction: float
+    blot: bool = False  # blacked out somewhere (`vision.blots`): never a sure reading
 
 
 def blank_box(fraction: float = 0.0) -> Prepared:
@@ -126,6 +127,12 @@ def draw(result: list[Prepared], inked: Image, written: Image, fraction: Image, 
     images = _centre(_thicken(ink, mask, _stroke_widths(mask)))
     for k, j in enumerate(todo):
         result[int(inked[j])] = Prepared(images[k], False, float(fraction[j]))
+
+
+def with_blots(result: list[Prepared], blots: Image) -> list[Prepared]:
+    """`result` with the boxes `blots` says are blacked out (`vision.blots`) marked so."""
+    return [replace(one, blot=True) if blot else one
+            for one, blot in zip(result, blots.tolist(), strict=True)]
 
 
 def model_input(prepared: list[Prepared]) -> U8:

@@ -8,7 +8,7 @@ which `vision.rules` turns into values.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -27,6 +27,7 @@ class Boxes:
     counts: dict[str, int]
     batch: np.ndarray[Any, np.dtype[np.uint8]]
     doubted: list[int]
+    blotted: list[int] = field(default_factory=list)  # blacked out (`vision.blots`)
 
 
 def prepare_boxes(gray: Gray, registration: Any, shifts: dict[str, Any]) -> Boxes:
@@ -46,8 +47,8 @@ def prepare_crops(crops: dict[str, list[Any]]) -> Boxes:
     prepared = framedprep.prepare_framed_all(images, frames)
     doubted, marks = framedprep.traces(images, frames, prepared)
     return Boxes(counts={name: len(boxes) for name, boxes in crops.items()},
-                  batch=np.concatenate([cellprep.model_input(prepared), marks]),
-                  doubted=doubted)
+                 batch=np.concatenate([cellprep.model_input(prepared), marks]),
+                 doubted=doubted, blotted=[i for i, one in enumerate(prepared) if one.blot])
 
 
 def classify(boxes: Boxes) -> dict[str, list[list[tuple[str, float]]]]:
@@ -56,9 +57,9 @@ def classify(boxes: Boxes) -> dict[str, list[list[tuple[str, float]]]]:
     A box prepared as blank that still holds a faint or short mark (`framedprep.traces`) is
     doubted: blank or what the mark reads as, half and half, so neither is sure and the
     arithmetic or a person decides (a lost `1` before `12` reads 12 instead of 112, and the
-    sums can hold either way).
+    sums can hold either way). A box blacked out (`vision.blots`) is doubted the same way.
     """
-    from vision import digits, faint
+    from vision import blots, digits, faint
 
     total = sum(boxes.counts.values())
     if not total:
@@ -71,6 +72,8 @@ def classify(boxes: Boxes) -> dict[str, list[list[tuple[str, float]]]]:
             continue  # paper grain or a shadow the darkening brought out, not a digit
         read = [(label, faint.DOUBT_SHARE * p) for label, p in mark if label != ""]
         ranked[i] = sorted([("", 1.0 - faint.DOUBT_SHARE), *read], key=lambda lp: -lp[1])[:TOP_K]
+    for i in boxes.blotted:
+        ranked[i] = blots.doubted(ranked[i], TOP_K)
     out: dict[str, list[list[tuple[str, float]]]] = {}
     i = 0
     for name, n in boxes.counts.items():
