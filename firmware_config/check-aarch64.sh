@@ -26,7 +26,8 @@ if ! command -v qemu-aarch64-static >/dev/null; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq qemu-user-static
 fi
 
-# Debian 12's arm64 Python 3.11 and the libraries it and the wheels load, as on the box.
+# Debian 12's arm64 Python 3.11 and the libraries it and the wheels load, as on the box:
+# downloaded and unpacked here, never installed (apt learns the arm64 architecture for that).
 if [ ! -x "$sysroot/usr/bin/python3.11" ]; then
   if ! dpkg --print-foreign-architectures | grep -qx arm64; then
     $sudo dpkg --add-architecture arm64
