@@ -31,8 +31,8 @@ from vision.page_fit import box_correspondences as _box_correspondences
 from vision.page_fit import local_scale as _local_scale
 from vision.page_fit import page_outline as _page_outline
 from vision.page_fit import page_quad_guess as _page_quad_guess
+from vision.tags import every_known_tag, pyramid
 from vision.tags import find_tags as _find_tags
-from vision.tags import pyramid
 from vision.template import OTHER_FORM_TAGS, Template, load_templates
 
 logger = logging.getLogger(__name__)
@@ -45,6 +45,7 @@ OUTLINE_SEARCH_MM = 30.0  # half window around its prediction from the page outl
 BOX_SEARCH_MM = (12.0, 3.0)  # field box search margins: coarse, then fine
 
 NOT_A_FORM = "Ini bukan halaman C.Hasil PPWP: kode (AprilTag) di kanan atas tidak ditemukan"
+MORE_THAN_ONE_PAGE = "Ada lebih dari satu halaman dalam foto: foto satu halaman saja"
 
 
 @dataclass(frozen=True)
@@ -129,26 +130,63 @@ def register(
                     tag_id=tag_id, other_form=other_forms[tag_id])
         return RegistrationFailure(
             f"Ini bukan halaman C.Hasil PPWP: kode {ids[0]} tidak dikenal", tag_id=ids[0])
-    if len({ids[i] for i in known}) > 1:
-        return RegistrationFailure(
-            "Ada lebih dari satu halaman dalam foto: foto satu halaman saja", tag_id=ids[known[0]])
-    index = known[0]
-    tag_id = ids[index]
-    template = templates[tag_id]
+    corners = (_page_outline(coarse, coarse_scale) if outline_px is None
+               else outline_px.result())
+    found: dict[int, Matrix] = {}  # each page's tag once, where first found
+    for i in known:
+        found.setdefault(ids[i], tags[i])
 
+    def place(page: int) -> Registration:
+        return _place(gray, levels, templates[page], found[page], corners, timings, t0)
+
+    if len(found) == 1:
+        (page,) = found
+        placed = place(page)
+        if _whole(placed):
+            return placed
+        # Pages hung side by side on a wall: the left neighbour's tag (its top right corner)
+        # is beside the photographed page's top left, and the search stops at the first tag
+        # it finds. Before the page is called cut off, every tag is looked for.
+        more_corners, more_ids = every_known_tag(levels, tuple(templates))
+        for tag_id, pts in zip(more_ids, more_corners, strict=True):
+            found.setdefault(tag_id, pts)
+        others = [other for other in found if other != page]
+        whole = [p for p in map(place, others) if _whole(p)]
+        return whole[0] if len(whole) == 1 else placed
+    # The photographed page is the one whole in the frame, all its corner marks found; the
+    # neighbour's far marks are out of it.
+    whole = [p for p in map(place, found) if _whole(p)]
+    if len(whole) == 1:
+        logger.debug("pages %s in the photo: tag %s is the whole one", list(found),
+                     whole[0].tag_id)
+        return whole[0]
+    return RegistrationFailure(MORE_THAN_ONE_PAGE, tag_id=ids[known[0]])
+
+
+def _whole(registration: Registration) -> bool:
+    return registration.fiducials_found == len(registration.template.fiducials)
+
+
+def _place(gray: Image, levels: Sequence[tuple[Image, float]], template: Template,
+           tag_corners: Matrix, corners: Matrix | None, timings: dict[str, float],
+           t0: float) -> Registration:
+    """The photo on `template`'s page, from its tag's corners (coarse, full-res px) and the
+    bright outline of the paper (`page_outline`, None when not found)."""
+    import time
+
+    timings = dict(timings)  # this placement's own: a photo may be placed on two pages
     t1 = time.perf_counter()
+    tag_id = template.tag_id
     tag_mm = np.array(template.tag_corners_mm, dtype=np.float64)
-    tag_side_px = tag_side(tags[index])
+    tag_side_px = tag_side(tag_corners)
     page_scale = tag_side_px / template.tag_size_mm  # px per mm near the tag
     cell_px = tag_side_px / 8
-    tag_px = refine_corners(gray, tags[index], round(cell_px / 3))
+    tag_px = refine_corners(gray, tag_corners, round(cell_px / 3))
     small, scale = fiducial_level(levels, template, tag_side_px)
 
     # A full homography from a 32 mm tag extrapolates badly across a 900 mm page; an affine
     # fit is steadier for the first prediction, then found fiducials sharpen the estimate.
     h_guess = affine_guess(tag_mm, tag_px)
-    corners = (_page_outline(coarse, coarse_scale) if outline_px is None
-               else outline_px.result())
     outline = _page_quad_guess(corners, template, tag_px)
     searches = (FIDUCIAL_SEARCH_MM, FIDUCIAL_SEARCH_MM / 3)
     if outline is not None:

@@ -87,11 +87,11 @@ def detect(image: Image, scale: float, rate: float, tag_ids: tuple[int, ...] | N
     return pts, found if tag_ids is None else [tag_ids[i] for i in found]
 
 
-def find_tags(
-    levels: Sequence[tuple[Image, float]], known_ids: tuple[int, ...]
-) -> tuple[list[Matrix], list[int]]:
-    """Tag corners (full-res px) and ids: known tags on the smallest level, then up to two
-    levels up; the whole 36h10 family last, so that a tag we do not know can still be named."""
+EVERY_TAG_MAX_PX = 4_000_000
+
+
+def _attempts(levels: Sequence[tuple[Image, float]], known_ids: tuple[int, ...]
+              ) -> list[tuple[Image, float, float, tuple[int, ...] | None, tuple[int, int]]]:
     small, scale = levels[-1]
     narrow, wide = THRESHOLD_WINDOWS
     # The narrow threshold window alone first: it finds most tags at a quarter of the cost
@@ -105,9 +105,34 @@ def find_tags(
     # not a C.Hasil page, not to come closer; only photos with no tag at all pay for it.
     for image, s in levels[-2:-4:-1]:
         attempts.append((image, s, FALLBACK_TAG_PERIMETER_RATE, known_ids, THRESHOLD_WINDOWS))
+    return attempts
+
+
+def find_tags(
+    levels: Sequence[tuple[Image, float]], known_ids: tuple[int, ...]
+) -> tuple[list[Matrix], list[int]]:
+    """Tag corners (full-res px) and ids: known tags on the smallest level, then up to two
+    levels up; the whole 36h10 family last, so that a tag we do not know can still be named."""
+    small, scale = levels[-1]
+    attempts = _attempts(levels, known_ids)
     attempts.append((small, scale, MIN_TAG_PERIMETER_RATE, None, THRESHOLD_WINDOWS))
     for image, s, rate, ids, windows in attempts:
         pts, found = detect(image, s, rate, ids, windows)
         if found:
             return pts, found
     return [], []
+
+
+def every_known_tag(
+    levels: Sequence[tuple[Image, float]], known_ids: tuple[int, ...]
+) -> tuple[list[Matrix], list[int]]:
+    """Every known tag `find_tags`'s attempts find, each id once (where first found), the
+    full 12 MP photo left out (a search there costs more than the rest of the read): for a
+    photo with more than one page in it, where `find_tags` stops at the first."""
+    corners: dict[int, Matrix] = {}
+    for image, s, rate, ids, windows in _attempts(levels, known_ids):
+        if image.size > EVERY_TAG_MAX_PX:
+            continue
+        for pts, found in zip(*detect(image, s, rate, ids, windows), strict=True):
+            corners.setdefault(found, pts)
+    return list(corners.values()), list(corners)

@@ -12,11 +12,12 @@ import pytest
 
 from vision import fiducials
 from vision import register as register_module
+from vision.photo_sim import photograph
 from vision.pipeline import decode
 from vision.register import Registration, RegistrationFailure, rectify, register
 from vision.render import mm_to_px, render_page, render_template
-from vision.synthetic import official_form_available, synthetic_photo
-from vision.tags import pyramid
+from vision.synthetic import filled_page, official_form_available, synthetic_photo, tps_values
+from vision.tags import find_tags, pyramid
 from vision.template import template_for_page
 
 DPI = 100.0
@@ -207,3 +208,60 @@ def test_photos_of_kpus_own_page_find_all_four_corner_marks(seed: int) -> None:
                       for x, y, w, h in f.boxes_mm])
     scale = reg.px_per_mm_at((300.0, 450.0))
     assert np.abs(reg.project(boxes) - photo.mm_to_photo(boxes)).max() < 1.0 * scale
+
+
+def _wall(dpi: float = 100.0) -> tuple[np.ndarray, int, int]:
+    """Pages 1, 2 and 3 hung side by side, as a PPK puts them up: the wall, a page's width
+    and the gap between pages (px)."""
+    values = tps_values(5)
+    pages = [filled_page(k, values[k], seed=5, dpi=dpi) for k in (1, 2, 3)]
+    h, w = pages[0].shape[:2]
+    gap = int(0.04 * w)
+    wall = np.full((h + 2 * gap, 3 * w + 4 * gap, 3), (150, 160, 170), np.uint8)
+    for k, page in enumerate(pages):
+        wall[gap:gap + h, gap + k * (w + gap):gap + k * (w + gap) + w] = page
+    return wall, w, gap
+
+
+def _with_neighbours(page: int, share: float, seed: int) -> np.ndarray:
+    """A photo of `page` on the wall with `share` of each neighbour's width beside it."""
+    wall, w, gap = _wall()
+    left = gap + (page - 1) * (w + gap)
+    shown = np.ascontiguousarray(wall[:, max(0, int(left - share * w)):
+                                      int(left + w + share * w)])
+    gray = decode(photograph(shown, np.random.default_rng(seed), "easy", width_px=4000).jpeg)
+    assert gray is not None
+    return gray
+
+
+@pytest.mark.parametrize(("page", "seed"), [(2, 0), (2, 1), (3, 0)])
+def test_a_page_photographed_with_its_neighbours_tag_in_view_is_read(page: int,
+                                                                       seed: int) -> None:
+    # A quarter of each neighbour in the frame: the left one's tag (its top right corner) is
+    # beside the page's top left. Such photos were refused as "more than one page".
+    gray = _with_neighbours(page, 0.25, seed)
+    assert len(set(find_tags(pyramid(gray), (101, 102, 103))[1])) == 2
+    reg = register(gray)
+    assert isinstance(reg, Registration)
+    assert reg.template.page == page and reg.fiducials_found == 4
+
+
+def test_the_page_is_found_when_the_tag_search_stops_at_its_neighbours() -> None:
+    # Here the first search finds only the neighbour's tag; the page was placed on page 1
+    # and told "cut off".
+    gray = _with_neighbours(2, 0.4, 3)
+    assert find_tags(pyramid(gray), (101, 102, 103))[1] == [101]
+    reg = register(gray)
+    assert isinstance(reg, Registration)
+    assert reg.template.page == 2 and reg.fiducials_found == 4
+
+
+def test_two_whole_pages_in_one_photo_are_refused() -> None:
+    wall, w, gap = _wall()
+    shot = photograph(np.ascontiguousarray(wall[:, :2 * w + 3 * gap]),
+                      np.random.default_rng(0), "easy", width_px=4000)
+    gray = decode(shot.jpeg)
+    assert gray is not None
+    reg = register(gray)
+    assert isinstance(reg, RegistrationFailure)
+    assert reg.reason == register_module.MORE_THAN_ONE_PAGE
