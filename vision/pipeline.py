@@ -128,15 +128,27 @@ def _read(data: bytes, dpt: int | None, beside: ThreadPoolExecutor) -> Reading:
     timer = _Timer()
     started = time.perf_counter()
     digest = beside.submit(lambda: hashlib.sha256(data).hexdigest())
-    gray = timer.run("decode", lambda: decode(data))
+    decoded = timer.run("decode", lambda: decode(data))
     sha = digest.result()
-    if gray is None:
+    if decoded is None:
         return _finish(_rejected(NOT_AN_IMAGE, sha), timer, started)
+    gray: Gray = decoded
 
     levels = timer.run("pyramid", lambda: pyramid(gray))
     registration = timer.run(
         "registration", lambda: reg_mod.register(gray, levels=levels, beside=beside)
     )
+    mirrored = False
+    if (isinstance(registration, reg_mod.RegistrationFailure) and registration.tag_id is None
+            and timer.run("registration", lambda: _mirrored(levels))):
+        # A front camera, or a phone set to save photos as previewed, stores the page reversed
+        # left to right: its tag reads as no tag at all. The pixels turned back, it reads.
+        mirrored = True
+        gray = np.ascontiguousarray(gray[:, ::-1])
+        levels = timer.run("pyramid", lambda: pyramid(gray))
+        registration = timer.run(
+            "registration", lambda: reg_mod.register(gray, levels=levels, beside=beside)
+        )
     if isinstance(registration, reg_mod.RegistrationFailure):
         reason = registration.reason
         if registration.tag_id is None and timer.run("quality", lambda: _blurred(levels)):
@@ -189,6 +201,8 @@ def _read(data: bytes, dpt: int | None, beside: ThreadPoolExecutor) -> Reading:
     flat = paper_flatness(max((s.size_mm for s in located), default=0.0))
     reading.quality[flat.name] = asdict(flat)
     reading.quality["fields_located"] = len(located)
+    if mirrored:
+        reading.quality["mirrored"] = True
     if quality.refuse or candidates is None:
         reading.status = STATUS_REJECTED
         reading.reasons = list(quality.messages) or [CORNERS_MISSING]
@@ -217,6 +231,16 @@ def _pinned(registration: Any) -> bool:
         return True
     matched = registration.fields_matched or 0
     return found >= 3 and matched >= max(3, math.ceil(MIN_FIELDS_MATCHED_SHARE * fields))
+
+
+def _mirrored(levels: list[tuple[Gray, float]]) -> bool:
+    """Does the photo's smallest copy, turned left to right, show a C.Hasil page's tag?"""
+    from vision.tags import find_tags
+    from vision.template import load_templates
+
+    small, scale = levels[-1]
+    return bool(find_tags([(np.ascontiguousarray(small[:, ::-1]), scale)],
+                          tuple(load_templates()))[1])
 
 
 def _blurred(levels: list[tuple[Gray, float]]) -> bool:

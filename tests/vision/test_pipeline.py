@@ -115,6 +115,24 @@ def test_a_photo_stored_on_its_side_with_an_exif_turn_reads_the_same() -> None:
     assert sideways.rectified_jpeg == plain.rectified_jpeg
 
 
+@pytest.mark.parametrize("page", [1, 2])
+def test_a_mirrored_photo_reads_as_the_photo_itself(page: int) -> None:
+    # A front camera, or a phone set to save photos as previewed, stores the page reversed
+    # left to right (upside down and reversed: the same turned half round). Its tag then
+    # read as no tag at all: "not a C.Hasil page".
+    _needs("vision.synthetic", *STAGES)
+    from vision.synthetic import synthetic_photo
+
+    gray = _gray(synthetic_photo(page, seed=4).jpeg)
+    plain = read_form(cv2.imencode(".png", gray)[1].tobytes())
+    assert plain.status != "rejected" and "mirrored" not in plain.quality
+    for turned in (gray[:, ::-1], gray[::-1, :]):
+        mirrored = read_form(cv2.imencode(".png", np.ascontiguousarray(turned))[1].tobytes())
+        assert mirrored.quality["mirrored"] is True
+        assert mirrored.page == page and mirrored.status == plain.status
+        assert mirrored.to_dict()["fields"] == plain.to_dict()["fields"]
+
+
 @pytest.mark.slow
 def test_faint_digits_taken_for_paper_never_pass_as_smaller_numbers() -> None:
     # Page 1, seed 100, 12 MP: faint ink. With the model of 2024-05 the box reader took
