@@ -6,7 +6,7 @@ pen stroke; a solid dark patch wider than that (a blot, a box filled in) is take
 paper, and only its outline is kept as ink: a ring, which the model read as a `0`, 99.6% sure
 (measured on drawn blots, cellprep's crops). Such a box is found by its paper: somewhere
 inside the box, the paper level falls to ink's darkness against the box's own lit paper.
-It then reads as blank or as what the model sees, neither surely (`doubted`): a person
+It then reads as blank or as what the model sees, neither surely (`faint.doubted`): a person
 looks, unless the form's arithmetic finds which (a blacked-out leading box is often blank).
 """
 
@@ -27,9 +27,6 @@ F32 = np.ndarray[Any, np.dtype[np.float32]]
 # fat `6` measures 0.24: `bench cells` doubts it (1 box of 1,840 in 5 of its 7 cuts, read
 # right before); nothing else there changed.
 BLOT_DARKNESS = 0.35
-# A blot's reading: blank at 1 - DOUBT_SHARE, what the model sees at DOUBT_SHARE of its own
-# probability (as `vision.faint` doubts a faint mark).
-DOUBT_SHARE = 0.5
 
 
 def blotted(paper: F32, inner: tuple[int, int, int, int]) -> np.ndarray[Any, np.dtype[np.bool_]]:
@@ -39,9 +36,3 @@ def blotted(paper: F32, inner: tuple[int, int, int, int]) -> np.ndarray[Any, np.
     lit = np.maximum(paper.max(axis=(1, 2)), 1.0)
     darkest = paper[:, y0:y1, x0:x1].min(axis=(1, 2))
     return np.asarray(darkest < BLOT_DARKNESS * lit)
-
-
-def doubted(ranked: list[tuple[str, float]], k: int) -> list[tuple[str, float]]:
-    """A blotted box's top-`k` labels: blank, and what the model read, neither surely."""
-    read = [(label, DOUBT_SHARE * p) for label, p in ranked if label != ""]
-    return sorted([("", 1.0 - DOUBT_SHARE), *read], key=lambda lp: -lp[1])[:k]

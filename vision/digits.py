@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from vision import blots, cellprep, faint
+from vision import cellprep, faint
 
 logger = logging.getLogger(__name__)
 
@@ -164,7 +164,7 @@ def classify_cells(
         out[i] = faint.doubt(out[i], mark, LABELS)
     for i, one in enumerate(prepared):
         if one.blot:
-            out[i] = blots.doubted([out[i]], 1)[0]
+            out[i] = faint.doubted([out[i]], 1)[0]
     return out
 
 

@@ -84,6 +84,14 @@ def faint_marks(crops: list[Image],
     return [blank[k] for k in found], cellprep.model_input([again[k] for k in found])
 
 
+def doubted(ranked: list[tuple[str, float]], k: int) -> list[tuple[str, float]]:
+    """Top-`k` labels of a box that is blank or holds what the model read in it, neither
+    surely: blank at 1 - DOUBT_SHARE, each label read at DOUBT_SHARE of its probability. A
+    faint mark's reading (`read_form`'s boxes) and a blacked-out box's (`vision.blots`)."""
+    read = [(label, DOUBT_SHARE * p) for label, p in ranked if label != ""]
+    return sorted([("", 1.0 - DOUBT_SHARE), *read], key=lambda lp: -lp[1])[:k]
+
+
 def doubt(best: tuple[str, float], mark: np.ndarray[Any, Any],
           labels: list[str]) -> tuple[str, float]:
     """A blank box's reading given the model's probabilities for its faint mark: the mark's

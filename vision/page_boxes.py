@@ -59,7 +59,7 @@ def classify(boxes: Boxes) -> dict[str, list[list[tuple[str, float]]]]:
     arithmetic or a person decides (a lost `1` before `12` reads 12 instead of 112, and the
     sums can hold either way). A box blacked out (`vision.blots`) is doubted the same way.
     """
-    from vision import blots, digits, faint
+    from vision import digits, faint
 
     total = sum(boxes.counts.values())
     if not total:
@@ -70,10 +70,9 @@ def classify(boxes: Boxes) -> dict[str, list[list[tuple[str, float]]]]:
                        strict=True):
         if mark[0][0] == "" or mark[0][1] < faint.TRACE_READ_MIN:
             continue  # paper grain or a shadow the darkening brought out, not a digit
-        read = [(label, faint.DOUBT_SHARE * p) for label, p in mark if label != ""]
-        ranked[i] = sorted([("", 1.0 - faint.DOUBT_SHARE), *read], key=lambda lp: -lp[1])[:TOP_K]
+        ranked[i] = faint.doubted(mark, TOP_K)
     for i in boxes.blotted:
-        ranked[i] = blots.doubted(ranked[i], TOP_K)
+        ranked[i] = faint.doubted(ranked[i], TOP_K)
     out: dict[str, list[list[tuple[str, float]]]] = {}
     i = 0
     for name, n in boxes.counts.items():

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tests.vision.test_cellprep import paper, u8, write
-from vision import blots, cellprep, classify_cells
+from vision import blots, cellprep, classify_cells, faint
 from vision.photo_sim import photograph
 from vision.pipeline import read_form
 from vision.render import px_per_mm
@@ -38,7 +38,7 @@ def test_a_blacked_out_box_is_not_read_surely(kind: str) -> None:
     box = blacked_out(kind)
     assert cellprep.prepare_one(box).blot
     _, confidence = classify_cells([box])[0]
-    assert confidence <= blots.DOUBT_SHARE
+    assert confidence <= faint.DOUBT_SHARE
 
 
 @pytest.mark.parametrize("digit", ["0", "1", "4", "6", "8"])
@@ -58,7 +58,7 @@ def test_blotted_compares_the_darkest_paper_inside_with_the_lit_paper() -> None:
 
 
 def test_doubted_gives_blank_and_the_reading_neither_surely() -> None:
-    assert blots.doubted([("0", 0.99), ("8", 0.01)], 3) == [("", 0.5), ("0", 0.495),
+    assert faint.doubted([("0", 0.99), ("8", 0.01)], 3) == [("", 0.5), ("0", 0.495),
                                                             ("8", 0.005)]
 
 
@@ -78,4 +78,4 @@ def test_a_box_blacked_out_on_the_page_is_flagged_and_not_read_as_zero() -> None
     field = read_form(shot.jpeg).fields["pengguna_total_l"]
     assert field.flagged
     assert field.text[2] != "0"
-    assert field.confidence <= blots.DOUBT_SHARE
+    assert field.confidence <= faint.DOUBT_SHARE
