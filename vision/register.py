@@ -132,32 +132,36 @@ def register(
             f"Ini bukan halaman C.Hasil PPWP: kode {ids[0]} tidak dikenal", tag_id=ids[0])
     corners = (_page_outline(coarse, coarse_scale) if outline_px is None
                else outline_px.result())
-    found: dict[int, Matrix] = {}  # each page's tag once, where first found
+    found: list[tuple[int, Matrix]] = []
     for i in known:
-        found.setdefault(ids[i], tags[i])
+        # One physical tag once (a detector may outline it twice); another copy of the same
+        # page lies at least a page away.
+        if not any(page == ids[i] and np.hypot(*(pts.mean(axis=0) - tags[i].mean(axis=0)))
+                   < tag_side(pts) for page, pts in found):
+            found.append((ids[i], tags[i]))
 
-    def place(page: int) -> Registration:
-        return _place(gray, levels, templates[page], found[page], corners, timings, t0)
+    def place(page: int, tag_corners: Matrix) -> Registration:
+        return _place(gray, levels, templates[page], tag_corners, corners, timings, t0)
 
     if len(found) == 1:
-        (page,) = found
-        placed = place(page)
+        ((page, tag_corners),) = found
+        placed = place(page, tag_corners)
         if _whole(placed):
             return placed
         # Pages hung side by side on a wall: the left neighbour's tag (its top right corner)
         # is beside the photographed page's top left, and the search stops at the first tag
         # it finds. Before the page is called cut off, every tag is looked for.
         more_corners, more_ids = every_known_tag(levels, tuple(templates))
-        for tag_id, pts in zip(more_ids, more_corners, strict=True):
-            found.setdefault(tag_id, pts)
-        others = [other for other in found if other != page]
-        whole = [p for p in map(place, others) if _whole(p)]
+        others = [place(other, pts) for other, pts in zip(more_ids, more_corners, strict=True)
+                  if other != page]
+        whole = [other for other in others if _whole(other)]
         return whole[0] if len(whole) == 1 else placed
-    # The photographed page is the one whole in the frame, all its corner marks found; the
-    # neighbour's far marks are out of it.
-    whole = [p for p in map(place, found) if _whole(p)]
+    # The photographed page is the one whole in the frame, all its corner marks found; a
+    # neighbour's far marks are out of it. Two copies of a page (two TPS's sheets on one
+    # table) count as two pages: reading either could give one TPS another's numbers.
+    whole = [p for p in (place(page, pts) for page, pts in found) if _whole(p)]
     if len(whole) == 1:
-        logger.debug("pages %s in the photo: tag %s is the whole one", list(found),
+        logger.debug("tags %s in the photo: tag %s is the whole page", [page for page, _ in found],
                      whole[0].tag_id)
         return whole[0]
     return RegistrationFailure(MORE_THAN_ONE_PAGE, tag_id=ids[known[0]])

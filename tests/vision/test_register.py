@@ -265,3 +265,32 @@ def test_two_whole_pages_in_one_photo_are_refused() -> None:
     reg = register(gray)
     assert isinstance(reg, RegistrationFailure)
     assert reg.reason == register_module.MORE_THAN_ONE_PAGE
+
+
+def _two_sheets(share: float, seed: int) -> np.ndarray:
+    """This TPS's page 1 with `share` of another TPS's page 1 beside it on the table."""
+    dpi = 100.0
+    ours = filled_page(1, tps_values(5)[1], seed=5, dpi=dpi)
+    theirs = filled_page(1, tps_values(6)[1], seed=6, dpi=dpi)
+    h, w = ours.shape[:2]
+    gap = int(0.04 * w)
+    table = np.full((h + 2 * gap, 2 * w + 3 * gap, 3), (110, 120, 130), np.uint8)
+    table[gap:gap + h, gap:gap + w] = theirs
+    table[gap:gap + h, 2 * gap + w:2 * gap + 2 * w] = ours
+    shown = np.ascontiguousarray(table[:, max(0, int(2 * gap + w - share * w)):])
+    gray = decode(photograph(shown, np.random.default_rng(seed), "easy", width_px=4000).jpeg)
+    assert gray is not None
+    return gray
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_another_tps_sheet_of_the_same_page_is_never_read_for_this_one(seed: int) -> None:
+    # Two TPS's page 1 on one table: each tag is page 1's. The first tag found was read,
+    # whichever sheet it was on: with both sheets whole, seed 1 read the other TPS's numbers
+    # and accepted them. A sheet with its corners out of the frame is a neighbour.
+    reg = register(_two_sheets(0.25, seed))
+    assert isinstance(reg, Registration) and reg.fiducials_found == 4
+    assert reg.page_polygon_px[:, 0].min() > 0  # ours: the whole sheet, on the right
+    both = register(_two_sheets(1.04, seed))
+    assert isinstance(both, RegistrationFailure)
+    assert both.reason == register_module.MORE_THAN_ONE_PAGE
