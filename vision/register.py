@@ -134,11 +134,7 @@ def register(
                else outline_px.result())
     found: list[tuple[int, Matrix]] = []
     for i in known:
-        # One physical tag once (a detector may outline it twice); another copy of the same
-        # page lies at least a page away.
-        if not any(page == ids[i] and np.hypot(*(pts.mean(axis=0) - tags[i].mean(axis=0)))
-                   < tag_side(pts) for page, pts in found):
-            found.append((ids[i], tags[i]))
+        _add_tag(found, ids[i], tags[i])
 
     def place(page: int, tag_corners: Matrix) -> Registration:
         return _place(gray, levels, templates[page], tag_corners, corners, timings, t0)
@@ -152,9 +148,9 @@ def register(
         # is beside the photographed page's top left, and the search stops at the first tag
         # it finds. Before the page is called cut off, every tag is looked for.
         more_corners, more_ids = every_known_tag(levels, tuple(templates))
-        others = [place(other, pts) for other, pts in zip(more_ids, more_corners, strict=True)
-                  if other != page]
-        whole = [other for other in others if _whole(other)]
+        for tag_id, pts in zip(more_ids, more_corners, strict=True):
+            _add_tag(found, tag_id, pts)
+        whole = [other for other in (place(p, pts) for p, pts in found[1:]) if _whole(other)]
         return whole[0] if len(whole) == 1 else placed
     # The photographed page is the one whole in the frame, all its corner marks found; a
     # neighbour's far marks are out of it. Two copies of a page (two TPS's sheets on one
@@ -167,6 +163,15 @@ def register(
     return RegistrationFailure(MORE_THAN_ONE_PAGE, tag_id=ids[known[0]])
 
 
+def _add_tag(found: list[tuple[int, Matrix]], tag_id: int, corners: Matrix) -> None:
+    """Add a tag seen at `corners` unless it is one already in `found`: a detector may outline
+    one tag twice, or on two levels; another copy of the same page lies at least a page away."""
+    centre = corners.mean(axis=0)
+    if not any(page == tag_id and np.hypot(*(pts.mean(axis=0) - centre)) < tag_side(pts)
+               for page, pts in found):
+        found.append((tag_id, corners))
+
+
 def _whole(registration: Registration) -> bool:
     return registration.fiducials_found == len(registration.template.fiducials)
 
@@ -174,8 +179,8 @@ def _whole(registration: Registration) -> bool:
 def _place(gray: Image, levels: Sequence[tuple[Image, float]], template: Template,
            tag_corners: Matrix, corners: Matrix | None, timings: dict[str, float],
            t0: float) -> Registration:
-    """The photo on `template`'s page, from its tag's corners (coarse, full-res px) and the
-    bright outline of the paper (`page_outline`, None when not found)."""
+    """The photo on `template`'s page, from its tag's corners (full-res px) and the bright
+    outline of the paper (`page_outline`'s corners, None when not found)."""
     import time
 
     timings = dict(timings)  # this placement's own: a photo may be placed on two pages

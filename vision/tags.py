@@ -126,13 +126,15 @@ def find_tags(
 def every_known_tag(
     levels: Sequence[tuple[Image, float]], known_ids: tuple[int, ...]
 ) -> tuple[list[Matrix], list[int]]:
-    """Every known tag `find_tags`'s attempts find, each id once (where first found), the
-    full 12 MP photo left out (a search there costs more than the rest of the read): for a
-    photo with more than one page in it, where `find_tags` stops at the first."""
-    corners: dict[int, Matrix] = {}
+    """Every known tag any of `find_tags`'s attempts finds, the full 12 MP photo left out (a
+    search there costs more than the rest of the read): for a photo with more than one page
+    in it, where `find_tags` stops at the first. A tag found by several attempts is listed
+    once per attempt; two copies of a page (same id) both are."""
+    corners: list[Matrix] = []
+    found: list[int] = []
     for image, s, rate, ids, windows in _attempts(levels, known_ids):
-        if image.size > EVERY_TAG_MAX_PX:
-            continue
-        for pts, found in zip(*detect(image, s, rate, ids, windows), strict=True):
-            corners.setdefault(found, pts)
-    return list(corners.values()), list(corners)
+        if image.size <= EVERY_TAG_MAX_PX:
+            pts, tag_ids = detect(image, s, rate, ids, windows)
+            corners += pts
+            found += tag_ids
+    return corners, found
