@@ -16,8 +16,12 @@ from vision.fields import REASON_LOW_CONFIDENCE, BoxCandidates
 from vision.reading import FieldReading
 from vision.template import Rule
 
-# A doubtful field that the arithmetic confirms is accepted only above this confidence.
-CONFIRM_MIN = 0.5
+# A doubtful field that the arithmetic confirms is accepted only above this confidence:
+# half, less the int8 softmax's rounding. Its ceiling is 255/256, never 1, so a field with one
+# box at even odds (the model's 1-or-7, or a blank box doubted for a faint mark:
+# `faint.DOUBT_SHARE`) and two sure boxes is 0.5 x (255/256)^2 = 0.496; at 0.5 such a field
+# could never be settled by its sum, only by two.
+CONFIRM_MIN = 0.49
 # ...or above this one when two equalities (its row and its column) hold on it: a wrong
 # number balancing two independent sums by chance is far less likely than a doubtful pen.
 CONFIRM_MIN_TWO_EQ = 0.2

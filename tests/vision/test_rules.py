@@ -403,6 +403,35 @@ def test_a_doubtful_pen_one_sum_holds_on_still_needs_half_the_model_s_confidence
     assert not resolve_fields(boxes, PAGE1).fields["pemilih_dpt_p"].flagged
 
 
+def test_a_pen_at_even_odds_is_settled_by_its_one_sum_despite_the_int8_ceiling() -> None:
+    # The int8 softmax tops out at 255/256: a box at even odds between two labels beside two
+    # sure boxes is 0.5 x (255/256)^2 = 0.496, and its one holding sum must still settle it
+    # (seed 10309 of the benchmark: the `1` of a disabled voters' J read 1 or 7 at 0.5 each).
+    values = page1_values()
+    value = values["pemilih_dpt_p"]
+    boxes = written(value, 3, INT8_TOP)
+    label = boxes[2][0][0]
+    boxes[2] = [(label, 0.5), ("1" if label != "1" else "7", 0.5)]
+    field = resolve_fields(page1(pemilih_dpt_p=boxes), PAGE1).fields["pemilih_dpt_p"]
+    assert field.confidence < 0.5
+    assert field.value == value and not field.flagged
+    assert field.reason == "dikuatkan oleh aritmetika"
+
+
+def test_a_leading_box_doubted_between_blank_and_x_is_settled_by_its_one_sum() -> None:
+    # Seed 10270: grain in an empty leading box, darkened, read as an `X` (`faint.doubted`:
+    # blank 0.5, X 0.38). Blank or X, the number is the same, and its row holds.
+    values = page1_values()
+    value = values["pengguna_disabilitas_p"]
+    boxes = written(value, 3, INT8_TOP)
+    assert boxes[0][0][0] == "X"
+    boxes[0] = [("", 0.5), ("X", 0.383), ("2", 0.023)]
+    field = resolve_fields(page1(pengguna_disabilitas_p=boxes), PAGE1).fields[
+        "pengguna_disabilitas_p"
+    ]
+    assert field.value == value and not field.flagged
+
+
 def test_the_year_is_corrected_to_2024_when_the_model_allows_it() -> None:
     year = [[("2", INT8_TOP)], [("2", 0.51), ("0", 0.38)], [("2", INT8_TOP)], [("4", INT8_TOP)]]
     field = resolve_fields(SURE_DATE | {"tanggal_tahun": year}, DATE_RULES).fields["tanggal_tahun"]
