@@ -20,6 +20,8 @@ of our render, which draws only what the reader uses; skipped without ../shared.
 And the first `TITIK_BENCH_UNEVEN_PHOTOS` (default 150) of a sheet far from flat
 (`photo_sim.UNEVEN_PAPER`: its fold and waves move the boxes by up to ~5 mm), what
 `vision.local_fit` is for.
+And the first `TITIK_BENCH_MARKER_PHOTOS` (default 150) filled with a felt-tip marker
+(`synthetic.MARKER_MM`: a 1.5-3 mm line) instead of a ballpoint, as KPPS often fill the plano.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ DEFAULT_SMALL_PHOTOS = 150
 DEFAULT_5MP_PHOTOS = 150
 DEFAULT_OFFICIAL_PHOTOS = 150
 DEFAULT_UNEVEN_PHOTOS = 150
+DEFAULT_MARKER_PHOTOS = 150
 WIDTH_5MP = 1944  # 1944 x 2592 px: a cheap phone's camera (the benchmark's default is 12 MP)
 DEFAULT_WORKERS = 2
 WIDTH_12MP = 4000  # 4000 x 3000 px
@@ -201,11 +204,13 @@ def _sideways(jpeg: bytes) -> dict[str, Any]:
 
 def _one_photo(i: int, sizes: tuple[float, float] | None = None,
                width_px: int | None = None, artwork: Artwork = "render",
-               paper_curl: float | None = None) -> dict[str, Any]:
+               paper_curl: float | None = None,
+               pen_mm: tuple[float, float] | None = None) -> dict[str, Any]:
     """Read benchmark photo `i` as a box whose TPS list gives the DPT (`known`) and as one
     without it (`unknown`); compare both with the ground truth. `sizes`, `width_px`,
-    `artwork`, `paper_curl`: the officers' writing sizes, the frame's width, the page under the
-    writing and how far it is from flat (`synthetic_photo`'s; its defaults when None)."""
+    `artwork`, `paper_curl`, `pen_mm`: the officers' writing sizes, the frame's width, the page
+    under the writing, how far it is from flat and the marker's line (`synthetic_photo`'s;
+    its defaults when None)."""
     import cv2
 
     from vision.pipeline import read_form
@@ -219,7 +224,7 @@ def _one_photo(i: int, sizes: tuple[float, float] | None = None,
     if width_px is not None:
         options["width_px"] = width_px
     photo = synthetic_photo(page, seed=10_000 + i, artwork=artwork, paper_curl=paper_curl,
-                            **options)
+                            pen_mm=pen_mm, **options)
     unknown = read_form(photo.jpeg)
     # Only page 1's rules use the DPT (its own I.A J); the other pages read the same either way.
     known = read_form(photo.jpeg, dpt=photo.values["pemilih_dpt_j"]) if page == 1 else unknown
@@ -262,14 +267,16 @@ def _score(reading: Any, photo: Any, i: int) -> dict[str, Any]:
 
 def _accuracy(n: int, workers: int, sizes: tuple[float, float] | None = None,
               width_px: int | None = None, artwork: Artwork = "render",
-              paper_curl: float | None = None) -> dict[str, Any]:
+              paper_curl: float | None = None,
+              pen_mm: tuple[float, float] | None = None) -> dict[str, Any]:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     # Spawned workers (a fork after LiteRT/OpenCV threads can hang); OpenCV on one thread each.
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         both = list(pool.map(partial(_one_photo, sizes=sizes, width_px=width_px,
-                                     artwork=artwork, paper_curl=paper_curl), range(n),
+                                     artwork=artwork, paper_curl=paper_curl, pen_mm=pen_mm),
+                             range(n),
                              chunksize=8))
     out = _summary([r["known"] for r in both], n)
     out["dpt"] = "known: each TPS's DPT from the box's TPS list, as configured boxes read"
@@ -333,7 +340,7 @@ def run() -> dict[str, Any]:
     out["accuracy"]["photos_env"] = f"TITIK_BENCH_PHOTOS (default {DEFAULT_PHOTOS})"
     out["accuracy"]["seconds"] = round(time.perf_counter() - started, 1)
     from vision.photo_sim import UNEVEN_PAPER, default_height
-    from vision.synthetic import OFFICIAL_FORM, SMALL_WRITING, official_form_available
+    from vision.synthetic import MARKER_MM, OFFICIAL_FORM, SMALL_WRITING, official_form_available
 
     small = int(os.environ.get("TITIK_BENCH_SMALL_PHOTOS", DEFAULT_SMALL_PHOTOS))
     out["accuracy_small_writing"] = _accuracy(small, workers, SMALL_WRITING)
@@ -351,5 +358,9 @@ def run() -> dict[str, Any]:
     uneven = int(os.environ.get("TITIK_BENCH_UNEVEN_PHOTOS", DEFAULT_UNEVEN_PHOTOS))
     out["accuracy_uneven_paper"] = _accuracy(uneven, workers, paper_curl=UNEVEN_PAPER)
     out["accuracy_uneven_paper"]["paper_curl"] = UNEVEN_PAPER
+    # The plano filled with a felt-tip marker (spidol) instead of a ballpoint.
+    marker = int(os.environ.get("TITIK_BENCH_MARKER_PHOTOS", DEFAULT_MARKER_PHOTOS))
+    out["accuracy_marker"] = _accuracy(marker, workers, pen_mm=MARKER_MM)
+    out["accuracy_marker"]["line_mm"] = list(MARKER_MM)
     out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     return out

@@ -71,7 +71,8 @@ def box_frame(box: tuple[float, float, float, float], line_mm: float,
     """Where the box's interior and line lie in its framed crop, in crop pixels."""
     _, _, w, h = box
     pad = (line_mm + margin_mm) * px_per_mm
-    return Frame(x=pad, y=pad, w=w * px_per_mm, h=h * px_per_mm, line=line_mm * px_per_mm)
+    return Frame(x=pad, y=pad, w=w * px_per_mm, h=h * px_per_mm, line=line_mm * px_per_mm,
+                 px_per_mm=px_per_mm)
 
 
 def crop_framed(

@@ -31,6 +31,9 @@ FAINT_SEED = 0.16
 FAINT_RATIO = 0.75
 FAINT_GROW = 0.10
 LINE_CONTRAST = 0.10
+# The paper estimate's closing (working px, ~4-5 mm on a box): wider than any pen's stroke, a
+# marker's (1.5-3 mm) included. Wider, 21 or 27, read marker writing no better (60 photos).
+PAPER_CLOSING = 15
 
 
 def paper_level(gray: F32, whole: U8 | None = None) -> F32:
@@ -41,7 +44,7 @@ def paper_level(gray: F32, whole: U8 | None = None) -> F32:
     from the photo): the closing's max and min are the same on bytes, and several times faster.
     A dark patch wider than the closing (a box blacked out) stays: it is taken for paper.
     """
-    paper = closing(gray if whole is None else whole, 15).astype(np.float32)
+    paper = closing(gray if whole is None else whole, PAPER_CLOSING).astype(np.float32)
     paper = by_rows(paper, lambda a: cv2.blur(a, (7, 1)))
     return by_cols(paper, lambda a: cv2.blur(a, (7, 1)))
 

@@ -31,16 +31,34 @@ def lay_ink(image: Image, mask: np.ndarray[Any, Any], x: int, y: int,
     image[y0:y1, x0:x1] = roi.astype(np.uint8)
 
 
+def _line_width(mask: np.ndarray[Any, Any]) -> float:
+    """A glyph's stroke width (px): ink mass (anti-aliased edges count by their share) over
+    half the outline's length."""
+    ink = (mask > 127).astype(np.uint8)
+    outline = int(ink.sum()) - int(cv2.erode(ink, np.ones((3, 3), np.uint8)).sum())
+    return float(mask.sum(dtype=np.int64)) / 255.0 / max(outline / 2.0, 1.0)
+
+
+def marker_line(mask: np.ndarray[Any, Any], line_px: float) -> np.ndarray[Any, Any]:
+    """Redraw a glyph with a felt-tip marker's line `line_px` wide: its strokes widened to
+    that, the mask grown by the same so no stroke is cut at its edge."""
+    if not (mask > 127).any():
+        return mask
+    grow = round(line_px - _line_width(mask))
+    if grow < 1:
+        return mask
+    pad = grow // 2 + 1
+    padded = cv2.copyMakeBorder(mask, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
+    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow + 1, grow + 1))
+    return np.asarray(cv2.dilate(padded, disk), np.uint8)
+
+
 def pen_floor(mask: np.ndarray[Any, Any], pen_px: float) -> np.ndarray[Any, Any]:
     """Widen a glyph's strokes to at least a pen's line: a glyph scaled down with its
     strokes would otherwise write a small digit with a hair-thin, faint line."""
-    ink = (mask > 127).astype(np.uint8)
-    if not ink.any():
+    if not (mask > 127).any():
         return mask
-    # Ink mass (anti-aliased edges count by their share) over half the outline's length.
-    outline = int(ink.sum()) - int(cv2.erode(ink, np.ones((3, 3), np.uint8)).sum())
-    width = float(mask.sum(dtype=np.int64)) / 255.0 / max(outline / 2.0, 1.0)
-    grow = round(pen_px - width)
+    grow = round(pen_px - _line_width(mask))
     if grow < 1:
         return mask
     disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow + 1, grow + 1))

@@ -36,7 +36,7 @@ import numpy as np
 
 from vision.handwriting import SIZES, Source, Writer, glyph, mnist_available, shared_dir
 from vision.other_documents import other_document
-from vision.pen_ink import Image, lay_ink, pen_floor
+from vision.pen_ink import Image, lay_ink, marker_line, pen_floor
 from vision.photo_sim import SimulatedPhoto, default_height, photograph
 from vision.render import mm_to_px, page_shape_px, px_per_mm, rasterise_pdf_page, render_page
 from vision.template import FieldSpec, template_for_page
@@ -44,6 +44,7 @@ from vision.tps_numbers import (
     CAMERA_STREAM,
     HAND_STREAM,
     OTHER_STREAM,
+    PEN_STREAM,
     box_texts,
     check_values,
     stream_rng,
@@ -66,6 +67,9 @@ PEN_MM = 0.4
 # there (median 35%). The default hand's ink is 55-85% (median ~75%); glyph boxes of
 # 0.25-0.45 of the box put it at about 30-50% (median ~42%), still a little above the scans.
 SMALL_WRITING = (0.25, 0.45)
+# A felt-tip marker's line (mm): KPPS often fill the plano, a poster read across the room,
+# with a marker (spidol) rather than a ballpoint. Each photo's officer draws one width.
+MARKER_MM = (1.5, 3.0)
 Artwork = Literal["render", "official"]
 OFFICIAL_FORM = "forms/C.HASIL-PPWP-2024-plano.pdf"  # in ../shared
 
@@ -135,6 +139,7 @@ class _Hand:
     dx_bias: float
     dy_bias: float
     sizes: tuple[float, float] = SIZES
+    line_px: float | None = None  # a marker's line; None: a ballpoint's
 
 
 def _write_box(image: Image, label: str, box: tuple[float, float, float, float],
@@ -151,16 +156,23 @@ def _write_box(image: Image, label: str, box: tuple[float, float, float, float],
     if label == "X":
         size = float(np.clip(size + rng.uniform(0.0, 0.1), lo - 0.07, hi + 0.13))
     target_h = size * h
+    # A marker's line widens the glyph by about its width: drawn that much smaller inside.
+    inset = 0.0 if hand.line_px is None else hand.line_px
+    if inset:
+        target_h = max(8.0, target_h - inset)
     mask = glyph(label, rng, hand.source, writer=hand.writer, height_px=max(8, round(target_h)))
     scale = target_h / mask.shape[0]
     target_w = mask.shape[1] * scale
     if label == "X":
         target_w = max(target_w, w * rng.uniform(0.55, 0.9))
-    if target_w > 0.92 * w:
-        target_h, target_w = target_h * 0.92 * w / target_w, 0.92 * w
+    if target_w > 0.92 * w - inset:
+        target_h, target_w = target_h * (0.92 * w - inset) / target_w, 0.92 * w - inset
     placed = cv2.resize(mask, (max(1, round(target_w)), max(1, round(target_h))),
                         interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-    placed = pen_floor(placed, PEN_MM * k)
+    if hand.line_px is None:
+        placed = pen_floor(placed, PEN_MM * k)
+    else:
+        placed = marker_line(placed, hand.line_px)
     free_x, free_y = w - placed.shape[1], h - placed.shape[0]
     ox = free_x / 2 + hand.dx_bias * free_x / 2 + rng.normal(0, free_x / 8 + 0.5)
     oy = free_y / 2 + hand.dy_bias * free_y / 2 + rng.normal(0, free_y / 8 + 0.5)
@@ -237,7 +249,7 @@ def _hand(difficulty: str, source: Source, rng: np.random.Generator,
 
 def _fill(page: int, values: Mapping[str, int | None], seed: int, dpi: float,
           difficulty: str, source: Source, sizes: tuple[float, float] = SIZES,
-          artwork: Artwork = "render",
+          artwork: Artwork = "render", pen_mm: tuple[float, float] | None = None,
           ) -> tuple[Image, dict[str, str], dict[str, tuple[int | None, ...]]]:
     if difficulty not in DIFFICULTIES:
         raise ValueError(f"difficulty must be one of {', '.join(DIFFICULTIES)}")
@@ -249,6 +261,10 @@ def _fill(page: int, values: Mapping[str, int | None], seed: int, dpi: float,
     image = np.asarray(cv2.cvtColor(_blank(page, float(dpi), artwork), cv2.COLOR_GRAY2BGR),
                        np.uint8)
     k = px_per_mm(dpi)
+    if pen_mm is not None:
+        # Its own stream: the officer, numbers and camera stay those of the ballpoint photo.
+        line_mm = float(stream_rng(seed, page, PEN_STREAM).uniform(*pen_mm))
+        hand = replace(hand, line_px=line_mm * k)
     bubbles: dict[str, tuple[int | None, ...]] = {}
     for spec in template.fields:
         text = texts[spec.name]
@@ -261,9 +277,10 @@ def _fill(page: int, values: Mapping[str, int | None], seed: int, dpi: float,
 
 def filled_page(page: int, values: Mapping[str, int | None], seed: int, dpi: float = 100.0, *,
                 difficulty: str = "normal", source: Source = "auto",
-                sizes: tuple[float, float] = SIZES, artwork: Artwork = "render") -> Image:
+                sizes: tuple[float, float] = SIZES, artwork: Artwork = "render",
+                pen_mm: tuple[float, float] | None = None) -> Image:
     """The flat page (BGR) as the officer left it, before any camera."""
-    return _fill(page, values, seed, dpi, difficulty, source, sizes, artwork)[0]
+    return _fill(page, values, seed, dpi, difficulty, source, sizes, artwork, pen_mm)[0]
 
 
 def _render_dpi(width: int, height: int) -> float:
@@ -276,7 +293,8 @@ def synthetic_photo(page: int, *, seed: int, values: Mapping[str, int | None] | 
                     width_px: int = 3000, difficulty: str = "normal",
                     source: Source = "auto", sizes: tuple[float, float] = SIZES,
                     artwork: Artwork = "render",
-                    paper_curl: float | None = None) -> SyntheticPhoto:
+                    paper_curl: float | None = None,
+                    pen_mm: tuple[float, float] | None = None) -> SyntheticPhoto:
     """A phone photo of page ``page`` filled with ``values`` (default: ``tps_values(seed)``).
 
     ``source="procedural"`` never touches ../shared; ``"auto"`` mixes in MNIST digits when
@@ -285,14 +303,16 @@ def synthetic_photo(page: int, *, seed: int, values: Mapping[str, int | None] | 
     officer, values and camera whatever the sizes or the artwork. ``artwork="official"``:
     the page is KPU's PDF from ../shared (`official_form_available`), not our render.
     ``paper_curl``: how far the paper is from flat (`photo_sim.photograph`; default the
-    difficulty's).
+    difficulty's). ``pen_mm``: the range of the officer's line width when the page is filled
+    with a marker (``MARKER_MM``); None, a ballpoint.
     """
     if page not in PAGES:
         raise ValueError(f"page must be one of {PAGES}, not {page}")
     chosen: dict[str, int | None] = dict(tps_values(seed)[page] if values is None else values)
     height_px = default_height(width_px)
     dpi = _render_dpi(width_px, height_px)
-    image, texts, bubbles = _fill(page, chosen, seed, dpi, difficulty, source, sizes, artwork)
+    image, texts, bubbles = _fill(page, chosen, seed, dpi, difficulty, source, sizes, artwork,
+                                  pen_mm)
     shot = photograph(image, stream_rng(seed, page, CAMERA_STREAM), difficulty, width_px=width_px,
                       height_px=height_px, paper_curl=paper_curl)
     written = {name: int(v) for name, v in chosen.items() if v is not None}

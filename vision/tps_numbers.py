@@ -28,7 +28,7 @@ DATE_FIELDS = ("tanggal_hari", "tanggal_bulan", "tanggal_tahun")
 OFF_RESERVE_SHARE = 0.15
 
 # Streams of the seed sequence: numbers, handwriting, camera, other documents.
-VALUES_STREAM, HAND_STREAM, CAMERA_STREAM, OTHER_STREAM = 1, 2, 3, 4
+VALUES_STREAM, HAND_STREAM, CAMERA_STREAM, OTHER_STREAM, PEN_STREAM = 1, 2, 3, 4, 5
 
 
 def stream_rng(seed: int, page: int, stream: int) -> np.random.Generator:

@@ -9,10 +9,12 @@ import cv2
 import numpy as np
 import pytest
 
-from vision import digits, framedprep
+from vision import digits, framedprep, mnist_style
 from vision.cellprep import Prepared
-from vision.cells import box_frame
+from vision.cells import FRAMED_PX_PER_MM, box_frame
 from vision.handwriting import Writer, procedural_glyph
+from vision.pen_ink import marker_line
+from vision.synthetic import MARKER_MM
 
 Image = np.ndarray[Any, Any]
 
@@ -198,3 +200,32 @@ def test_a_box_with_a_traced_mark_is_not_surely_empty() -> None:
     assert max(p for _, p in doubted) < BOX_SURE
     assert {"", "1"} <= {label for label, _ in doubted}
     assert empty[0][0] == "" and empty[0][1] >= BOX_SURE
+
+
+def stroke_width(image: Image) -> float:
+    """Mean stroke width (px) of a model input's ink: area over half its outline."""
+    ink = (np.asarray(image) > 127).astype(np.uint8)
+    outline = int(ink.sum()) - int(cv2.erode(ink, np.ones((3, 3), np.uint8)).sum())
+    return float(ink.sum()) / max(outline / 2.0, 1.0)
+
+
+def test_a_marker_s_wide_line_is_thinned_to_about_mnist_s_width() -> None:
+    # KPPS often fill the plano with a felt-tip marker: its widest line (3 mm), scaled into
+    # the model's 20 px, is wider than nearly all the strokes the model learnt from.
+    line = MARKER_MM[1] * FRAMED_PX_PER_MM
+    crops, labels = [], []
+    for seed in range(4):
+        for label in "0123456789":
+            rng = np.random.default_rng(seed)
+            glyph = procedural_glyph(label, rng, Writer.random(rng), round(FRAME.h * 0.7 - line))
+            mask = marker_line(glyph, line).astype(np.float32) / 255.0
+            h, w = mask.shape
+            y, x = round(FRAME.y + (FRAME.h - h) / 2), round(FRAME.x + (FRAME.w - w) / 2)
+            img = framed_box(seed=seed)
+            img[y:y + h, x:x + w] = img[y:y + h, x:x + w] * (1 - mask) + 30.0 * mask
+            crops.append(photographed(img))
+            labels.append(label)
+    out = prepared(*crops)
+    widths = [stroke_width(one.image) for one in out if not one.blank]
+    assert np.median(widths) <= mnist_style.THIN_TO + 0.5  # 4.7 px before the thinning
+    assert sum(a == b for a, b in zip(read(*crops), labels, strict=True)) >= 0.9 * len(labels)

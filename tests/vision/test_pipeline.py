@@ -81,6 +81,31 @@ def test_a_filled_page_reads_back_its_truth_or_flags_it(page: int) -> None:
 
 
 @pytest.mark.slow
+def test_pages_filled_with_a_marker_read_back_their_truth_or_flag_it() -> None:
+    """KPPS often fill the plano with a felt-tip marker (spidol): strokes 1.5-3 mm wide."""
+    _needs("vision.synthetic", *STAGES)
+    from vision.synthetic import MARKER_MM, synthetic_photo
+
+    boxes = right = 0
+    for page in (1, 2, 3):
+        for seed in range(2):
+            photo = synthetic_photo(page, seed=seed, source="procedural", pen_mm=MARKER_MM)
+            reading = read_form(photo.jpeg)
+            if reading.status == "rejected":
+                assert reading.reasons
+                continue
+            for name, truth in photo.values.items():
+                field = reading.fields[name]
+                assert field.value == truth or field.flagged, (name, truth, field)
+                first = field.read_text or field.text
+                if len(first) == len(photo.boxes[name]):
+                    boxes += len(first)
+                    right += sum(a == b for a, b in zip(first, photo.boxes[name], strict=True))
+    assert boxes > 150
+    assert right >= 0.95 * boxes
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [41, 42, 43])
 def test_a_3_mp_photo_at_under_2_px_per_mm_is_read(seed: int) -> None:
     """A cheap phone's 1500 x 2000 frame puts the page at 1.4-1.6 px/mm over its fields:

@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 
 from vision import handwriting
-from vision.pen_ink import pen_floor
+from vision.pen_ink import marker_line, pen_floor
 from vision.render import render_page
 from vision.synthetic import (
+    MARKER_MM,
     PEN_MM,
     SMALL_WRITING,
     blank_photo,
@@ -318,3 +319,35 @@ def test_kpus_own_page_carries_what_the_render_leaves_out_on_the_same_grid() -> 
     assert (official < 128).sum() > 1.5 * (render < 128).sum()
     borders = render[..., 0] < 60
     assert np.mean(official[..., 0][borders] < 128) > 0.8
+
+
+def test_a_marker_draws_the_glyph_with_its_line_and_cuts_nothing_off() -> None:
+    hair = np.zeros((40, 20), np.uint8)
+    cv2.line(hair, (1, 1), (18, 38), 255, 1, cv2.LINE_AA)  # from corner to corner
+    drawn = marker_line(hair, 9.0)
+    assert drawn.shape[0] > hair.shape[0] and drawn.shape[1] > hair.shape[1]
+    ink = (drawn > 127).astype(np.uint8)
+    outline = int(ink.sum()) - int(cv2.erode(ink, np.ones((3, 3), np.uint8)).sum())
+    # Area over half the outline, which counts the line's two ends too: a little under 9.
+    assert 6.0 <= ink.sum() / (outline / 2.0) <= 10.0, "a 9 px line"
+    assert np.array_equal(marker_line(drawn, 4.0), drawn), "a wider line is left as is"
+
+
+def test_a_page_filled_with_a_marker_is_the_same_officer_with_a_wider_line() -> None:
+    # KPPS often fill the plano with a felt-tip marker (spidol). The same seed keeps the
+    # officer, the numbers and the camera; only the pen changes.
+    dpi = 100.0
+    values = tps_values(5)[1]
+    printed = filled_page(1, {}, seed=5, dpi=dpi)
+    ballpoint = filled_page(1, values, seed=5, dpi=dpi, source="procedural")
+    marker = filled_page(1, values, seed=5, dpi=dpi, source="procedural", pen_mm=MARKER_MM)
+
+    def inked(page: np.ndarray) -> int:
+        return int((np.abs(page.astype(int) - printed.astype(int)).max(axis=2) > 60).sum())
+
+    assert inked(marker) > 1.5 * inked(ballpoint)
+    a = synthetic_photo(1, seed=5, source="procedural")
+    b = synthetic_photo(1, seed=5, source="procedural", pen_mm=MARKER_MM)
+    assert a.boxes == b.boxes and a.values == b.values and a.jpeg != b.jpeg
+    assert a.homography_mm is not None and b.homography_mm is not None
+    assert np.allclose(a.homography_mm, b.homography_mm), "the same camera"
