@@ -27,6 +27,7 @@ from vision.training_boxes import (
 )
 from vision.training_pages import (
     HELD_OUT_PAGES,
+    MARKER_SEED_BASE,
     SMALL_SEED_BASE,
     cache_path,
     held_out_page_jobs,
@@ -73,12 +74,15 @@ def lost_by_cellprep(x: np.ndarray[Any, Any], y: np.ndarray[Any, Any]) -> Any:
 
 
 def pipeline_accuracy(model: str | Path | None = None, pages: int = HELD_OUT_PAGES,
-                      readable_only: bool = True, small: bool = False) -> dict[str, Any]:
+                      readable_only: bool = True, small: bool = False,
+                      marker: bool = False) -> dict[str, Any]:
     """The model's own pick on every box of the benchmark's photos, cut by the pipeline, and
     how many written boxes the preparation already left empty (no model can read those).
-    `small`: the same photos written small."""
-    kind = f"heldout{pages}" + ("-readable" if readable_only else "") + ("-small" if small else "")
-    xs, ys = pipeline_set(held_out_page_jobs(pages, readable_only, small), cache_path(kind))
+    `small`, `marker`: the same photos written small, or with a marker."""
+    kind = (f"heldout{pages}" + ("-readable" if readable_only else "")
+            + ("-small" if small else "") + ("-marker" if marker else ""))
+    xs, ys = pipeline_set(held_out_page_jobs(pages, readable_only, small, marker),
+                          cache_path(kind))
     probs = digits.load_model(digits.model_path(model)).probabilities(xs)
     result = digits.evaluate([LABELS[i] for i in probs.argmax(1)],
                              [LABELS[i] for i in ys]).to_dict()
@@ -104,6 +108,7 @@ def measure(shared: Path | None, model: str | Path | None = None) -> dict[str, A
     # comparable with earlier reports.
     result["pipeline_boxes_all_photos"] = pipeline_accuracy(path, readable_only=False)
     result["pipeline_boxes_small_writing"] = pipeline_accuracy(path, small=True)
+    result["pipeline_boxes_marker"] = pipeline_accuracy(path, marker=True)
     held_out = (("synthetic_font_boxes", 99, False), ("synthetic_hand_boxes", 98, True))
     for name, seed, hand in held_out:
         xs, ys = held_out_set(600, np.random.default_rng(seed), hand)
@@ -175,7 +180,7 @@ def _pct(evaluation: dict[str, Any]) -> str:
 
 def write_card(out: Path, measured: dict[str, Any], training: dict[str, Any]) -> None:
     """MODEL_CARD.md from the numbers just measured (nothing in it is typed by hand)."""
-    from vision.synthetic import SMALL_WRITING
+    from vision.synthetic import MARKER_MM, SMALL_WRITING
 
     small_lo, small_hi = SMALL_WRITING
     lines = [
@@ -214,7 +219,11 @@ def write_card(out: Path, measured: dict[str, Any], training: dict[str, Any]) ->
             + (f"; and {training['pipeline_small_pages']} more photos (seeds {SMALL_SEED_BASE}"
                f" and up) with the officers writing small, glyphs {small_lo:.0%}-{small_hi:.0%}"
                " of the box high as in the 2019 scans (`synthetic.SMALL_WRITING`)"
-               if training.get("pipeline_small_pages") else "") + "; shown",
+               if training.get("pipeline_small_pages") else "")
+            + (f"; and {training['pipeline_marker_pages']} more photos (seeds"
+               f" {MARKER_SEED_BASE} and up) filled with a felt-tip marker, its line"
+               f" {MARKER_MM[0]}-{MARKER_MM[1]} mm wide (`synthetic.MARKER_MM`)"
+               if training.get("pipeline_marker_pages") else "") + "; shown",
             f"  {training['pipeline_repeat']} times per epoch.",
             "- Classes balanced by loss weights (MNIST brings no X or blank).",
         ]
@@ -257,6 +266,13 @@ def write_card(out: Path, measured: dict[str, Any], training: dict[str, Any]) ->
             "- The same photos with the officers writing small (`synthetic.SMALL_WRITING`), the",
             f"  model's own pick: {_pct(small)}; confusions: {_confusions(small)};"
             f" {small['written_left_empty_by_cellprep']} written boxes reach the model empty.",
+        ]
+    if "pipeline_boxes_marker" in measured:
+        marker = measured["pipeline_boxes_marker"]
+        lines += [
+            "- The same photos filled with a felt-tip marker (`synthetic.MARKER_MM`), the",
+            f"  model's own pick: {_pct(marker)}; confusions: {_confusions(marker)};"
+            f" {marker['written_left_empty_by_cellprep']} written boxes reach the model empty.",
         ]
     if "pipeline_boxes_before" in training:
         old = training["pipeline_boxes_before"]

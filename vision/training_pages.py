@@ -1,5 +1,6 @@
 """Box crops cut by the real pipeline from synthetic phone photos, labelled from the page's
-ground truth: the training pages (seeds from PAGE_SEED_BASE, some written small) and the
+ground truth: the training pages (seeds from PAGE_SEED_BASE, some written small, some with a
+marker) and the
 benchmark's held-out photos, cached on disk by the preparation's source.
 """
 
@@ -25,6 +26,7 @@ logger = logging.getLogger(__name__)
 # page per call, as the pipeline batches it), labelled from the page's ground truth.
 PAGE_SEED_BASE = 500_000  # benchmarks and tests use small seeds and 100-20000
 SMALL_SEED_BASE = 600_000  # training pages written small
+MARKER_SEED_BASE = 700_000  # training pages filled with a marker
 HELD_OUT_PAGES = 60
 BOX_LABEL = {"_": BLANK_INDEX, "X": X_INDEX} | {str(d): d for d in range(10)}
 
@@ -38,7 +40,7 @@ def _train_split_glyph(*args: Any, **kwargs: Any) -> Any:
 
 def page_crops(
     page: int, seed: int, *, width_px: int, difficulty: str, source: str, train_split: bool,
-    readable_only: bool = False, small: bool = False,
+    readable_only: bool = False, small: bool = False, marker: bool = False,
 ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
     """One synthetic photo's boxes as the pipeline prepares them: (N, 28, 28) and labels.
 
@@ -50,6 +52,7 @@ def page_crops(
     train split while this page is drawn; the procedural hand is the same either way.
 
     `small`: the officer writes as small as in the 2019 scans (`synthetic.SMALL_WRITING`).
+    `marker`: with a felt-tip marker (`synthetic.MARKER_MM`).
     """
     import cv2
 
@@ -63,6 +66,7 @@ def page_crops(
             page, seed=seed, width_px=width_px, difficulty=difficulty,
             source=source,  # type: ignore[arg-type]
             sizes=synthetic.SMALL_WRITING if small else handwriting.SIZES,
+            pen_mm=synthetic.MARKER_MM if marker else None,
         )
     finally:
         setattr(synthetic, "glyph", original)  # noqa: B010
@@ -88,17 +92,19 @@ def page_crops(
     return prepared, np.asarray(labels, np.int64)
 
 
-# page, seed, width px, difficulty, glyph source, MNIST train split, readable only, small hand
-PageJob = tuple[int, int, int, str, str, bool, bool, bool]
+# page, seed, width px, difficulty, glyph source, MNIST train split, readable only, small hand,
+# marker
+PageJob = tuple[int, int, int, str, str, bool, bool, bool, bool]
 
 
 def _page_job(job: PageJob) -> tuple[Any, Any]:
-    page, seed, width, difficulty, source, train_split, readable_only, small = job
+    page, seed, width, difficulty, source, train_split, readable_only, small, marker = job
     import cv2
 
     cv2.setNumThreads(1)  # one page per worker process
     return page_crops(page, seed, width_px=width, difficulty=difficulty, source=source,
-                      train_split=train_split, readable_only=readable_only, small=small)
+                      train_split=train_split, readable_only=readable_only, small=small,
+                      marker=marker)
 
 
 def cache_path(kind: str, directory: Path | None = None) -> Path:
@@ -132,8 +138,8 @@ def pipeline_set(
     from concurrent.futures import ProcessPoolExecutor
 
     sources = ("auto", "mnist", "procedural")
-    key = np.asarray([[p, s, w, d == "hard", sources.index(src), t, r, small]
-                      for p, s, w, d, src, t, r, small in jobs])
+    key = np.asarray([[p, s, w, d == "hard", sources.index(src), t, r, small, marker]
+                      for p, s, w, d, src, t, r, small, marker in jobs])
     if cache is not None and cache.is_file():
         with np.load(cache) as data:
             if np.array_equal(data["jobs"], key):
@@ -155,24 +161,29 @@ def pipeline_set(
     return x_all, y_all
 
 
-def training_page_jobs(n: int, small: int = 0) -> list[PageJob]:
+def training_page_jobs(n: int, small: int = 0, marker: int = 0) -> list[PageJob]:
     """Training pages: all three pages, normal and hard, 9 and 12 MP, half of the officers
     writing MNIST train digits and half the procedural hand; seeds from PAGE_SEED_BASE.
-    Then `small` more pages (seeds from SMALL_SEED_BASE) made alike but written small."""
-    jobs = []
-    for i in range(n + small):
-        written_small = i >= n
-        seed = (SMALL_SEED_BASE + i - n) if written_small else PAGE_SEED_BASE + i
+    Then `small` more pages (seeds from SMALL_SEED_BASE) made alike but written small, and
+    `marker` more (seeds from MARKER_SEED_BASE) filled with a marker."""
+    jobs: list[PageJob] = []
+    for i in range(n + small + marker):
+        written_small = n <= i < n + small
+        with_marker = i >= n + small
+        seed = (SMALL_SEED_BASE + i - n if written_small
+                else MARKER_SEED_BASE + i - n - small if with_marker else PAGE_SEED_BASE + i)
         jobs.append((1 + i % 3, seed, 4000 if i % 4 < 2 else 3000,
                      "hard" if i % 3 == 2 else "normal",
-                     "mnist" if (i // 3) % 2 == 0 else "procedural", True, False, written_small))
+                     "mnist" if (i // 3) % 2 == 0 else "procedural", True, False, written_small,
+                     with_marker))
     return jobs
 
 
 def held_out_page_jobs(n: int, readable_only: bool = True,
-                       small: bool = False) -> list[PageJob]:
+                       small: bool = False, marker: bool = False) -> list[PageJob]:
     """The benchmark's photos (`bench_vision`: seeds 10000+, MNIST test digits), 12 MP; by
     default not those the quality check refuses (their boxes never reach the model).
-    `small`: the same photos with the officers writing small (the benchmark's second set)."""
-    return [(1 + i % 3, 10_000 + i, 4000, "normal", "auto", False, readable_only, small)
+    `small`, `marker`: the same photos with the officers writing small, or with a marker (the
+    benchmark's other sets)."""
+    return [(1 + i % 3, 10_000 + i, 4000, "normal", "auto", False, readable_only, small, marker)
             for i in range(n)]
