@@ -58,9 +58,24 @@ GRAIN_SIGMA = 0.7
 def darker(crop: Image) -> Image:
     """The crop with every mark TRACE_GAIN times darker against its paper (a box is mostly
     paper, so its 75th percentile is the paper's level even beside a printed frame)."""
-    gray = cellprep.to_gray(crop)
-    paper = float(np.percentile(gray, 75))
-    return np.asarray(np.clip(paper - (paper - gray) * TRACE_GAIN, 0, 255), np.uint8)
+    return darker_all([crop])[0]
+
+
+def darker_all(crops: list[Image]) -> list[Image]:
+    """`darker` of each crop, the crops of one size as a stack: one percentile call for all
+    of them (one per crop took a third of the second look at a page's blank boxes)."""
+    grays = [cellprep.to_gray(crop) for crop in crops]
+    out: list[Image] = list(grays)
+    shapes: dict[tuple[int, ...], list[int]] = {}
+    for i, gray in enumerate(grays):
+        shapes.setdefault(gray.shape, []).append(i)
+    for members in shapes.values():
+        stack = np.stack([grays[i] for i in members])
+        paper = np.percentile(stack, 75, axis=(1, 2))[:, None, None]
+        dark = np.asarray(np.clip(paper - (paper - stack) * TRACE_GAIN, 0, 255), np.uint8)
+        for k, i in enumerate(members):
+            out[i] = dark[k]
+    return out
 
 
 def smooth(crop: Image) -> Image:
@@ -77,7 +92,7 @@ def faint_marks(crops: list[Image],
     blank = [i for i, one in enumerate(prepared) if one.blank]
     if not blank:
         return [], np.zeros((0, cellprep.SIZE, cellprep.SIZE, 1), np.uint8)
-    again = cellprep.prepare_all([darker(smooth(crops[i])) for i in blank],
+    again = cellprep.prepare_all(darker_all([smooth(crops[i]) for i in blank]),
                                  min_extent=TRACE_MIN_EXTENT)
     found = [k for k, one in enumerate(again)
              if not one.blank and one.ink_fraction <= TRACE_MAX_INK]

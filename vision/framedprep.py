@@ -27,7 +27,7 @@ import numpy as np
 
 from vision.blots import blotted
 from vision.cellprep import F32, MIN_AREA, MIN_EXTENT, MIN_INK_FRACTION, U8, Image
-from vision.faint import TRACE_MIN_EXTENT, darker
+from vision.faint import TRACE_MIN_EXTENT, darker_all
 from vision.inkmask import (
     FAINT_SEED,
     LINE_CONTRAST,
@@ -288,7 +288,7 @@ def traces(crops: list[Image], frames: list[Frame],
     """The boxes `prepared` as blank that hold a faint or short mark after all: their
     indices, and each mark as a (K, 28, 28, 1) model input. Such a box is not surely empty."""
     blank = [i for i, one in enumerate(prepared) if one.blank]
-    again = prepare_framed_all([darker(crops[i]) for i in blank], [frames[i] for i in blank],
+    again = prepare_framed_all(darker_all([crops[i] for i in blank]), [frames[i] for i in blank],
                                min_extent=TRACE_MIN_EXTENT) if blank else []
     found = [k for k, one in enumerate(again) if not one.blank]
     return [blank[k] for k in found], model_input([again[k] for k in found])
