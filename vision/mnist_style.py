@@ -61,7 +61,7 @@ def _spans(present: Any) -> tuple[Image, Image]:
     return first, present.shape[1] - np.argmax(present[:, ::-1], axis=1)
 
 
-def _thicken(ink: F32, mask: U8, widths: Image, marker_px: float | None = None) -> F32:
+def _to_mnist_width(ink: F32, mask: U8, widths: Image, marker_px: float | None = None) -> F32:
     """Widen fine pen strokes so they reach MNIST's thickness after scaling to 20 px, and thin
     a marker's (at least `marker_px` wide, and wider than THIN_ABOVE there) to THIN_TO.
 
@@ -125,7 +125,7 @@ def draw(result: list[Prepared], inked: Image, written: Image, fraction: Image, 
     """Fill `result` (in place, at the `inked` tiles' places): blank where nothing is
     written, else the kept ink as a 28x28 model input. `barred`: pixels the soft fringe
     must not take (the printed frame of a framed crop). `marker_px`: strokes this wide are
-    a marker's (`_thicken`); None, the crop's scale unknown: none is."""
+    a marker's (`_to_mnist_width`); None, the crop's scale unknown: none is."""
     for j in np.flatnonzero(~written):
         result[int(inked[j])] = blank_box(float(fraction[j]))
     todo = np.flatnonzero(written)
@@ -141,7 +141,7 @@ def draw(result: list[Prepared], inked: Image, written: Image, fraction: Image, 
     np.divide(ink, seed3 * 1.5, out=ink)
     np.clip(ink, 0.0, 1.0, out=ink)
     np.copyto(ink, 0.0, where=~keep)
-    images = _centre(_thicken(ink, mask, _stroke_widths(mask), marker_px))
+    images = _centre(_to_mnist_width(ink, mask, _stroke_widths(mask), marker_px))
     for k, j in enumerate(todo):
         result[int(inked[j])] = Prepared(images[k], False, float(fraction[j]))
 
