@@ -55,15 +55,11 @@ TRACE_MAX_INK = 0.08
 GRAIN_SIGMA = 0.7
 
 
-def darker(crop: Image) -> Image:
-    """The crop with every mark TRACE_GAIN times darker against its paper (a box is mostly
-    paper, so its 75th percentile is the paper's level even beside a printed frame)."""
-    return darker_all([crop])[0]
-
-
 def darker_all(crops: list[Image]) -> list[Image]:
-    """`darker` of each crop, the crops of one size as a stack: one percentile call for all
-    of them (one per crop took a third of the second look at a page's blank boxes)."""
+    """Each crop with every mark TRACE_GAIN times darker against its paper (a box is mostly
+    paper, so its 75th percentile is the paper's level even beside a printed frame). Crops of
+    one size go as a stack: one percentile call for all of them (one per crop took a third of
+    the second look at a page's blank boxes)."""
     grays = [cellprep.to_gray(crop) for crop in crops]
     out: list[Image] = list(grays)
     shapes: dict[tuple[int, ...], list[int]] = {}

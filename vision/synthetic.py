@@ -157,7 +157,7 @@ def _write_box(image: Image, label: str, box: tuple[float, float, float, float],
         size = float(np.clip(size + rng.uniform(0.0, 0.1), lo - 0.07, hi + 0.13))
     target_h = size * h
     # A marker's line widens the glyph by about its width: drawn that much smaller inside.
-    inset = 0.0 if hand.line_px is None else hand.line_px
+    inset = hand.line_px or 0.0
     if inset:
         target_h = max(8.0, target_h - inset)
     mask = glyph(label, rng, hand.source, writer=hand.writer, height_px=max(8, round(target_h)))

@@ -55,7 +55,7 @@ def test_a_broad_faint_print_behind_an_empty_box_is_not_writing() -> None:
     cv2.putText(mask, "S", (4, 50), cv2.FONT_HERSHEY_SIMPLEX, 1.8, 255, 9, cv2.LINE_AA)
     box = u8(box * (1 - mask / 255.0) + 200.0 * (mask / 255.0))
     assert cellprep.prepare_one(box).blank
-    again = cellprep.prepare_all([faint.darker(box)], min_extent=faint.TRACE_MIN_EXTENT)[0]
+    again = cellprep.prepare_all(faint.darker_all([box]), min_extent=faint.TRACE_MIN_EXTENT)[0]
     assert not again.blank, "precondition: darkened, the print shows"
     assert faint.faint_marks([box], [cellprep.prepare_one(box)])[0] == []
     assert classify_cells([box])[0][0] == ""
