@@ -22,6 +22,8 @@ And the first `TITIK_BENCH_UNEVEN_PHOTOS` (default 150) of a sheet far from flat
 `vision.local_fit` is for.
 And the first `TITIK_BENCH_MARKER_PHOTOS` (default 150) filled with a felt-tip marker
 (`synthetic.MARKER_MM`: a 1.5-3 mm line) instead of a ballpoint, as KPPS often fill the plano.
+And the first `TITIK_BENCH_BIG_PHOTOS` (default 150) written bigger than the boxes
+(`synthetic.BIG_WRITING`: the ink over a line by more than 1 mm in two boxes of three).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ DEFAULT_5MP_PHOTOS = 150
 DEFAULT_OFFICIAL_PHOTOS = 150
 DEFAULT_UNEVEN_PHOTOS = 150
 DEFAULT_MARKER_PHOTOS = 150
+DEFAULT_BIG_PHOTOS = 150
 WIDTH_5MP = 1944  # 1944 x 2592 px: a cheap phone's camera (the benchmark's default is 12 MP)
 DEFAULT_WORKERS = 2
 WIDTH_12MP = 4000  # 4000 x 3000 px
@@ -340,7 +343,13 @@ def run() -> dict[str, Any]:
     out["accuracy"]["photos_env"] = f"TITIK_BENCH_PHOTOS (default {DEFAULT_PHOTOS})"
     out["accuracy"]["seconds"] = round(time.perf_counter() - started, 1)
     from vision.photo_sim import UNEVEN_PAPER, default_height
-    from vision.synthetic import MARKER_MM, OFFICIAL_FORM, SMALL_WRITING, official_form_available
+    from vision.synthetic import (
+        BIG_WRITING,
+        MARKER_MM,
+        OFFICIAL_FORM,
+        SMALL_WRITING,
+        official_form_available,
+    )
 
     small = int(os.environ.get("TITIK_BENCH_SMALL_PHOTOS", DEFAULT_SMALL_PHOTOS))
     out["accuracy_small_writing"] = _accuracy(small, workers, SMALL_WRITING)
@@ -362,5 +371,9 @@ def run() -> dict[str, Any]:
     marker = int(os.environ.get("TITIK_BENCH_MARKER_PHOTOS", DEFAULT_MARKER_PHOTOS))
     out["accuracy_marker"] = _accuracy(marker, workers, pen_mm=MARKER_MM)
     out["accuracy_marker"]["line_mm"] = list(MARKER_MM)
+    # Digits written over the box's lines: what the crop sees of them is cut short.
+    big = int(os.environ.get("TITIK_BENCH_BIG_PHOTOS", DEFAULT_BIG_PHOTOS))
+    out["accuracy_big_writing"] = _accuracy(big, workers, BIG_WRITING)
+    out["accuracy_big_writing"]["glyph_sizes"] = list(BIG_WRITING)
     out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     return out

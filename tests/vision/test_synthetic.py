@@ -14,6 +14,7 @@ from vision import handwriting
 from vision.pen_ink import marker_line, pen_floor
 from vision.render import render_page
 from vision.synthetic import (
+    BIG_WRITING,
     MARKER_MM,
     PEN_MM,
     SMALL_WRITING,
@@ -348,6 +349,44 @@ def test_a_page_filled_with_a_marker_is_the_same_officer_with_a_wider_line() -> 
     assert inked(marker) > 1.5 * inked(ballpoint)
     a = synthetic_photo(1, seed=5, source="procedural")
     b = synthetic_photo(1, seed=5, source="procedural", pen_mm=MARKER_MM)
+    assert a.boxes == b.boxes and a.values == b.values and a.jpeg != b.jpeg
+    assert a.homography_mm is not None and b.homography_mm is not None
+    assert np.allclose(a.homography_mm, b.homography_mm), "the same camera"
+
+
+def _spilling(image: np.ndarray, printed: np.ndarray, page: int, k: float) -> tuple[int, int]:
+    """Written boxes, and those whose ink reaches more than 1 mm over the top or bottom line
+    (within the box's columns, closer than the next row's boxes)."""
+    changed = np.abs(image.astype(int) - printed.astype(int)).max(axis=2) > 40
+    written = spilling = 0
+    for spec in template_for_page(page).fields:
+        for x, y, w, h in spec.boxes_mm:
+            cols = slice(round((x + 2) * k), round((x + w - 2) * k))
+            if not changed[round(y * k) + 2:round((y + h) * k) - 2, cols].any():
+                continue
+            written += 1
+            line = spec.line_mm
+            above = changed[round((y - line - 3) * k):round((y - line - 1) * k), cols]
+            below = changed[round((y + h + line + 1) * k):round((y + h + line + 3) * k), cols]
+            spilling += bool(above.any() or below.any())
+    return written, spilling
+
+
+def test_big_writing_runs_over_the_box_lines_and_stays_the_same_officer() -> None:
+    # Officers whose hand is big for the box write over its lines; the default hand rarely
+    # touches them. The same seed keeps the officer, numbers and camera.
+    dpi = 100.0
+    k = dpi / 25.4
+    printed = cv2.cvtColor(render_page(1, dpi), cv2.COLOR_GRAY2BGR)
+    values = tps_values(5)[1]
+    written, spilling = _spilling(filled_page(1, values, seed=5, dpi=dpi, sizes=BIG_WRITING),
+                                  printed, 1, k)
+    written_normal, spilling_normal = _spilling(filled_page(1, values, seed=5, dpi=dpi),
+                                                printed, 1, k)
+    assert written == written_normal > 20
+    assert spilling > 0.4 * written
+    assert spilling_normal < 0.1 * written_normal
+    a, b = synthetic_photo(1, seed=5), synthetic_photo(1, seed=5, sizes=BIG_WRITING)
     assert a.boxes == b.boxes and a.values == b.values and a.jpeg != b.jpeg
     assert a.homography_mm is not None and b.homography_mm is not None
     assert np.allclose(a.homography_mm, b.homography_mm), "the same camera"
