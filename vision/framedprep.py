@@ -11,6 +11,8 @@ reaches into the interior is kept whole, the parts outside the frame included. M
 never enter the interior (captions, a neighbour's overflow) are dropped. What this cannot
 do: a stroke drawn along the printed line itself goes with the line (a `0` whose side is
 the box's side loses that side); such boxes read wrong or empty, and the rules flag them.
+Writing that runs on past the crop's margin (a digit written much taller than the box) is
+seen only in part: its box is marked `cut`, and `page_boxes` never reads it surely.
 
 From the kept ink on, the recipe is `cellprep`'s: soft ink, stroke thickening, the bounding
 box scaled into 20x20 and centred by mass in 28x28, so the same model reads both.
@@ -19,7 +21,7 @@ box scaled into 20x20 and centred by mass in 28x28, so the same model reads both
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import cv2
@@ -55,6 +57,9 @@ GROW_COVER = 0.9
 # Where nothing is written clear of the line, ink this near it (px) still counts: a stem
 # written against the box's side. Registration rarely puts the line this far in.
 NEAR_LINE_PX = 2
+# The rows beside the line found go with it when this share of them is dark (its blurred
+# edge): most are, 0.7-1; a row dark only where strokes cross the line is far below.
+FRINGE_COVER = 0.5
 # Strokes crossing the frame are rejoined across at most the line's width plus this.
 REJOIN_SLACK_PX = 3
 # Strokes at least this wide (mm, as measured: the photo's blur included) are a felt-tip
@@ -86,8 +91,9 @@ class Frame:
 
 
 def _line_rows(line_mask: U8, lo: int, hi: int, span: tuple[int, int], expected: float,
-               width: int) -> Image:
-    """Per tile, which rows in [lo, hi) are the printed line: (N, hi - lo) bool.
+               width: int) -> tuple[Image, Image]:
+    """Per tile, which rows in [lo, hi) are the printed line: (N, hi - lo) bool; and each
+    row's share of dark pixels along the frame.
 
     The line is the best-covered row nearest where the template puts it, and the near
     complete rows within its printed width of it: a stroke written alongside the line (a `1`
@@ -115,7 +121,7 @@ def _line_rows(line_mask: U8, lo: int, hi: int, span: tuple[int, int], expected:
         going = np.logical_and.accumulate(inside & complete[rows[:, None], at], axis=1)
         tile, step = np.nonzero(going & start[:, None])
         found[tile, at[tile, step]] = True
-    return np.asarray(found)
+    return np.asarray(found), counts
 
 
 def _frame_mask(line_mask: U8, frame: Frame) -> tuple[U8, U8]:
@@ -141,8 +147,8 @@ def _frame_mask(line_mask: U8, frame: Frame) -> tuple[U8, U8]:
     inner[:] = (y0, y1, x0, x1)
     for side, (lo, hi, expected) in sides.items():
         horizontal = side in ("top", "bottom")
-        found = _line_rows(line_mask if horizontal else transposed, lo, hi,
-                           along_x if horizontal else along_y, expected, t)
+        found, cover = _line_rows(line_mask if horizontal else transposed, lo, hi,
+                                  along_x if horizontal else along_y, expected, t)
         if not found.any():
             continue
         idx = np.arange(lo, hi)
@@ -158,6 +164,10 @@ def _frame_mask(line_mask: U8, frame: Frame) -> tuple[U8, U8]:
         grown = found.copy()
         grown[:, 1:] |= found[:, :-1]
         grown[:, :-1] |= found[:, 1:]
+        # ...where it is the line's: a fringe row dark only under a stroke crossing the
+        # line is the stroke, and taking it cut the stroke too far from the box for
+        # `_rejoin` to mend (a tall `6` whose top is then dropped reads `0`).
+        grown &= found | (cover >= FRINGE_COVER)
         if horizontal:
             frame_px[:, lo:hi, along_x[0]:along_x[1]] |= grown[:, :, None]
         else:
@@ -237,11 +247,19 @@ def _prepare_stack(work: F32, frame: Frame, whole: U8 | None = None,
     frame_px, interior = _frame_mask(line_mask, frame)
     mask = _rejoin(mask & (1 - frame_px), mask & frame_px, interior, frame)
     mask, has_stroke = _keep_marks(mask, interior, min_extent)
+    # Writing that reaches the crop's edge goes on beyond it (a digit written taller than
+    # the box): the model sees part of it, a `6` without its stem reads `0`.
+    cut = (mask[:, 0, :].any(axis=1) | mask[:, -1, :].any(axis=1)
+           | mask[:, :, 0].any(axis=1) | mask[:, :, -1].any(axis=1))
     area = np.maximum(interior.sum(axis=(1, 2), dtype=np.int64), 1)
     fraction = (mask & interior).sum(axis=(1, 2), dtype=np.int64) / area
     marker_px = None if frame.px_per_mm is None else MARKER_MIN_MM * frame.px_per_mm
     draw(result, inked, (fraction >= MIN_INK_FRACTION) & has_stroke, fraction,
          mask, contrast, seed, grow, barred=frame_px, marker_px=marker_px)
+    for j in np.flatnonzero(cut):
+        one = result[int(inked[j])]
+        if not one.blank:
+            result[int(inked[j])] = replace(one, cut=True)
     return with_blots(result, blots)
 
 

@@ -37,6 +37,7 @@ class Prepared:
     blank: bool
     ink_fraction: float
     blot: bool = False  # blacked out somewhere (`vision.blots`): never a sure reading
+    cut: bool = False  # its writing runs on past the crop's edge: part of it is not seen
 
 
 def blank_box(fraction: float = 0.0) -> Prepared:

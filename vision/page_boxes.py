@@ -16,6 +16,9 @@ import numpy as np
 Gray = np.ndarray[Any, np.dtype[np.uint8]]
 
 TOP_K = 3
+# A partly seen box's confidence, scaled: at most half sure, as a faint mark's
+# (`faint.DOUBT_SHARE`): one holding sum beside sure boxes may settle it (`vouching`).
+PARTLY_SEEN_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,7 @@ class Boxes:
     batch: np.ndarray[Any, np.dtype[np.uint8]]
     doubted: list[int]
     blotted: list[int] = field(default_factory=list)  # blacked out (`vision.blots`)
+    cut: list[int] = field(default_factory=list)  # writing running past the crop's edge
 
 
 def prepare_boxes(gray: Gray, registration: Any, shifts: dict[str, Any]) -> Boxes:
@@ -48,7 +52,16 @@ def prepare_crops(crops: dict[str, list[Any]]) -> Boxes:
     doubted, marks = framedprep.traces(images, frames, prepared)
     return Boxes(counts={name: len(boxes) for name, boxes in crops.items()},
                  batch=np.concatenate([cellprep.model_input(prepared), marks]),
-                 doubted=doubted, blotted=[i for i, one in enumerate(prepared) if one.blot])
+                 doubted=doubted, blotted=[i for i, one in enumerate(prepared) if one.blot],
+                 cut=[i for i, one in enumerate(prepared) if one.cut])
+
+
+def partly_seen(ranked: list[tuple[str, float]]) -> list[tuple[str, float]]:
+    """A box whose writing runs on past its crop (a digit written taller than the box, more
+    than the crop's margin over its lines): what the model read, at most PARTLY_SEEN_SHARE
+    sure. Writing, surely, but which digit the arithmetic or a person decides: the model
+    read a `6` whose stem was outside as `0` at 0.98, a `7` whose bar was as `1`."""
+    return [(label, PARTLY_SEEN_SHARE * p) for label, p in ranked]
 
 
 def classify(boxes: Boxes) -> dict[str, list[list[tuple[str, float]]]]:
@@ -58,6 +71,7 @@ def classify(boxes: Boxes) -> dict[str, list[list[tuple[str, float]]]]:
     doubted: blank or what the mark reads as, half and half, so neither is sure and the
     arithmetic or a person decides (a lost `1` before `12` reads 12 instead of 112, and the
     sums can hold either way). A box blacked out (`vision.blots`) is doubted the same way.
+    A box whose writing runs past its crop is read only `partly_seen`.
     """
     from vision import digits, faint
 
@@ -73,6 +87,8 @@ def classify(boxes: Boxes) -> dict[str, list[list[tuple[str, float]]]]:
         ranked[i] = faint.doubted(mark, TOP_K)
     for i in boxes.blotted:
         ranked[i] = faint.doubted(ranked[i], TOP_K)
+    for i in boxes.cut:
+        ranked[i] = partly_seen(ranked[i])
     out: dict[str, list[list[tuple[str, float]]]] = {}
     i = 0
     for name, n in boxes.counts.items():

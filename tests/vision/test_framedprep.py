@@ -122,8 +122,31 @@ def test_a_stroke_beside_the_line_is_not_grown_into_it() -> None:
     mask = np.zeros((1, 20, 40), np.uint8)
     mask[0, 8:13, :] = 1
     mask[0, 13, :30] = 1
-    found = framedprep._line_rows(mask, 4, 18, (0, 40), expected=10.0, width=3)[0]
-    assert np.flatnonzero(found).tolist() == [4, 5, 6, 7, 8]  # rows 8..12 of [4, 18)
+    found, _ = framedprep._line_rows(mask, 4, 18, (0, 40), expected=10.0, width=3)
+    assert np.flatnonzero(found[0]).tolist() == [4, 5, 6, 7, 8]  # rows 8..12 of [4, 18)
+
+
+def _top_line_with_a_stroke(fringe_cover: float) -> Image:
+    """A line mask: the top line blurred over five rows (3..7 here, the frame's line at 5..7),
+    its rows beside it dark over `fringe_cover` of the frame, and a tall digit's stem
+    crossing it from above the box (columns 30..34, rows 0..40)."""
+    mask = np.zeros((1, SIZE, SIZE), np.uint8)
+    mask[0, 3:8, :] = 1
+    edge = round(fringe_cover * SIZE)
+    mask[0, 2, :edge] = mask[0, 8, :edge] = 1
+    mask[0, 0:40, 30:35] = 1
+    return mask
+
+
+def test_a_line_s_blurred_edge_goes_with_it_but_not_a_stroke_crossing_it() -> None:
+    # The row beside the line is taken with it where it is the line's blurred edge (dark along
+    # the frame); where it is dark only under a stem crossing the line, it is the stem. Taken,
+    # it cut a tall 6's stem too far from the box to be rejoined, and the 6 read 0.
+    crossing_only = framedprep._frame_mask(_top_line_with_a_stroke(0.0), FRAME)[0][0]
+    assert not crossing_only[2].any() and not crossing_only[8].any()
+    assert (crossing_only[3:8].sum(axis=1) > FRAME.w).all(), "the line itself is taken"
+    blurred_edge = framedprep._frame_mask(_top_line_with_a_stroke(0.8), FRAME)[0][0]
+    assert blurred_edge[2].any() and blurred_edge[8].any()
 
 
 def test_a_stem_near_the_line_is_looked_at_even_with_nothing_else_in_the_box() -> None:
@@ -229,3 +252,13 @@ def test_a_marker_s_wide_line_is_thinned_to_about_mnist_s_width() -> None:
     widths = [stroke_width(one.image) for one in out if not one.blank]
     assert np.median(widths) <= mnist_style.THIN_TO + 0.5  # 4.7 px before the thinning
     assert sum(a == b for a, b in zip(read(*crops), labels, strict=True)) >= 0.9 * len(labels)
+
+
+def test_writing_that_runs_past_the_crop_is_marked_partly_seen() -> None:
+    # A digit written far over the box's top line: the crop holds only its lower part.
+    over = prepared(photographed(ink(framed_box(), "1", at=(0.5, -0.4), height=1.0)))[0]
+    assert not over.blank and over.cut
+    crossing = prepared(photographed(ink(framed_box(), "0", at=(-0.03, 0.15))))[0]
+    inside = prepared(photographed(ink(framed_box(), "4", at=(0.2, 0.15))))[0]
+    assert not crossing.cut and not inside.cut
+    assert not prepared(photographed(framed_box()))[0].cut

@@ -1,0 +1,22 @@
+"""page_boxes: a page's boxes through the model in one call, each read as surely as what the
+preparation saw of it allows."""
+
+from __future__ import annotations
+
+from tests.vision.test_framedprep import FRAME, framed_box, ink, photographed
+from vision import page_boxes
+
+
+def test_a_box_whose_writing_runs_past_its_crop_is_never_read_surely() -> None:
+    over = photographed(ink(framed_box(), "1", at=(0.5, -0.4), height=1.0))
+    inside = photographed(ink(framed_box(), "1", at=(0.4, 0.15)))
+    boxes = page_boxes.prepare_crops({"f": [(over, FRAME), (inside, FRAME)]})
+    assert boxes.cut == [0]
+    (cut, whole), = page_boxes.classify(boxes).values()
+    assert cut[0][0] != "" and cut[0][1] <= page_boxes.PARTLY_SEEN_SHARE
+    assert whole[0] == ("1", whole[0][1]) and whole[0][1] > 0.9
+
+
+def test_partly_seen_keeps_the_reading_at_most_half_sure() -> None:
+    ranked = [("6", 0.98), ("0", 0.015), ("5", 0.005)]
+    assert page_boxes.partly_seen(ranked) == [(label, 0.5 * p) for label, p in ranked]
