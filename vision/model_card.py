@@ -26,6 +26,7 @@ from vision.training_boxes import (
     x_glyph,
 )
 from vision.training_pages import (
+    BIG_SEED_BASE,
     HELD_OUT_PAGES,
     MARKER_SEED_BASE,
     SMALL_SEED_BASE,
@@ -75,13 +76,15 @@ def lost_by_cellprep(x: np.ndarray[Any, Any], y: np.ndarray[Any, Any]) -> Any:
 
 def pipeline_accuracy(model: str | Path | None = None, pages: int = HELD_OUT_PAGES,
                       readable_only: bool = True, small: bool = False,
-                      marker: bool = False) -> dict[str, Any]:
+                      marker: bool = False, big: bool = False) -> dict[str, Any]:
     """The model's own pick on every box of the benchmark's photos, cut by the pipeline, and
     how many written boxes the preparation already left empty (no model can read those).
-    `small`, `marker`: the same photos written small, or with a marker."""
+    `small`, `marker`, `big`: the same photos written small, with a marker, or bigger than
+    the boxes."""
     kind = (f"heldout{pages}" + ("-readable" if readable_only else "")
-            + ("-small" if small else "") + ("-marker" if marker else ""))
-    xs, ys = pipeline_set(held_out_page_jobs(pages, readable_only, small, marker),
+            + ("-small" if small else "") + ("-marker" if marker else "")
+            + ("-big" if big else ""))
+    xs, ys = pipeline_set(held_out_page_jobs(pages, readable_only, small, marker, big),
                           cache_path(kind))
     probs = digits.load_model(digits.model_path(model)).probabilities(xs)
     result = digits.evaluate([LABELS[i] for i in probs.argmax(1)],
@@ -109,6 +112,7 @@ def measure(shared: Path | None, model: str | Path | None = None) -> dict[str, A
     result["pipeline_boxes_all_photos"] = pipeline_accuracy(path, readable_only=False)
     result["pipeline_boxes_small_writing"] = pipeline_accuracy(path, small=True)
     result["pipeline_boxes_marker"] = pipeline_accuracy(path, marker=True)
+    result["pipeline_boxes_big_writing"] = pipeline_accuracy(path, big=True)
     held_out = (("synthetic_font_boxes", 99, False), ("synthetic_hand_boxes", 98, True))
     for name, seed, hand in held_out:
         xs, ys = held_out_set(600, np.random.default_rng(seed), hand)
@@ -180,7 +184,7 @@ def _pct(evaluation: dict[str, Any]) -> str:
 
 def write_card(out: Path, measured: dict[str, Any], training: dict[str, Any]) -> None:
     """MODEL_CARD.md from the numbers just measured (nothing in it is typed by hand)."""
-    from vision.synthetic import MARKER_MM, SMALL_WRITING
+    from vision.synthetic import BIG_WRITING, MARKER_MM, SMALL_WRITING
 
     small_lo, small_hi = SMALL_WRITING
     lines = [
@@ -223,7 +227,12 @@ def write_card(out: Path, measured: dict[str, Any], training: dict[str, Any]) ->
             + (f"; and {training['pipeline_marker_pages']} more photos (seeds"
                f" {MARKER_SEED_BASE} and up) filled with a felt-tip marker, its line"
                f" {MARKER_MM[0]}-{MARKER_MM[1]} mm wide (`synthetic.MARKER_MM`)"
-               if training.get("pipeline_marker_pages") else "") + "; shown",
+               if training.get("pipeline_marker_pages") else "")
+            + (f"; and {training['pipeline_big_pages']} more photos (seeds {BIG_SEED_BASE}"
+               f" and up) with the officers writing bigger than the boxes, glyphs"
+               f" {BIG_WRITING[0]}-{BIG_WRITING[1]} times the box high"
+               " (`synthetic.BIG_WRITING`)"
+               if training.get("pipeline_big_pages") else "") + "; shown",
             f"  {training['pipeline_repeat']} times per epoch.",
             "- Classes balanced by loss weights (MNIST brings no X or blank).",
         ]
@@ -273,6 +282,13 @@ def write_card(out: Path, measured: dict[str, Any], training: dict[str, Any]) ->
             "- The same photos filled with a felt-tip marker (`synthetic.MARKER_MM`), the",
             f"  model's own pick: {_pct(marker)}; confusions: {_confusions(marker)};"
             f" {marker['written_left_empty_by_cellprep']} written boxes reach the model empty.",
+        ]
+    if "pipeline_boxes_big_writing" in measured:
+        big = measured["pipeline_boxes_big_writing"]
+        lines += [
+            "- The same photos written bigger than the boxes (`synthetic.BIG_WRITING`), the",
+            f"  model's own pick: {_pct(big)}; confusions: {_confusions(big)};"
+            f" {big['written_left_empty_by_cellprep']} written boxes reach the model empty.",
         ]
     if "pipeline_boxes_before" in training:
         old = training["pipeline_boxes_before"]

@@ -58,7 +58,7 @@ def test_training_pages_written_small_come_after_the_others_with_their_own_seeds
     assert all(job[7] for job in small)
 
 
-def test_training_pages_with_a_marker_come_last_with_their_own_seeds() -> None:
+def test_training_pages_with_a_marker_come_after_those_written_small() -> None:
     from vision import training_pages
 
     jobs = training_pages.training_page_jobs(6, small=3, marker=3)
@@ -70,6 +70,20 @@ def test_training_pages_with_a_marker_come_last_with_their_own_seeds() -> None:
     marker = training_pages.held_out_page_jobs(5, marker=True)
     assert [job[:8] for job in marker] == [job[:8] for job in training_pages.held_out_page_jobs(5)]
     assert all(job[8] for job in marker)
+
+
+def test_training_pages_written_big_come_last_with_their_own_seeds() -> None:
+    from vision import training_pages
+
+    jobs = training_pages.training_page_jobs(6, small=3, marker=3, big=3)
+    assert [job[9] for job in jobs] == [False] * 12 + [True] * 3
+    assert not any(job[7] or job[8] for job in jobs[12:]), "written big, not small nor marker"
+    assert [job[1] for job in jobs[12:]] == [training_pages.BIG_SEED_BASE + i for i in range(3)]
+    assert {job[0] for job in jobs[12:]} == {1, 2, 3}
+    assert training_pages.BIG_SEED_BASE > training_pages.MARKER_SEED_BASE + 1000
+    big = training_pages.held_out_page_jobs(5, big=True)
+    assert [job[:9] for job in big] == [job[:9] for job in training_pages.held_out_page_jobs(5)]
+    assert all(job[9] for job in big)
 
 
 def test_a_training_page_written_small_holds_the_same_values_in_other_marks() -> None:
