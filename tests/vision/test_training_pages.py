@@ -58,32 +58,27 @@ def test_training_pages_written_small_come_after_the_others_with_their_own_seeds
     assert all(job[7] for job in small)
 
 
-def test_training_pages_with_a_marker_come_after_those_written_small() -> None:
-    from vision import training_pages
-
-    jobs = training_pages.training_page_jobs(6, small=3, marker=3)
-    assert [job[8] for job in jobs] == [False] * 9 + [True] * 3
-    assert not any(job[7] for job in jobs[9:]), "written with a marker, not small"
-    assert [job[1] for job in jobs[9:]] == [training_pages.MARKER_SEED_BASE + i for i in range(3)]
-    assert {job[0] for job in jobs[9:]} == {1, 2, 3}
-    assert training_pages.MARKER_SEED_BASE > training_pages.SMALL_SEED_BASE + 1000
-    marker = training_pages.held_out_page_jobs(5, marker=True)
-    assert [job[:8] for job in marker] == [job[:8] for job in training_pages.held_out_page_jobs(5)]
-    assert all(job[8] for job in marker)
-
-
-def test_training_pages_written_big_come_last_with_their_own_seeds() -> None:
+@pytest.mark.parametrize(("kind", "flag", "base", "after"), [
+    ("marker", 8, "MARKER_SEED_BASE", "SMALL_SEED_BASE"),  # with a marker, after the small
+    ("big", 9, "BIG_SEED_BASE", "MARKER_SEED_BASE"),  # written big, last
+])
+def test_each_kind_of_training_page_comes_in_its_turn_with_its_own_seeds(
+        kind: str, flag: int, base: str, after: str) -> None:
     from vision import training_pages
 
     jobs = training_pages.training_page_jobs(6, small=3, marker=3, big=3)
-    assert [job[9] for job in jobs] == [False] * 12 + [True] * 3
-    assert not any(job[7] or job[8] for job in jobs[12:]), "written big, not small nor marker"
-    assert [job[1] for job in jobs[12:]] == [training_pages.BIG_SEED_BASE + i for i in range(3)]
-    assert {job[0] for job in jobs[12:]} == {1, 2, 3}
-    assert training_pages.BIG_SEED_BASE > training_pages.MARKER_SEED_BASE + 1000
-    big = training_pages.held_out_page_jobs(5, big=True)
-    assert [job[:9] for job in big] == [job[:9] for job in training_pages.held_out_page_jobs(5)]
-    assert all(job[9] for job in big)
+    first = 6 + 3 * (flag - 7)  # 6 default pages, then 3 of each kind in turn (flags 7, 8, 9)
+    mine = jobs[first:first + 3]
+    assert [job[flag] for job in jobs] == [False] * first + [True] * 3 + [False] * (12 - first)
+    assert all(sum(job[7:]) == 1 for job in jobs[6:]), "one kind per page"
+    assert [job[1] for job in mine] == [getattr(training_pages, base) + i for i in range(3)]
+    assert {job[0] for job in mine} == {1, 2, 3}
+    assert getattr(training_pages, base) > getattr(training_pages, after) + 1000
+    # The benchmark's set of that kind: the same photos as the first.
+    held = training_pages.held_out_page_jobs(5, **{kind: True})
+    plain = training_pages.held_out_page_jobs(5)
+    assert [job[:7] for job in held] == [job[:7] for job in plain]
+    assert all(job[flag] and sum(job[7:]) == 1 for job in held)
 
 
 def test_a_training_page_written_small_holds_the_same_values_in_other_marks() -> None:
