@@ -31,6 +31,8 @@ REASON_EMPTY = "kotak kosong"
 REASON_BLANK_AFTER_DIGIT = "kotak kosong di antara angka"
 REASON_BLANK_AFTER_FILLER = "kotak kosong setelah tanda X/0 (tulisan samar?)"
 REASON_LOW_CONFIDENCE = "tulisan kurang jelas"
+# Low confidence because a box's writing runs on past the box (`page_boxes.partly_seen`).
+REASON_PAST_THE_BOX = "tulisan melewati kotak"
 
 # A box's candidate labels from the classifier, most likely first: [("3", 0.91), ("8", 0.06)].
 BoxCandidates = Sequence[tuple[str, float]]

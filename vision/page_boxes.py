@@ -8,10 +8,13 @@ which `vision.rules` turns into values.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
+
+from vision.fields import REASON_LOW_CONFIDENCE, REASON_PAST_THE_BOX
+from vision.reading import FieldReading
 
 Gray = np.ndarray[Any, np.dtype[np.uint8]]
 
@@ -54,6 +57,22 @@ def prepare_crops(crops: dict[str, list[Any]]) -> Boxes:
                  batch=np.concatenate([cellprep.model_input(prepared), marks]),
                  doubted=doubted, blotted=[i for i, one in enumerate(prepared) if one.blot],
                  cut=[i for i, one in enumerate(prepared) if one.cut])
+
+
+def past_the_box(fields: dict[str, FieldReading], boxes: Boxes) -> dict[str, FieldReading]:
+    """`fields` with the reason of each one flagged as unclear said more exactly where one
+    of its boxes is written past its crop: the person looking knows to read the digit
+    over the box's lines in the photo."""
+    cut = set(boxes.cut)
+    out = dict(fields)
+    start = 0
+    for name, n in boxes.counts.items():
+        f = out.get(name)
+        if (f is not None and f.flagged and f.reason == REASON_LOW_CONFIDENCE
+                and cut.intersection(range(start, start + n))):
+            out[name] = replace(f, reason=REASON_PAST_THE_BOX)
+        start += n
+    return out
 
 
 def partly_seen(ranked: list[tuple[str, float]]) -> list[tuple[str, float]]:

@@ -174,7 +174,7 @@ def _read(data: bytes, dpt: int | None, beside: ThreadPoolExecutor) -> Reading:
     # thread reads itself, from the last field back (page 2 has few boxes).
     bubbles = {name: (beside.submit(timer.run, "omr", work), work)
                for name, work in omr.bubble_work(gray, registration, shifts).items()}
-    candidates = None
+    candidates = boxes = None
     if _pinned(registration):
         # Read while the quality is judged: a refused photo (a few in a hundred) wastes it.
         # (The check beside the model's call instead of the preparation measured no faster:
@@ -213,6 +213,8 @@ def _read(data: bytes, dpt: int | None, beside: ThreadPoolExecutor) -> Reading:
     if columns:
         with timer.stage("fuse"):
             omr.fuse_bubbles(reading, columns, candidates)
+    if boxes is not None:
+        reading.fields = page_boxes.past_the_box(reading.fields, boxes)
     _set_status(reading)
     return _finish(reading, timer, started)
 

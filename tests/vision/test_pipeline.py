@@ -105,6 +105,27 @@ def test_pages_filled_with_a_marker_read_back_their_truth_or_flag_it() -> None:
     assert right >= 0.95 * boxes
 
 
+def test_pages_written_over_the_box_lines_read_back_or_say_where() -> None:
+    """Officers whose hand is big for the box write over its lines: each field is read right
+    or flagged, and one unclear because a box's writing runs past it says so."""
+    _needs("vision.synthetic", *STAGES)
+    from vision.fields import REASON_PAST_THE_BOX
+    from vision.synthetic import BIG_WRITING, synthetic_photo
+
+    said = 0
+    for page in (1, 3):
+        photo = synthetic_photo(page, seed=10_000 + page - 1, sizes=BIG_WRITING,
+                                source="procedural")
+        reading = read_form(photo.jpeg)
+        assert reading.status == "needs_review"
+        for name, truth in photo.values.items():
+            field = reading.fields[name]
+            assert field.value == truth or field.flagged, (name, truth, field)
+            said += field.reason == REASON_PAST_THE_BOX
+        assert any(REASON_PAST_THE_BOX in reason for reason in reading.reasons)
+    assert said >= 2
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [41, 42, 43])
 def test_a_3_mp_photo_at_under_2_px_per_mm_is_read(seed: int) -> None:
