@@ -75,17 +75,13 @@ def lost_by_cellprep(x: np.ndarray[Any, Any], y: np.ndarray[Any, Any]) -> Any:
 
 
 def pipeline_accuracy(model: str | Path | None = None, pages: int = HELD_OUT_PAGES,
-                      readable_only: bool = True, small: bool = False,
-                      marker: bool = False, big: bool = False) -> dict[str, Any]:
+                      readable_only: bool = True, kind: str = "default") -> dict[str, Any]:
     """The model's own pick on every box of the benchmark's photos, cut by the pipeline, and
     how many written boxes the preparation already left empty (no model can read those).
-    `small`, `marker`, `big`: the same photos written small, with a marker, or bigger than
-    the boxes."""
-    kind = (f"heldout{pages}" + ("-readable" if readable_only else "")
-            + ("-small" if small else "") + ("-marker" if marker else "")
-            + ("-big" if big else ""))
-    xs, ys = pipeline_set(held_out_page_jobs(pages, readable_only, small, marker, big),
-                          cache_path(kind))
+    `kind`: the same photos filled another way (`training_pages.KINDS`)."""
+    name = (f"heldout{pages}" + ("-readable" if readable_only else "")
+            + ("" if kind == "default" else f"-{kind}"))
+    xs, ys = pipeline_set(held_out_page_jobs(pages, readable_only, kind), cache_path(name))
     probs = digits.load_model(digits.model_path(model)).probabilities(xs)
     result = digits.evaluate([LABELS[i] for i in probs.argmax(1)],
                              [LABELS[i] for i in ys]).to_dict()
@@ -110,9 +106,9 @@ def measure(shared: Path | None, model: str | Path | None = None) -> dict[str, A
     # Refused photos too (boxes of a cut-off page may lie outside the photo): the figure
     # comparable with earlier reports.
     result["pipeline_boxes_all_photos"] = pipeline_accuracy(path, readable_only=False)
-    result["pipeline_boxes_small_writing"] = pipeline_accuracy(path, small=True)
-    result["pipeline_boxes_marker"] = pipeline_accuracy(path, marker=True)
-    result["pipeline_boxes_big_writing"] = pipeline_accuracy(path, big=True)
+    result["pipeline_boxes_small_writing"] = pipeline_accuracy(path, kind="small")
+    result["pipeline_boxes_marker"] = pipeline_accuracy(path, kind="marker")
+    result["pipeline_boxes_big_writing"] = pipeline_accuracy(path, kind="big")
     held_out = (("synthetic_font_boxes", 99, False), ("synthetic_hand_boxes", 98, True))
     for name, seed, hand in held_out:
         xs, ys = held_out_set(600, np.random.default_rng(seed), hand)

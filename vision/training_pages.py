@@ -28,6 +28,12 @@ PAGE_SEED_BASE = 500_000  # benchmarks and tests use small seeds and 100-20000
 SMALL_SEED_BASE = 600_000  # training pages written small
 MARKER_SEED_BASE = 700_000  # training pages filled with a marker
 BIG_SEED_BASE = 800_000  # training pages written bigger than the boxes
+# How a page is filled: the default hand, written small (`synthetic.SMALL_WRITING`, as in the
+# 2019 scans), with a felt-tip marker (`synthetic.MARKER_MM`) or bigger than the boxes
+# (`synthetic.BIG_WRITING`); the training pages of each kind after the default's, from its seed.
+KINDS = ("default", "small", "marker", "big")
+SEED_BASES = {"default": PAGE_SEED_BASE, "small": SMALL_SEED_BASE, "marker": MARKER_SEED_BASE,
+              "big": BIG_SEED_BASE}
 HELD_OUT_PAGES = 60
 BOX_LABEL = {"_": BLANK_INDEX, "X": X_INDEX} | {str(d): d for d in range(10)}
 
@@ -41,7 +47,7 @@ def _train_split_glyph(*args: Any, **kwargs: Any) -> Any:
 
 def page_crops(
     page: int, seed: int, *, width_px: int, difficulty: str, source: str, train_split: bool,
-    readable_only: bool = False, small: bool = False, marker: bool = False, big: bool = False,
+    readable_only: bool = False, kind: str = "default",
 ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
     """One synthetic photo's boxes as the pipeline prepares them: (N, 28, 28) and labels.
 
@@ -52,9 +58,7 @@ def page_crops(
     MNIST test digits (held out for the benchmarks), so its glyph source is pointed at the
     train split while this page is drawn; the procedural hand is the same either way.
 
-    `small`: the officer writes as small as in the 2019 scans (`synthetic.SMALL_WRITING`).
-    `marker`: with a felt-tip marker (`synthetic.MARKER_MM`). `big`: over the boxes' lines
-    (`synthetic.BIG_WRITING`).
+    `kind`: how the page is filled (`KINDS`).
     """
     import cv2
 
@@ -67,9 +71,9 @@ def page_crops(
         photo = synthetic.synthetic_photo(
             page, seed=seed, width_px=width_px, difficulty=difficulty,
             source=source,  # type: ignore[arg-type]
-            sizes=(synthetic.SMALL_WRITING if small
-                   else synthetic.BIG_WRITING if big else handwriting.SIZES),
-            pen_mm=synthetic.MARKER_MM if marker else None,
+            sizes={"small": synthetic.SMALL_WRITING,
+                   "big": synthetic.BIG_WRITING}.get(kind, handwriting.SIZES),
+            pen_mm=synthetic.MARKER_MM if kind == "marker" else None,
         )
     finally:
         setattr(synthetic, "glyph", original)  # noqa: B010
@@ -95,19 +99,17 @@ def page_crops(
     return prepared, np.asarray(labels, np.int64)
 
 
-# page, seed, width px, difficulty, glyph source, MNIST train split, readable only, small hand,
-# marker, big hand
-PageJob = tuple[int, int, int, str, str, bool, bool, bool, bool, bool]
+# page, seed, width px, difficulty, glyph source, MNIST train split, readable only, kind
+PageJob = tuple[int, int, int, str, str, bool, bool, str]
 
 
 def _page_job(job: PageJob) -> tuple[Any, Any]:
-    page, seed, width, difficulty, source, train_split, readable_only, small, marker, big = job
+    page, seed, width, difficulty, source, train_split, readable_only, kind = job
     import cv2
 
     cv2.setNumThreads(1)  # one page per worker process
     return page_crops(page, seed, width_px=width, difficulty=difficulty, source=source,
-                      train_split=train_split, readable_only=readable_only, small=small,
-                      marker=marker, big=big)
+                      train_split=train_split, readable_only=readable_only, kind=kind)
 
 
 def cache_path(kind: str, directory: Path | None = None) -> Path:
@@ -141,8 +143,8 @@ def pipeline_set(
     from concurrent.futures import ProcessPoolExecutor
 
     sources = ("auto", "mnist", "procedural")
-    key = np.asarray([[p, s, w, d == "hard", sources.index(src), t, r, small, marker, big]
-                      for p, s, w, d, src, t, r, small, marker, big in jobs])
+    key = np.asarray([[p, s, w, d == "hard", sources.index(src), t, r, KINDS.index(kind)]
+                      for p, s, w, d, src, t, r, kind in jobs])
     if cache is not None and cache.is_file():
         with np.load(cache) as data:
             if np.array_equal(data["jobs"], key):
@@ -167,31 +169,19 @@ def pipeline_set(
 def training_page_jobs(n: int, small: int = 0, marker: int = 0, big: int = 0) -> list[PageJob]:
     """Training pages: all three pages, normal and hard, 9 and 12 MP, half of the officers
     writing MNIST train digits and half the procedural hand; seeds from PAGE_SEED_BASE.
-    Then `small` more pages (seeds from SMALL_SEED_BASE) made alike but written small, and
-    `marker` more (seeds from MARKER_SEED_BASE) filled with a marker, and `big` more (seeds
-    from BIG_SEED_BASE) written bigger than the boxes."""
-    jobs: list[PageJob] = []
-    for i in range(n + small + marker + big):
-        written_small = n <= i < n + small
-        with_marker = n + small <= i < n + small + marker
-        written_big = i >= n + small + marker
-        seed = (SMALL_SEED_BASE + i - n if written_small
-                else MARKER_SEED_BASE + i - n - small if with_marker
-                else BIG_SEED_BASE + i - n - small - marker if written_big
-                else PAGE_SEED_BASE + i)
-        jobs.append((1 + i % 3, seed, 4000 if i % 4 < 2 else 3000,
-                     "hard" if i % 3 == 2 else "normal",
-                     "mnist" if (i // 3) % 2 == 0 else "procedural", True, False, written_small,
-                     with_marker, written_big))
-    return jobs
+    Then `small` more pages made alike but written small, `marker` more filled with a marker
+    and `big` more written bigger than the boxes, each kind from its own seed base."""
+    counts = {"default": n, "small": small, "marker": marker, "big": big}
+    kinds = [(kind, SEED_BASES[kind] + j) for kind in KINDS for j in range(counts[kind])]
+    return [(1 + i % 3, seed, 4000 if i % 4 < 2 else 3000, "hard" if i % 3 == 2 else "normal",
+             "mnist" if (i // 3) % 2 == 0 else "procedural", True, False, kind)
+            for i, (kind, seed) in enumerate(kinds)]
 
 
 def held_out_page_jobs(n: int, readable_only: bool = True,
-                       small: bool = False, marker: bool = False,
-                       big: bool = False) -> list[PageJob]:
+                       kind: str = "default") -> list[PageJob]:
     """The benchmark's photos (`bench_vision`: seeds 10000+, MNIST test digits), 12 MP; by
     default not those the quality check refuses (their boxes never reach the model).
-    `small`, `marker`, `big`: the same photos with the officers writing small, with a
-    marker, or bigger than the boxes (the benchmark's other sets)."""
-    return [(1 + i % 3, 10_000 + i, 4000, "normal", "auto", False, readable_only, small, marker,
-             big) for i in range(n)]
+    `kind`: the same photos filled another way (the benchmark's other sets)."""
+    return [(1 + i % 3, 10_000 + i, 4000, "normal", "auto", False, readable_only, kind)
+            for i in range(n)]

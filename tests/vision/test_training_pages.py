@@ -43,52 +43,40 @@ def test_training_pages_never_reuse_the_benchmark_photos() -> None:
     assert {job[0] for job in training_pages.training_page_jobs(6)} == {1, 2, 3}
 
 
-def test_training_pages_written_small_come_after_the_others_with_their_own_seeds() -> None:
-    from vision import training_pages
-
-    jobs = training_pages.training_page_jobs(6, small=3)
-    assert [job[7] for job in jobs] == [False] * 6 + [True] * 3
-    assert [job[1] for job in jobs[6:]] == [training_pages.SMALL_SEED_BASE + i for i in range(3)]
-    assert {job[0] for job in jobs[6:]} == {1, 2, 3}
-    assert training_pages.SMALL_SEED_BASE > max(job[1] for job in training_pages.training_page_jobs(
-        training_pages.SMALL_SEED_BASE - training_pages.PAGE_SEED_BASE))
-    # The benchmark's second set: the same photos as the first, written small.
-    small = training_pages.held_out_page_jobs(5, small=True)
-    assert [job[:7] for job in small] == [job[:7] for job in training_pages.held_out_page_jobs(5)]
-    assert all(job[7] for job in small)
-
-
-@pytest.mark.parametrize(("kind", "flag", "base", "after"), [
-    ("marker", 8, "MARKER_SEED_BASE", "SMALL_SEED_BASE"),  # with a marker, after the small
-    ("big", 9, "BIG_SEED_BASE", "MARKER_SEED_BASE"),  # written big, last
+@pytest.mark.parametrize(("kind", "position", "base", "after"), [
+    ("small", 1, "SMALL_SEED_BASE", "PAGE_SEED_BASE"),  # written small, after the default
+    ("marker", 2, "MARKER_SEED_BASE", "SMALL_SEED_BASE"),  # with a marker, after the small
+    ("big", 3, "BIG_SEED_BASE", "MARKER_SEED_BASE"),  # written big, last
 ])
 def test_each_kind_of_training_page_comes_in_its_turn_with_its_own_seeds(
-        kind: str, flag: int, base: str, after: str) -> None:
+        kind: str, position: int, base: str, after: str) -> None:
     from vision import training_pages
 
     jobs = training_pages.training_page_jobs(6, small=3, marker=3, big=3)
-    first = 6 + 3 * (flag - 7)  # 6 default pages, then 3 of each kind in turn (flags 7, 8, 9)
+    assert [job[7] for job in jobs] == ["default"] * 6 + [
+        k for k in ("small", "marker", "big") for _ in range(3)]
+    first = 3 + 3 * position  # 6 default pages, then 3 of each kind in turn
     mine = jobs[first:first + 3]
-    assert [job[flag] for job in jobs] == [False] * first + [True] * 3 + [False] * (12 - first)
-    assert all(sum(job[7:]) == 1 for job in jobs[6:]), "one kind per page"
+    assert all(job[7] == kind for job in mine)
     assert [job[1] for job in mine] == [getattr(training_pages, base) + i for i in range(3)]
     assert {job[0] for job in mine} == {1, 2, 3}
-    assert getattr(training_pages, base) > getattr(training_pages, after) + 1000
-    # The benchmark's set of that kind: the same photos as the first.
-    held = training_pages.held_out_page_jobs(5, **{kind: True})
+    # Seeds of one kind never reach the next kind's, however many pages are made.
+    assert getattr(training_pages, base) >= getattr(training_pages, after) + 1000
+    # The benchmark's set of that kind: the same photos as the first, filled that way.
+    held = training_pages.held_out_page_jobs(5, kind=kind)
     plain = training_pages.held_out_page_jobs(5)
     assert [job[:7] for job in held] == [job[:7] for job in plain]
-    assert all(job[flag] and sum(job[7:]) == 1 for job in held)
+    assert all(job[7] == kind for job in held) and all(job[7] == "default" for job in plain)
 
 
 def test_a_training_page_written_small_holds_the_same_values_in_other_marks() -> None:
     from vision import training_pages
 
-    def crops(small: bool) -> tuple[np.ndarray, np.ndarray]:
+    def crops(kind: str) -> tuple[np.ndarray, np.ndarray]:
         return training_pages.page_crops(3, 600_001, width_px=3000, difficulty="normal",
-                                source="procedural", train_split=False, small=small)
+                                         source="procedural", train_split=False, kind=kind)
 
-    (usual, labels), (small, small_labels) = crops(False), crops(True)
+    (usual, labels), (small, small_labels) = crops("default"), crops("small")
     assert labels.tolist() == small_labels.tolist()  # same officer, same values
     assert usual.shape == small.shape and not np.array_equal(usual, small)
 
