@@ -36,6 +36,15 @@ class Boxes:
     blotted: list[int] = field(default_factory=list)  # blacked out (`vision.blots`)
     cut: list[int] = field(default_factory=list)  # writing running past the crop's edge
 
+    def spans(self) -> dict[str, range]:
+        """Each field's boxes' places in the page's order."""
+        out: dict[str, range] = {}
+        start = 0
+        for name, n in self.counts.items():
+            out[name] = range(start, start + n)
+            start += n
+        return out
+
 
 def prepare_boxes(gray: Gray, registration: Any, shifts: dict[str, Any]) -> Boxes:
     """Cut every box with its frame from the photo (each field where `local_fit` found it)
@@ -65,13 +74,11 @@ def past_the_box(fields: dict[str, FieldReading], boxes: Boxes) -> dict[str, Fie
     over the box's lines in the photo."""
     cut = set(boxes.cut)
     out = dict(fields)
-    start = 0
-    for name, n in boxes.counts.items():
+    for name, places in boxes.spans().items():
         f = out.get(name)
         if (f is not None and f.flagged and f.reason == REASON_LOW_CONFIDENCE
-                and cut.intersection(range(start, start + n))):
+                and cut.intersection(places)):
             out[name] = replace(f, reason=REASON_PAST_THE_BOX)
-        start += n
     return out
 
 
@@ -108,9 +115,4 @@ def classify(boxes: Boxes) -> dict[str, list[list[tuple[str, float]]]]:
         ranked[i] = faint.doubted(ranked[i], TOP_K)
     for i in boxes.cut:
         ranked[i] = partly_seen(ranked[i])
-    out: dict[str, list[list[tuple[str, float]]]] = {}
-    i = 0
-    for name, n in boxes.counts.items():
-        out[name] = ranked[i : i + n]
-        i += n
-    return out
+    return {name: ranked[places.start:places.stop] for name, places in boxes.spans().items()}

@@ -39,27 +39,29 @@ def _line_width(mask: np.ndarray[Any, Any]) -> float:
     return float(mask.sum(dtype=np.int64)) / 255.0 / max(outline / 2.0, 1.0)
 
 
-def marker_line(mask: np.ndarray[Any, Any], line_px: float) -> np.ndarray[Any, Any]:
-    """Redraw a glyph with a felt-tip marker's line `line_px` wide: its strokes widened to
-    that, the mask grown by the same so no stroke is cut at its edge."""
+def _widened(mask: np.ndarray[Any, Any], line_px: float, *,
+             grow_mask: bool) -> np.ndarray[Any, Any]:
+    """The glyph's strokes widened to `line_px` (unchanged when already that wide);
+    `grow_mask`: the mask grown by the same first, so no stroke is cut at its edge."""
     if not (mask > 127).any():
         return mask
     grow = round(line_px - _line_width(mask))
     if grow < 1:
         return mask
-    pad = grow // 2 + 1
-    padded = cv2.copyMakeBorder(mask, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
+    if grow_mask:
+        pad = grow // 2 + 1
+        mask = cv2.copyMakeBorder(mask, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
     disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow + 1, grow + 1))
-    return np.asarray(cv2.dilate(padded, disk), np.uint8)
+    return np.asarray(cv2.dilate(mask, disk), np.uint8)
+
+
+def marker_line(mask: np.ndarray[Any, Any], line_px: float) -> np.ndarray[Any, Any]:
+    """Redraw a glyph with a felt-tip marker's line `line_px` wide: its strokes widened to
+    that, the mask grown by the same so no stroke is cut at its edge."""
+    return _widened(mask, line_px, grow_mask=True)
 
 
 def pen_floor(mask: np.ndarray[Any, Any], pen_px: float) -> np.ndarray[Any, Any]:
     """Widen a glyph's strokes to at least a pen's line: a glyph scaled down with its
     strokes would otherwise write a small digit with a hair-thin, faint line."""
-    if not (mask > 127).any():
-        return mask
-    grow = round(pen_px - _line_width(mask))
-    if grow < 1:
-        return mask
-    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow + 1, grow + 1))
-    return np.asarray(cv2.dilate(mask, disk), np.uint8)
+    return _widened(mask, pen_px, grow_mask=False)
