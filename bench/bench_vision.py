@@ -3,7 +3,8 @@
 Speed is the total read against OpenCV decoding the same file, twice: grayscale (what the
 pipeline itself decodes, the stricter reference) and OpenCV's default colour decode; for the
 benchmark's page 1 photo, then per page over three photos each, and for the same frame saved at
-JPEG qualities 75 to 95 (the read's work is the page's, the decode's grows with the file).
+JPEG qualities 75 to 95 (the read's work is the page's, the decode's grows with the file);
+and for a page that needs review, which first reads its doubtful boxes again closer.
 
 Accuracy runs over synthetic photos (`TITIK_BENCH_PHOTOS`, default 500, read by
 `TITIK_BENCH_WORKERS` processes, default 2) cycling the three pages: box accuracy (the
@@ -135,6 +136,7 @@ def _speed() -> dict[str, Any]:
         "stored_sideways": _sideways(photo.jpeg),
         # Above, page 1 (the most boxes); here each page, over three photos of it.
         "ratio_total_to_imdecode_by_page": {str(page): _page_ratio(page) for page in (1, 2, 3)},
+        "closer_look": _closer_look(),
         "by_jpeg_quality": _by_jpeg_quality(photo.jpeg),
     }
 
@@ -177,6 +179,25 @@ def _page_ratio(page: int, seeds: tuple[int, ...] = (12, 13, 14), runs: int = 5)
         decodes, totals = _interleaved(photo.jpeg, runs)
         ratios += [t / d for t, d in zip(totals, decodes, strict=True)]
     return round(statistics.median(ratios), 2)
+
+
+def _closer_look(page: int = 1, seed: int = 13, runs: int = 7) -> dict[str, Any]:
+    """A photo whose page needs review (`_page_ratio`'s second page 1 photo): its doubtful
+    boxes are read again closer before it goes to a person (`timings_ms["closer"]`)."""
+    from vision.pipeline import read_form
+    from vision.synthetic import synthetic_photo
+
+    photo = synthetic_photo(page, seed=seed, width_px=WIDTH_12MP)
+    reading = read_form(photo.jpeg)
+    closer = [read_form(photo.jpeg).timings_ms.get("closer", 0.0) for _ in range(runs)]
+    decodes, totals = _interleaved(photo.jpeg, runs)
+    return {
+        "page": page, "seed": seed, "status": reading.status,
+        "closer_ms": round(statistics.median(closer), 1),
+        "total_ms": round(statistics.median(totals), 1),
+        "ratio_total_to_imdecode_median": round(
+            statistics.median(t / d for t, d in zip(totals, decodes, strict=True)), 2),
+    }
 
 
 def _interleaved(jpeg: bytes, runs: int) -> tuple[list[float], list[float]]:

@@ -8,6 +8,7 @@ which `vision.rules` turns into values.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -36,6 +37,11 @@ class Boxes:
     blotted: list[int] = field(default_factory=list)  # blacked out (`vision.blots`)
     cut: list[int] = field(default_factory=list)  # writing running past the crop's edge
 
+    def cut_fields(self) -> set[str]:
+        """The fields with a box whose writing runs past its crop."""
+        cut = set(self.cut)
+        return {name for name, places in self.spans().items() if cut.intersection(places)}
+
     def spans(self) -> dict[str, range]:
         """Each field's boxes' places in the page's order."""
         out: dict[str, range] = {}
@@ -46,12 +52,17 @@ class Boxes:
         return out
 
 
-def prepare_boxes(gray: Gray, registration: Any, shifts: dict[str, Any]) -> Boxes:
+def prepare_boxes(gray: Gray, registration: Any, shifts: dict[str, Any], *,
+                  px_per_mm: float | None = None,
+                  only: Mapping[str, Collection[int]] | None = None) -> Boxes:
     """Cut every box with its frame from the photo (each field where `local_fit` found it)
-    and prepare it for the model."""
+    and prepare it for the model. `px_per_mm`: the crops' scale (`cells.FRAMED_PX_PER_MM`
+    unless given); `only`: just these boxes (`cells.crop_framed`'s)."""
     from vision import cells
 
-    return prepare_crops(cells.crop_framed(gray, registration, shifts=shifts))
+    scale = cells.FRAMED_PX_PER_MM if px_per_mm is None else px_per_mm
+    return prepare_crops(cells.crop_framed(gray, registration, px_per_mm=scale, shifts=shifts,
+                                           only=only))
 
 
 def prepare_crops(crops: dict[str, list[Any]]) -> Boxes:
@@ -68,16 +79,14 @@ def prepare_crops(crops: dict[str, list[Any]]) -> Boxes:
                  cut=[i for i, one in enumerate(prepared) if one.cut])
 
 
-def past_the_box(fields: dict[str, FieldReading], boxes: Boxes) -> dict[str, FieldReading]:
+def past_the_box(fields: dict[str, FieldReading], cut: Collection[str]) -> dict[str, FieldReading]:
     """`fields` with the reason of each one flagged as unclear said more exactly where one
-    of its boxes is written past its crop: the person looking knows to read the digit
-    over the box's lines in the photo."""
-    cut = set(boxes.cut)
+    of its boxes is written past its crop (`cut`: those fields, `Boxes.cut_fields`): the
+    person looking knows to read the digit over the box's lines in the photo."""
     out = dict(fields)
-    for name, places in boxes.spans().items():
+    for name in cut:
         f = out.get(name)
-        if (f is not None and f.flagged and f.reason == REASON_LOW_CONFIDENCE
-                and cut.intersection(places)):
+        if f is not None and f.flagged and f.reason == REASON_LOW_CONFIDENCE:
             out[name] = replace(f, reason=REASON_PAST_THE_BOX)
     return out
 

@@ -6,7 +6,14 @@ import cv2
 import numpy as np
 import pytest
 
-from vision.cells import CELL_PX_PER_MM, box_frame, crop_cells, crop_framed
+from vision.cells import (
+    CELL_PX_PER_MM,
+    CLOSER_PX_PER_MM,
+    FRAMED_PX_PER_MM,
+    box_frame,
+    crop_cells,
+    crop_framed,
+)
 from vision.register import Registration, register
 from vision.render import render_page
 from vision.template import template_for_page
@@ -121,3 +128,24 @@ def test_framed_crops_hold_the_box_its_printed_frame_and_a_margin_of_paper() -> 
                 assert inner.min() < 100, (field.name, index)
             else:
                 assert inner.min() > 150, (field.name, index)
+
+
+def test_a_closer_look_cuts_only_the_boxes_asked_for_at_its_own_scale() -> None:
+    photo, reg = _registered()
+    asked = {"surat_suara_sisa": [1, 2], "pemilih_dpt_l": [0, 2]}
+    closer = crop_framed(photo, reg, px_per_mm=CLOSER_PX_PER_MM, only=asked)
+    usual = crop_framed(photo, reg)
+    # The template's order, whatever the order asked in.
+    assert list(closer) == [n for n in template_for_page(1).field_names if n in asked]
+    scale = CLOSER_PX_PER_MM / FRAMED_PX_PER_MM
+    for name, places in asked.items():
+        assert len(closer[name]) == len(places)
+        for (near, frame), place in zip(closer[name], places, strict=True):
+            far, usual_frame = usual[name][place]
+            assert frame.px_per_mm == CLOSER_PX_PER_MM
+            assert frame.w == pytest.approx(usual_frame.w * scale)
+            assert near.shape[0] == pytest.approx(far.shape[0] * scale, abs=1)
+            # The marked boxes are marked at the closer scale too, the others bare paper.
+            inner = near[round(frame.y) + 3: round(frame.y + frame.h) - 3,
+                         round(frame.x) + 3: round(frame.x + frame.w) - 3]
+            assert (inner.min() < 100) == ((name, place) in MARKED), (name, place)

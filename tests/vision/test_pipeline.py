@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from vision.pipeline import BLURRED_NO_TAG, EMPTY_FORM, NOT_AN_IMAGE, read_form
+from vision.reading import Reading
 
 
 def _needs(*modules: str) -> None:
@@ -177,6 +178,33 @@ def test_a_mirrored_photo_reads_as_the_photo_itself(page: int) -> None:
         assert mirrored.quality["mirrored"] is True
         assert mirrored.page == page and mirrored.status == plain.status
         assert mirrored.to_dict()["fields"] == plain.to_dict()["fields"]
+
+
+@pytest.mark.slow
+def test_a_page_doubted_at_first_is_read_closer_before_a_person_is_asked() -> None:
+    """Small writing is 12-20 px high in the usual crops: a page that would go to a person
+    has its doubtful fields cut again at `cells.CLOSER_PX_PER_MM` and read from that look.
+    A page read surely at first is not looked at again; one still doubtful goes to a person
+    with every field right or flagged."""
+    _needs("vision.synthetic", *STAGES)
+    from vision.synthetic import SMALL_WRITING, synthetic_photo
+
+    def read(page: int, seed: int) -> tuple[Reading, dict[str, int]]:
+        photo = synthetic_photo(page, seed=seed, sizes=SMALL_WRITING, source="procedural")
+        return read_form(photo.jpeg), photo.values
+
+    sure, values = read(3, 10_000)
+    assert sure.status == "accepted" and "closer" not in sure.timings_ms
+    # Doubtful at 3 px/mm, sure and right from closer.
+    closer, values = read(3, 10_004)
+    assert "closer" in closer.timings_ms
+    assert closer.status == "accepted" and closer.values == values
+    for seed in (10_004, 10_005):
+        still, values = read(1, seed)
+        assert "closer" in still.timings_ms and still.status == "needs_review"
+        for name, truth in values.items():
+            field = still.fields[name]
+            assert field.value == truth or field.flagged, (name, truth, field)
 
 
 @pytest.mark.slow
