@@ -2,11 +2,12 @@
 
 decode -> registration -> cells (each box cut with its frame and prepared for the model) ->
 model (every box of the page in one batched call) -> quality -> fields + rules (alternative
-readings) -> OMR (page 2) -> status. Full-resolution pixels are touched only where they
-matter (tag corners, fiducials, the boxes themselves); the page shown to the officer is
-straightened from a downscaled copy when one is sharp enough. The photo's hash, the quality
-check, the straightened page and page 2's bubbles run on a second thread beside the decode
-and the boxes (same work, same results, sooner).
+readings) -> OMR (page 2) -> status; a page that would go to a person first has its doubtful
+boxes cut again closer and read from that look (`closer`), the rules then run again.
+Full-resolution pixels are touched only where they matter (tag corners, fiducials, the boxes
+themselves); the page shown to the officer is straightened from a downscaled copy when one is
+sharp enough. The photo's hash, the quality check, the straightened page and page 2's bubbles
+run on a second thread beside the decode and the boxes (same work, same results, sooner).
 """
 
 from __future__ import annotations
