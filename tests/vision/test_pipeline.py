@@ -183,9 +183,10 @@ def test_a_mirrored_photo_reads_as_the_photo_itself(page: int) -> None:
 @pytest.mark.slow
 def test_a_page_doubted_at_first_is_read_closer_before_a_person_is_asked() -> None:
     """Small writing is 12-20 px high in the usual crops: a page that would go to a person
-    has its doubtful fields cut again at `cells.CLOSER_PX_PER_MM` and read from that look.
-    A page read surely at first is not looked at again; one still doubtful goes to a person
-    with every field right or flagged."""
+    has its doubtful boxes cut again at `cells.CLOSER_PX_PER_MM` and read from that look
+    (`timings_ms["closer"]`: only a doubtful first reading takes it). A page read surely at
+    first is not looked at again; one still doubtful goes to a person with every field right
+    or flagged."""
     _needs("vision.synthetic", *STAGES)
     from vision.synthetic import SMALL_WRITING, synthetic_photo
 
@@ -195,6 +196,7 @@ def test_a_page_doubted_at_first_is_read_closer_before_a_person_is_asked() -> No
 
     sure, values = read(3, 10_000)
     assert sure.status == "accepted" and "closer" not in sure.timings_ms
+    assert sure.values == values
     # Doubtful at 3 px/mm, sure and right from closer.
     closer, values = read(3, 10_004)
     assert "closer" in closer.timings_ms
