@@ -157,7 +157,7 @@ def _by_jpeg_quality(jpeg: bytes, qualities: tuple[int, ...] = (75, 85, 95),
     for quality in qualities:
         data = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, quality])[1].tobytes()
         read_form(data)
-        decodes, totals = _interleaved(data, runs)
+        decodes, totals, _ = _interleaved(data, runs)
         out.append({"jpeg_quality": quality, "bytes": len(data),
                     "imdecode_ms": round(statistics.median(decodes), 1),
                     "total_ms": round(statistics.median(totals), 1),
@@ -176,7 +176,7 @@ def _page_ratio(page: int, seeds: tuple[int, ...] = (12, 13, 14), runs: int = 5)
     for seed in seeds:
         photo = synthetic_photo(page, seed=seed, width_px=WIDTH_12MP)
         read_form(photo.jpeg)
-        decodes, totals = _interleaved(photo.jpeg, runs)
+        decodes, totals, _ = _interleaved(photo.jpeg, runs)
         ratios += [t / d for t, d in zip(totals, decodes, strict=True)]
     return round(statistics.median(ratios), 2)
 
@@ -189,8 +189,8 @@ def _closer_look(page: int = 1, seed: int = 13, runs: int = 7) -> dict[str, Any]
 
     photo = synthetic_photo(page, seed=seed, width_px=WIDTH_12MP)
     reading = read_form(photo.jpeg)
-    closer = [read_form(photo.jpeg).timings_ms.get("closer", 0.0) for _ in range(runs)]
-    decodes, totals = _interleaved(photo.jpeg, runs)
+    decodes, totals, timings = _interleaved(photo.jpeg, runs)
+    closer = [t.get("closer", 0.0) for t in timings]
     return {
         "page": page, "seed": seed, "status": reading.status,
         "closer_ms": round(statistics.median(closer), 1),
@@ -200,16 +200,18 @@ def _closer_look(page: int = 1, seed: int = 13, runs: int = 7) -> dict[str, Any]
     }
 
 
-def _interleaved(jpeg: bytes, runs: int) -> tuple[list[float], list[float]]:
+def _interleaved(jpeg: bytes,
+                 runs: int) -> tuple[list[float], list[float], list[dict[str, float]]]:
     """OpenCV's grayscale decode of `jpeg` and `read_form` of it, one after the other, `runs`
-    times (ms each): on a shared machine only such neighbours compare."""
+    times: the decodes' and the reads' ms, and each read's stage timings. On a shared machine
+    only such neighbours compare."""
     from vision.pipeline import read_form
 
-    decodes, totals = [], []
+    decodes, timings = [], []
     for _ in range(runs):
         decodes.append(_decode_ms(jpeg, runs=1))
-        totals.append(read_form(jpeg).timings_ms["total"])
-    return decodes, totals
+        timings.append(read_form(jpeg).timings_ms)
+    return decodes, [t["total"] for t in timings], timings
 
 
 def _sideways(jpeg: bytes) -> dict[str, Any]:
@@ -217,7 +219,7 @@ def _sideways(jpeg: bytes) -> dict[str, Any]:
     orientation 6. OpenCV's default decode turns it upright; the reader does not need to."""
     from vision.photo_sim import with_exif_orientation
 
-    decodes, totals = _interleaved(with_exif_orientation(jpeg, 6), SPEED_RUNS // 3)
+    decodes, totals, _ = _interleaved(with_exif_orientation(jpeg, 6), SPEED_RUNS // 3)
     return {
         "imdecode_ms": round(statistics.median(decodes), 1),
         "total_ms": round(statistics.median(totals), 1),

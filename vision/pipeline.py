@@ -213,7 +213,8 @@ def _read(data: bytes, dpt: int | None, beside: ThreadPoolExecutor) -> Reading:
         reading.reasons = list(quality.messages) or [CORNERS_MISSING]
         return _finish(reading, timer, started)
 
-    _conclude(reading, template, candidates, boxes.cut_fields(), columns, dpt, timer)
+    cut = boxes.cut_fields()
+    _conclude(reading, template, candidates, cut, columns, dpt, timer)
     doubtful = _doubtful_boxes(reading, candidates)
     if doubtful:
         # Before a person is asked: the boxes in doubt cut again at a closer scale and read
@@ -227,8 +228,8 @@ def _read(data: bytes, dpt: int | None, beside: ThreadPoolExecutor) -> Reading:
             for place, read_again in zip(places, again[name], strict=True):
                 candidates[name][place] = read_again
         reading = replace(reading, reasons=[], fields={}, checks=[], omr=None)
-        _conclude(reading, template, candidates, boxes.cut_fields() | closer.cut_fields(),
-                  columns, dpt, timer)
+        _conclude(reading, template, candidates, cut | closer.cut_fields(), columns, dpt,
+                  timer)
     return _finish(reading, timer, started)
 
 
