@@ -37,6 +37,8 @@ MIN_MATCH_SCORE = 0.55
 NEAR_MATCH_SCORE = 0.4
 REMATCH_MM = 8.0
 FIDUCIAL_MIN_PX = 7.0  # fiducial square side on the copy used for template matching
+# A mark's scale against the tag's: a tilt past quality.REFUSE_SCALE_RATIO (3) is refused.
+SCALE_REACH = (1 / 3, 3.0)
 
 
 def fiducial_level(
@@ -101,6 +103,8 @@ def _match_fiducial(
     x1, y1 = np.ceil(corners_img.max(axis=0)).astype(int)
     if x1 - x0 < 6 or y1 - y0 < 6:
         return None
+    if x1 - x0 > small.shape[1] or y1 - y0 > small.shape[0]:
+        return None  # a guess through a wrong spot can fold the page: no mark is that big
     shift = np.array([[1, 0, -x0], [0, 1, -y0], [0, 0, 1.0]])
     patch = cv2.warpPerspective(ideal, shift @ h_small @ ideal_to_page,
                                 (int(x1 - x0), int(y1 - y0)), flags=cv2.INTER_AREA,
@@ -151,10 +155,10 @@ def search_fiducials(
             if near is not None:
                 near.setdefault(i, []).append(hit)
             continue
-        found[i] = _refined(gray, hit, scale, h, fid)
+        found[i] = refined(gray, hit, scale, h, fid)
 
 
-def _refined(gray: Image, hit: tuple[float, float, float], scale: float, h: Matrix,
+def refined(gray: Image, hit: tuple[float, float, float], scale: float, h: Matrix,
              fid: Fiducial) -> tuple[float, float]:
     """A match on the small copy -> the saddle point at full resolution."""
     full = _to_full(np.array([hit[:2]]), scale)
@@ -170,19 +174,53 @@ def confirm_near_misses(
 ) -> None:
     """Fill in missing fiducials from their near misses (best first): a fit through the spot
     draws the mark with the right shape, and it must then match MIN_MATCH_SCORE there."""
-    to_small = _to_level(scale)
     for i, spots in near.items():
         fid = template.fiducials[i]
         for spot in sorted(spots, key=lambda s: -s[2]):
             if found[i] is not None:
                 break
-            trial = list(found)
-            full = _to_full(np.array([spot[:2]]), scale)[0]
-            trial[i] = (float(full[0]), float(full[1]))
-            h_near, _ = fit_homography(
-                *correspondences(template, tag_mm, tag_px, trial), page_scale)
-            hit = _match_fiducial(small, to_small @ h_near, fid, REMATCH_MM)
+            hit, h_near = rematch(small, scale, template, tag_mm, tag_px, found, page_scale,
+                                   i, spot[:2])
             if hit is not None and hit[2] >= MIN_MATCH_SCORE:
-                found[i] = _refined(gray, hit, scale, h_near, fid)
+                found[i] = refined(gray, hit, scale, h_near, fid)
                 logger.debug("fiducial %s: near miss %.2f confirmed at %.2f", fid.name,
                              spot[2], hit[2])
+
+
+def rematch(
+    small: Image, scale: float, template: Template, tag_mm: Matrix, tag_px: Matrix,
+    found: Sequence[tuple[float, float] | None], page_scale: float, i: int,
+    spot: tuple[float, float],
+) -> tuple[tuple[float, float, float] | None, Matrix]:
+    """Mark `i` matched again REMATCH_MM around `spot` (small px), drawn as a fit through the
+    tag, the marks found and the spot puts it; and that fit."""
+    trial = list(found)
+    full = _to_full(np.array([spot]), scale)[0]
+    trial[i] = (float(full[0]), float(full[1]))
+    h_near, _ = fit_homography(*correspondences(template, tag_mm, tag_px, trial), page_scale)
+    if not _plausible(h_near, template.fiducials[i].center_mm, tag_mm, page_scale):
+        return None, h_near
+    hit = _match_fiducial(small, _to_level(scale) @ h_near, template.fiducials[i], REMATCH_MM)
+    return hit, h_near
+
+
+def _plausible(h: Matrix, point_mm: tuple[float, float], tag_mm: Matrix,
+               page_scale: float) -> bool:
+    """Whether a fit through a trial spot could be a photo of the page: not mirrored or
+    folded between the tag and the mark, its scale there within a tilt's reach of the tag's.
+    A spot far from its mark can bend a fit so that the mark is drawn as a speck or a sliver,
+    which then matches anything (measured: scores of 1.00 there)."""
+    def jacobian(at: tuple[float, float]) -> Matrix:
+        x, y = at
+        p = _apply(h, np.array([(x, y), (x + 1.0, y), (x, y + 1.0)]))
+        out: Matrix = np.column_stack([p[1] - p[0], p[2] - p[0]])
+        return out
+
+    tag_centre = tuple(float(v) for v in tag_mm.mean(axis=0))
+    at_tag, at_mark = jacobian((tag_centre[0], tag_centre[1])), jacobian(point_mm)
+    if np.linalg.det(at_tag) * np.linalg.det(at_mark) <= 0:
+        return False
+    low, high = SCALE_REACH
+    ratio = np.sqrt(abs(np.linalg.det(at_mark))) / page_scale
+    sides = np.linalg.norm(at_mark, axis=0)
+    return bool(low <= ratio <= high and sides.max() <= 2.5 * sides.min())

@@ -21,7 +21,7 @@ Matrix = np.ndarray[Any, np.dtype[np.float64]]
 PAGE_MIN_AREA_SHARE = 0.15  # of the frame: smaller bright regions are not the page
 OUTLINE_TOLERANCES = (0.02, 0.03, 0.04, 0.05)  # of the outline's perimeter
 OUTLINE_COVER = 0.9  # of the bright region's hull that the quad must cover
-PAGE_QUAD_TAG_MM = 15.0  # the outline must put the tag within this of where it was found
+PAGE_QUAD_TAG_MM = 15.0  # the outline must put each tag corner within this of where it is
 # With a corner mark missing, tag + 3 marks leave the far corner to extrapolation (measured:
 # 1-10 mm off, once 40 mm, with small residuals). The printed digit boxes, spread over the
 # page at known places, then pin the page: each field's boxes matched as one pattern.
@@ -101,16 +101,17 @@ def page_quad_guess(
     width, height = template.page_size_mm
     page_mm = np.array([[0, 0], [width, 0], [width, height], [0, height]], dtype=np.float64)
     tag_mm = np.array(template.tag_corners_mm, dtype=np.float64)
-    tag_centre = tag_px.mean(axis=0)
     best: tuple[float, Matrix] | None = None
     # The quad's corner order is unknown: try each rotation (both windings), keep the one
-    # that puts the tag where it was found.
+    # that puts the tag where it was found, each corner where it is: a quad that also holds
+    # a sheet under the page can put the tag's centre in place turned or mirrored (the far
+    # marks were then looked for in each other's places, and one was taken for another).
     for order in (corners_px, corners_px[::-1]):
         for shift in range(4):
             h = np.asarray(cv2.getPerspectiveTransform(
                 page_mm.astype(np.float32), np.roll(order, shift, axis=0).astype(np.float32)),
                 dtype=np.float64)
-            miss = float(np.hypot(*(apply_homography(h, tag_mm).mean(axis=0) - tag_centre)))
+            miss = float(np.hypot(*(apply_homography(h, tag_mm) - tag_px).T).max())
             if best is None or miss < best[0]:
                 best = (miss, h)
     assert best is not None

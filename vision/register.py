@@ -3,9 +3,10 @@
 Stages: find the tag on a downscaled copy (fast), refine its corners at full resolution,
 pick the template by tag id, predict where the corner fiducials are, find each one by
 template matching in a window around its prediction (coarse, downscaled; a near miss under a
-poor prediction is matched again under a fit through it) and refine its saddle point (where
-the two squares touch) at full resolution, then fit one page homography
-to tag corners + fiducials, dropping outliers. The homography maps page mm to image pixels
+poor prediction is matched again under a fit through it; with two or more still missing,
+every mark-shaped spot in the photo is tried so) and refine its saddle point (where the two
+squares touch) at full resolution, then fit one page homography to tag corners + fiducials,
+dropping outliers. The homography maps page mm to image pixels
 (cv2 convention: pixel centres at integers).
 """
 
@@ -25,6 +26,7 @@ from vision.fiducials import (
     refine_corners,
     search_fiducials,
 )
+from vision.mark_search import search_everywhere
 from vision.page_fit import affine_guess, correspondences, fit_homography
 from vision.page_fit import apply_homography as _apply
 from vision.page_fit import box_correspondences as _box_correspondences
@@ -217,6 +219,12 @@ def _place(gray: Image, levels: Sequence[tuple[Image, float]], template: Templat
             h_guess, _ = fit_homography(
                 *correspondences(template, tag_mm, tag_px, found), page_scale)
             search_fiducials(gray, small, scale, template, h_guess, OUTLINE_SEARCH_MM, found)
+    if sum(p is not None for p in found) < 3:
+        # Tag + three marks predict the fourth within a few mm (a mark missing then is out
+        # of the frame or covered, and the printed boxes pin the page below); with fewer,
+        # a tilted page's far marks are anywhere.
+        search_everywhere(gray, levels, small, scale, template, h_guess, tag_mm, tag_px,
+                          found, page_scale)
     timings["fiducials_ms"] = (time.perf_counter() - t1) * 1000
 
     src_mm, dst_px = correspondences(template, tag_mm, tag_px, found)
