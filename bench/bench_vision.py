@@ -25,6 +25,9 @@ And the first `TITIK_BENCH_MARKER_PHOTOS` (default 150) filled with a felt-tip m
 (`synthetic.MARKER_MM`: a 1.5-3 mm line) instead of a ballpoint, as KPPS often fill the plano.
 And the first `TITIK_BENCH_BIG_PHOTOS` (default 150) written bigger than the boxes
 (`synthetic.BIG_WRITING`: the ink over a line by more than 1 mm in two boxes of three).
+And the first `TITIK_BENCH_DIM_PHOTOS` (default 150) taken in dim light
+(`photo_sim.DIM_LIGHT`: the paper at grey 90-140, the grain twice the daylight's), as an
+evening count under one lamp is.
 """
 
 from __future__ import annotations
@@ -35,10 +38,12 @@ import resource
 import statistics
 import time
 from collections import Counter
+from dataclasses import asdict
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from vision.photo_sim import Light
     from vision.synthetic import Artwork
 
 logger = logging.getLogger(__name__)
@@ -50,6 +55,7 @@ DEFAULT_OFFICIAL_PHOTOS = 150
 DEFAULT_UNEVEN_PHOTOS = 150
 DEFAULT_MARKER_PHOTOS = 150
 DEFAULT_BIG_PHOTOS = 150
+DEFAULT_DIM_PHOTOS = 150
 WIDTH_5MP = 1944  # 1944 x 2592 px: a cheap phone's camera (the benchmark's default is 12 MP)
 DEFAULT_WORKERS = 2
 WIDTH_12MP = 4000  # 4000 x 3000 px
@@ -231,7 +237,8 @@ def _sideways(jpeg: bytes) -> dict[str, Any]:
 def _one_photo(i: int, sizes: tuple[float, float] | None = None,
                width_px: int | None = None, artwork: Artwork = "render",
                paper_curl: float | None = None,
-               pen_mm: tuple[float, float] | None = None) -> dict[str, Any]:
+               pen_mm: tuple[float, float] | None = None,
+               light: Light | None = None) -> dict[str, Any]:
     """Read benchmark photo `i` as a box whose TPS list gives the DPT (`known`) and as one
     without it (`unknown`); compare both with the ground truth. `sizes`, `width_px`,
     `artwork`, `paper_curl`, `pen_mm`: the officers' writing sizes, the frame's width, the page
@@ -250,7 +257,7 @@ def _one_photo(i: int, sizes: tuple[float, float] | None = None,
     if width_px is not None:
         options["width_px"] = width_px
     photo = synthetic_photo(page, seed=10_000 + i, artwork=artwork, paper_curl=paper_curl,
-                            pen_mm=pen_mm, **options)
+                            pen_mm=pen_mm, light=light, **options)
     unknown = read_form(photo.jpeg)
     # Only page 1's rules use the DPT (its own I.A J); the other pages read the same either way.
     known = read_form(photo.jpeg, dpt=photo.values["pemilih_dpt_j"]) if page == 1 else unknown
@@ -294,14 +301,16 @@ def _score(reading: Any, photo: Any, i: int) -> dict[str, Any]:
 def _accuracy(n: int, workers: int, sizes: tuple[float, float] | None = None,
               width_px: int | None = None, artwork: Artwork = "render",
               paper_curl: float | None = None,
-              pen_mm: tuple[float, float] | None = None) -> dict[str, Any]:
+              pen_mm: tuple[float, float] | None = None,
+              light: Light | None = None) -> dict[str, Any]:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     # Spawned workers (a fork after LiteRT/OpenCV threads can hang); OpenCV on one thread each.
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         both = list(pool.map(partial(_one_photo, sizes=sizes, width_px=width_px,
-                                     artwork=artwork, paper_curl=paper_curl, pen_mm=pen_mm),
+                                     artwork=artwork, paper_curl=paper_curl, pen_mm=pen_mm,
+                                     light=light),
                              range(n),
                              chunksize=8))
     out = _summary([r["known"] for r in both], n)
@@ -365,7 +374,7 @@ def run() -> dict[str, Any]:
     out["accuracy"]["workers"] = workers
     out["accuracy"]["photos_env"] = f"TITIK_BENCH_PHOTOS (default {DEFAULT_PHOTOS})"
     out["accuracy"]["seconds"] = round(time.perf_counter() - started, 1)
-    from vision.photo_sim import UNEVEN_PAPER, default_height
+    from vision.photo_sim import DIM_LIGHT, UNEVEN_PAPER, default_height
     from vision.synthetic import (
         BIG_WRITING,
         MARKER_MM,
@@ -398,5 +407,9 @@ def run() -> dict[str, Any]:
     big = int(os.environ.get("TITIK_BENCH_BIG_PHOTOS", DEFAULT_BIG_PHOTOS))
     out["accuracy_big_writing"] = _accuracy(big, workers, BIG_WRITING)
     out["accuracy_big_writing"]["glyph_sizes"] = list(BIG_WRITING)
+    # An evening count under one lamp: a dim page and the phone's grain at its gain.
+    dim = int(os.environ.get("TITIK_BENCH_DIM_PHOTOS", DEFAULT_DIM_PHOTOS))
+    out["accuracy_dim_light"] = _accuracy(dim, workers, light=DIM_LIGHT)
+    out["accuracy_dim_light"]["light"] = asdict(DIM_LIGHT)
     out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     return out

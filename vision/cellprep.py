@@ -28,7 +28,14 @@ import numpy as np
 
 from vision.blots import blotted
 from vision.frametrim import MIN_SIDES, trim_to_frame
-from vision.inkmask import LINE_CONTRAST, ink_contrast, ink_levels, inked_tiles, paper_level
+from vision.inkmask import (
+    LINE_CONTRAST,
+    ink_contrast,
+    ink_levels,
+    inked_tiles,
+    noise_floors,
+    paper_level,
+)
 from vision.mnist_style import SIZE, Prepared, blank_box, draw, model_input, with_blots
 from vision.printed_lines import along_a_side, long_lines
 from vision.tiles import components, dilate_tiles, select
@@ -129,10 +136,12 @@ def _prepare_stack(work: F32, framed: Image, min_extent: float) -> list[Prepared
     my, mx = max(2, h // 24), max(2, w // 20)
     blots = blotted(paper, (my, h - my, mx, w - mx))
     peaks = contrast.max(axis=(1, 2))
-    inked = inked_tiles(peaks)
+    floors = noise_floors(contrast, (my, h - my, mx, w - mx))
+    inked = inked_tiles(peaks, floors[0])
     if not inked.size:
         return with_blots(result, blots)
     contrast, framed, whole = contrast[inked], framed[inked], peaks[inked]
+    floors = (floors[0][inked], floors[1][inked])
     # Lines are traced on a lower threshold than ink so a faint stretch of a printed rule
     # (JPEG, uneven light) does not break it into short pieces that pass for strokes.
     lines = long_lines(np.asarray(contrast > LINE_CONTRAST, np.uint8))
@@ -149,7 +158,7 @@ def _prepare_stack(work: F32, framed: Image, min_extent: float) -> list[Prepared
     remnant = ~framed & along_a_side(lines, my, mx) & (whole > inner + REMNANT_MARGIN)
     floor = np.where(remnant, np.float32(REMNANT_FAINT_SEED), np.float32(FRAMED_FAINT_SEED))
     by_writing = framed | remnant
-    seed, grow, mask = ink_levels(contrast, np.where(by_writing, inner, whole))
+    seed, grow, mask = ink_levels(contrast, np.where(by_writing, inner, whole), floors)
     mask &= 1 - lines
     mask[by_writing & (inner <= floor)] = 0
     mask, has_stroke = _keep_components(mask, min_extent)

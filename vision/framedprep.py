@@ -36,6 +36,7 @@ from vision.inkmask import (
     ink_contrast,
     ink_levels,
     inked_tiles,
+    noise_floors,
     paper_level,
 )
 from vision.mnist_style import Prepared, blank_box, draw, model_input, with_blots
@@ -238,11 +239,12 @@ def _prepare_stack(work: F32, frame: Frame, whole: U8 | None = None,
     # ...or, where nothing is written there, nearer the line: a `1` written against the
     # box's side. The line itself may then raise the peak; it is removed below all the same.
     peak = np.where(peak > FAINT_SEED, peak, _peak(contrast, frame, NEAR_LINE_PX))
-    inked = inked_tiles(peak)
+    floors = noise_floors(contrast, _inside(frame, SEARCH_PX + 1))
+    inked = inked_tiles(peak, floors[0])
     if not inked.size:
         return with_blots(result, blots)
     contrast = contrast[inked]
-    seed, grow, mask = ink_levels(contrast, peak[inked])
+    seed, grow, mask = ink_levels(contrast, peak[inked], (floors[0][inked], floors[1][inked]))
     line_mask = np.asarray(contrast > LINE_CONTRAST, np.uint8)
     frame_px, interior = _frame_mask(line_mask, frame)
     mask = _rejoin(mask & (1 - frame_px), mask & frame_px, interior, frame)
@@ -263,10 +265,15 @@ def _prepare_stack(work: F32, frame: Frame, whole: U8 | None = None,
     return with_blots(result, blots)
 
 
+def _inside(frame: Frame, margin: int) -> tuple[int, int, int, int]:
+    """The frame's inside, `margin` px in from its sides: y0, y1, x0, x1."""
+    return (round(frame.y) + margin, round(frame.y + frame.h) - margin,
+            round(frame.x) + margin, round(frame.x + frame.w) - margin)
+
+
 def _peak(contrast: F32, frame: Frame, margin: int) -> F32:
     """Per tile, the darkest contrast inside the frame, `margin` px in from its sides."""
-    y0, y1 = round(frame.y) + margin, round(frame.y + frame.h) - margin
-    x0, x1 = round(frame.x) + margin, round(frame.x + frame.w) - margin
+    y0, y1, x0, x1 = _inside(frame, margin)
     return np.asarray(contrast[:, y0:y1, x0:x1].max(axis=(1, 2)), np.float32)
 
 

@@ -31,6 +31,13 @@ FAINT_SEED = 0.16
 FAINT_RATIO = 0.75
 FAINT_GROW = 0.10
 LINE_CONTRAST = 0.10
+# A phone's grain in dim light (an evening count under one lamp: the paper at grey 90-140,
+# noise 5-10 levels) reaches FAINT_SEED on an empty box, and the specks grown from it were
+# read as digits. The levels then rise above the grain: the paper's median contrast plus
+# this many sigmas, both taken from the grain's lightest quarter (`noise_floors`).
+NOISE_SEED = 5.0
+NOISE_GROW = 3.0
+NOISE_CAP = 1.5
 # The paper estimate's closing (working px, ~4-5 mm on a box): wider than any pen's stroke, a
 # marker's (1.5-3 mm) included. Wider, 21 or 27, read marker writing no better (60 photos).
 PAPER_CLOSING = 15
@@ -77,15 +84,46 @@ def hysteresis(contrast: F32, seed: F32, grow: F32) -> U8:
     return np.asarray(keep[labels], np.uint8)
 
 
-def inked_tiles(peak: Image) -> Image:
-    """Tiles holding anything as dark as the faintest pen; clearly blank boxes skip the rest."""
-    return np.flatnonzero(peak > FAINT_SEED)
+def inked_tiles(peak: Image, floor: Image | float = FAINT_SEED) -> Image:
+    """Tiles holding anything as dark as the faintest pen; clearly blank boxes skip the rest.
+    `floor`: per tile, when the photo's grain rises above FAINT_SEED (`noise_floors`)."""
+    return np.flatnonzero(peak > floor)
 
 
-def ink_levels(contrast: F32, peak: Image | None = None) -> tuple[F32, F32, U8]:
+def noise_floors(contrast: F32, region: tuple[int, int, int, int]) -> tuple[F32, F32]:
+    """Per tile, the seed and grow levels the paper's own grain reaches inside `region`
+    (y0, y1, x0, x1): its median contrast plus NOISE_SEED / NOISE_GROW sigmas, never under
+    FAINT_SEED / FAINT_GROW. Measured on every other pixel: the grain is 2 px wide."""
+    y0, y1, x0, x1 = region
+    sample = contrast[:, y0:y1:2, x0:x1:2].reshape(len(contrast), -1)
+    # From the darkness's lowest quarter: ink only ever adds to the upper part (a bold `0`
+    # and its blur fill a third of its box, and levels taken over all of it rose above the
+    # `0` itself). For a normal grain the 5th and 25th percentiles lie 1.64 and 0.67 sigma
+    # under its median. (The lowest tenth is no steadier: the paper's estimate is the
+    # grain's upper envelope, so the darkness is cut off at 0 there.)
+    p5, p25 = np.percentile(sample, (5, 25), axis=1)
+    sigma = (p25 - p5) / 0.97
+    level = p25 + 0.67 * sigma
+    seed = np.maximum(FAINT_SEED, level + NOISE_SEED * sigma)
+    grow = np.maximum(FAINT_GROW, level + NOISE_GROW * sigma)
+    # The grain is the photo's: a box far above the others' median (a digit written over
+    # most of it, a blot) is held to NOISE_CAP times that, so its writing is not taken for
+    # paper (measured: big writing's boxes at 0.2-2.4 where the grain was under 0.16).
+    cap = NOISE_CAP * np.median(seed)
+    grow = np.minimum(grow, np.maximum(FAINT_GROW, grow * cap / np.maximum(seed, 1e-6)))
+    seed = np.minimum(seed, np.maximum(FAINT_SEED, cap))
+    return seed.astype(np.float32), grow.astype(np.float32)
+
+
+def ink_levels(contrast: F32, peak: Image | None = None,
+               floors: tuple[F32, F32] | None = None) -> tuple[F32, F32, U8]:
     """Per tile the seed and grow levels of the ink hysteresis (from its peak darkness,
-    the whole tile's unless given) and the ink mask they make."""
+    the whole tile's unless given) and the ink mask they make. `floors`: per tile, the
+    lowest seed and grow the photo's grain allows (`noise_floors`)."""
     peak = contrast.max(axis=(1, 2)) if peak is None else peak
     seed = np.clip(FAINT_RATIO * peak, FAINT_SEED, SEED_CONTRAST).astype(np.float32)
     grow = np.maximum(FAINT_GROW, seed * (GROW_CONTRAST / SEED_CONTRAST)).astype(np.float32)
+    if floors is not None:
+        seed = np.maximum(seed, floors[0])
+        grow = np.maximum(grow, floors[1])
     return seed, grow, hysteresis(contrast, seed, grow)

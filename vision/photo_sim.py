@@ -64,6 +64,19 @@ class Camera:
 # its fold and waves shift the paper by up to ~5 mm. The benchmark reads such photos apart.
 UNEVEN_PAPER = 0.006
 
+
+@dataclass(frozen=True)
+class Light:
+    """The paper's grey after auto-exposure and the sensor's grain (sigma, grey levels)."""
+
+    paper: tuple[float, float]
+    noise: tuple[float, float]
+
+
+# The count runs into the evening under one lamp: the phone exposes the page to a dim grey
+# and raises its gain, so the grain is twice the daylight's on half the contrast.
+DIM_LIGHT = Light(paper=(90.0, 140.0), noise=(5.0, 10.0))
+
 CAMERAS: dict[str, Camera] = {
     "easy": Camera(8, 4, 0.0, (0.72, 0.9), (0.3, 0.7), 0.0, 0.0, (1.5, 3.0), (85, 92),
                    (0.0, 0.15), 0.2, (0.1, 0.2), 0.0, 0.03, (215, 242), 0.0),
@@ -141,12 +154,13 @@ def simulate_photo(page: Image, rng: np.random.Generator, difficulty: str = "nor
 
 def photograph(page: Image, rng: np.random.Generator, difficulty: str = "normal", *,
                width_px: int = 3000, height_px: int | None = None,
-               paper_curl: float | None = None) -> SimulatedPhoto:
+               paper_curl: float | None = None, light: Light | None = None) -> SimulatedPhoto:
     """Like :func:`simulate_photo`, keeping the geometry for tests that need the truth.
 
     ``paper_curl``: the paper's largest in-plane shift as a share of its long side, instead of the
     difficulty's (``UNEVEN_PAPER``: a plano sheet with its folds as it comes out of the box);
-    the same rng draws the same photo with the fold and waves scaled.
+    the same rng draws the same photo with the fold and waves scaled. ``light``: the paper's
+    grey and the grain instead of the difficulty's (``DIM_LIGHT``: an evening under one lamp).
     """
     if difficulty not in CAMERAS:
         raise ValueError(f"difficulty must be one of {sorted(CAMERAS)}, not {difficulty!r}")
@@ -155,6 +169,8 @@ def photograph(page: Image, rng: np.random.Generator, difficulty: str = "normal"
     cam = CAMERAS[difficulty]
     if paper_curl is not None:
         cam = replace(cam, curl=paper_curl)
+    if light is not None:
+        cam = replace(cam, paper=light.paper, noise=light.noise)
     width = int(width_px)
     height = int(height_px) if height_px else default_height(width)
     unit = width / 3000.0  # blur and shake lengths follow the frame size

@@ -37,7 +37,7 @@ import numpy as np
 from vision.handwriting import SIZES, Source, Writer, glyph, mnist_available, shared_dir
 from vision.other_documents import other_document
 from vision.pen_ink import Image, lay_ink, marker_line, pen_floor
-from vision.photo_sim import SimulatedPhoto, default_height, photograph
+from vision.photo_sim import Light, SimulatedPhoto, default_height, photograph
 from vision.render import mm_to_px, page_shape_px, px_per_mm, rasterise_pdf_page, render_page
 from vision.template import FieldSpec, template_for_page
 from vision.tps_numbers import (
@@ -299,7 +299,8 @@ def synthetic_photo(page: int, *, seed: int, values: Mapping[str, int | None] | 
                     source: Source = "auto", sizes: tuple[float, float] = SIZES,
                     artwork: Artwork = "render",
                     paper_curl: float | None = None,
-                    pen_mm: tuple[float, float] | None = None) -> SyntheticPhoto:
+                    pen_mm: tuple[float, float] | None = None,
+                    light: Light | None = None) -> SyntheticPhoto:
     """A phone photo of page ``page`` filled with ``values`` (default: ``tps_values(seed)``).
 
     ``source="procedural"`` never touches ../shared; ``"auto"`` mixes in MNIST digits when
@@ -310,7 +311,8 @@ def synthetic_photo(page: int, *, seed: int, values: Mapping[str, int | None] | 
     the page is KPU's PDF from ../shared (`official_form_available`), not our render.
     ``paper_curl``: how far the paper is from flat (`photo_sim.photograph`; default the
     difficulty's). ``pen_mm``: the range of the officer's line width when the page is filled
-    with a marker (``MARKER_MM``); None, a ballpoint.
+    with a marker (``MARKER_MM``); None, a ballpoint. ``light``: the paper's grey and the
+    grain instead of the difficulty's (`photo_sim.DIM_LIGHT`: an evening under one lamp).
     """
     if page not in PAGES:
         raise ValueError(f"page must be one of {PAGES}, not {page}")
@@ -320,7 +322,7 @@ def synthetic_photo(page: int, *, seed: int, values: Mapping[str, int | None] | 
     image, texts, bubbles = _fill(page, chosen, seed, dpi, difficulty, source, sizes, artwork,
                                   pen_mm)
     shot = photograph(image, stream_rng(seed, page, CAMERA_STREAM), difficulty, width_px=width_px,
-                      height_px=height_px, paper_curl=paper_curl)
+                      height_px=height_px, paper_curl=paper_curl, light=light)
     written = {name: int(v) for name, v in chosen.items() if v is not None}
     return SyntheticPhoto(jpeg=shot.jpeg, values=written, page=page, boxes=texts,
                           bubbles=bubbles, seed=seed, difficulty=difficulty,

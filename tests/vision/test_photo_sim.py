@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from vision.photo_sim import SimulatedPhoto, photograph, simulate_photo
+from vision.photo_sim import DIM_LIGHT, Light, SimulatedPhoto, photograph, simulate_photo
 
 
 def _page() -> np.ndarray:
@@ -124,6 +124,24 @@ def test_auto_exposure_keeps_white_paper_below_clipping() -> None:
         paper = gray[inside.astype(bool)]
         assert (paper >= 250).mean() < 0.02
         assert np.median(paper) > 170, "paper still looks white"
+
+
+def test_dim_light_darkens_the_paper_and_raises_the_grain() -> None:
+    """`DIM_LIGHT` (an evening under one lamp): the same photo, its paper at grey 90-140
+    and a grain twice the daylight's."""
+    page = np.full((900, 600), 255, np.uint8)
+
+    def paper(light: Light | None) -> np.ndarray:
+        shot = photograph(page, np.random.default_rng(3), "normal", width_px=600, light=light)
+        gray = cv2.cvtColor(_decode(shot.jpeg), cv2.COLOR_BGR2GRAY).astype(np.float32)
+        centre = cv2.perspectiveTransform(np.array([[[300.0, 450.0]]]), shot.homography)[0, 0]
+        x, y = np.round(centre).astype(int)
+        return gray[y - 40:y + 40, x - 40:x + 40]
+
+    day, dim = paper(None), paper(DIM_LIGHT)
+    assert 85 <= np.median(dim) <= 145 < np.median(day)
+    grain = [float(np.std(p - cv2.blur(p, (9, 9)))) for p in (day, dim)]
+    assert grain[1] > 1.5 * grain[0]
 
 
 def _dot_page() -> tuple[np.ndarray, np.ndarray]:

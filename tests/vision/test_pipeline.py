@@ -106,6 +106,24 @@ def test_pages_filled_with_a_marker_read_back_their_truth_or_flag_it() -> None:
     assert right >= 0.95 * boxes
 
 
+@pytest.mark.parametrize(("page", "seed"), [(1, 5), (2, 3), (3, 2)])
+def test_an_evening_photo_s_grain_is_not_read_as_writing(page: int, seed: int) -> None:
+    """An evening count under one lamp (`photo_sim.DIM_LIGHT`): a dim page and the phone's
+    grain at its gain. Empty boxes' specks were read as digits and these pages went to a
+    person (page 1 with 11 boxes wrong); the ink's levels now rise above the grain."""
+    _needs("vision.synthetic", *STAGES)
+    from vision.photo_sim import DIM_LIGHT
+    from vision.synthetic import synthetic_photo
+
+    photo = synthetic_photo(page, seed=seed, source="procedural", light=DIM_LIGHT)
+    reading = read_form(photo.jpeg)
+    assert reading.status == "accepted", reading.reasons
+    for name, truth in photo.values.items():
+        assert reading.fields[name].value == truth, name
+    for name, written in photo.boxes.items():
+        assert (reading.fields[name].read_text or reading.fields[name].text) == written, name
+
+
 def test_pages_written_over_the_box_lines_read_back_or_say_where() -> None:
     """Officers whose hand is big for the box write over its lines: each field is read right
     or flagged, and one unclear because a box's writing runs past it says so."""
