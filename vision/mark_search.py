@@ -78,9 +78,9 @@ def search_everywhere(
     gray: Image, levels: Sequence[tuple[Image, float]], small: Image, scale: float,
     template: Template, h_guess: Matrix, tag_mm: Matrix, tag_px: Matrix,
     found: list[tuple[float, float] | None], page_scale: float,
-) -> list[int]:
-    """Fill in missing marks from spots anywhere in the photo (`mark_spots`), each confirmed
-    as a near miss is (on `small`, `scale`); the indices of the marks so found."""
+) -> None:
+    """Fill in missing marks (in `found`) from spots anywhere in the photo (`mark_spots`),
+    each confirmed as a near miss is (on `small`, `scale`)."""
     missing = [i for i, p in enumerate(found) if p is None]
     square_mm = min(f.square_mm for f in template.fiducials)
     image, image_scale = next(((im, s) for im, s in reversed(levels)
@@ -113,7 +113,6 @@ def search_everywhere(
                 found[i] = refined(gray, hit, scale, h_near, template.fiducials[i])
                 logger.debug("fiducial %s: found away from its prediction at %.2f",
                              template.fiducials[i].name, score)
-    return [i for i in missing if found[i] is not None]
 
 
 def _to_level_pt(point: Matrix, scale: float) -> tuple[float, float]:
