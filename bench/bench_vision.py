@@ -241,9 +241,9 @@ def _one_photo(i: int, sizes: tuple[float, float] | None = None,
                light: Light | None = None) -> dict[str, Any]:
     """Read benchmark photo `i` as a box whose TPS list gives the DPT (`known`) and as one
     without it (`unknown`); compare both with the ground truth. `sizes`, `width_px`,
-    `artwork`, `paper_curl`, `pen_mm`: the officers' writing sizes, the frame's width, the page
-    under the writing, how far it is from flat and the marker's line (`synthetic_photo`'s;
-    its defaults when None)."""
+    `artwork`, `paper_curl`, `pen_mm`, `light`: the officers' writing sizes, the frame's width,
+    the page under the writing, how far it is from flat, the marker's line and the light
+    (`synthetic_photo`'s; its defaults when None)."""
     import cv2
 
     from vision.pipeline import read_form

@@ -84,9 +84,9 @@ def hysteresis(contrast: F32, seed: F32, grow: F32) -> U8:
     return np.asarray(keep[labels], np.uint8)
 
 
-def inked_tiles(peak: Image, floor: Image | float = FAINT_SEED) -> Image:
-    """Tiles holding anything as dark as the faintest pen; clearly blank boxes skip the rest.
-    `floor`: per tile, when the photo's grain rises above FAINT_SEED (`noise_floors`)."""
+def inked_tiles(peak: Image, floor: Image) -> Image:
+    """Tiles holding anything darker than `floor` (per tile, `noise_floors`' seed: the
+    faintest pen's, or the photo's grain above it); clearly blank boxes skip the rest."""
     return np.flatnonzero(peak > floor)
 
 
@@ -109,9 +109,9 @@ def noise_floors(contrast: F32, region: tuple[int, int, int, int]) -> tuple[F32,
     # The grain is the photo's: a box far above the others' median (a digit written over
     # most of it, a blot) is held to NOISE_CAP times that, so its writing is not taken for
     # paper (measured: big writing's boxes at 0.2-2.4 where the grain was under 0.16).
-    cap = NOISE_CAP * np.median(seed)
-    grow = np.minimum(grow, np.maximum(FAINT_GROW, grow * cap / np.maximum(seed, 1e-6)))
-    seed = np.minimum(seed, np.maximum(FAINT_SEED, cap))
+    held = np.minimum(1.0, NOISE_CAP * np.median(seed) / seed)  # grow held alike
+    seed = np.maximum(FAINT_SEED, seed * held)
+    grow = np.maximum(FAINT_GROW, grow * held)
     return seed.astype(np.float32), grow.astype(np.float32)
 
 
