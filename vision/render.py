@@ -130,8 +130,12 @@ def _draw_fields(img: Gray, template: Template, k: float) -> None:
         if caption not in captions:
             captions.add(caption)
             _text(img, caption, 70.0, y0 + h0 / 2 + 1.5, 3.5, k)
-        if part:
-            _text(img, part.rstrip(")"), x0, y0 - line - 1.2, 2.5, k)
+        if part and not _row_above(template, field):
+            # A column's heading, as KPU's page has over its first row only, clear of the
+            # paper the form leaves above the boxes (`room_mm`): the reader's taller crops
+            # take that paper in.
+            above = max(1.2, field.room_mm[0]) if field.room_mm else 1.2
+            _text(img, part.rstrip(")"), x0, y0 - line - above, 2.5, k)
         for column in field.bubbles:
             for digit, (cx, cy) in enumerate(column.centers_mm):
                 r = column.radius_mm - BUBBLE_LINE_MM / 2
@@ -139,6 +143,16 @@ def _draw_fields(img: Gray, template: Template, k: float) -> None:
                 cv2.circle(img, (int(center[0]), int(center[1])), round(r * k * (1 << SHIFT)),
                            INK, max(1, round(BUBBLE_LINE_MM * k)), cv2.LINE_AA, SHIFT)
                 _text(img, str(digit), cx - 1.1, cy + 1.4, 2.8, k, 0.3)
+
+
+def _row_above(template: Template, field: Any, within_mm: float = 15.0) -> bool:
+    """Does another field's row lie over `field`'s boxes, less than `within_mm` above?"""
+    x, y, w, _ = field.bbox_mm
+    for other in template.fields:
+        ox, oy, ow, oh = other.bbox_mm
+        if other is not field and ox < x + w and x < ox + ow and 0 <= y - (oy + oh) < within_mm:
+            return True
+    return False
 
 
 def render_page(page: int, dpi: float = 100.0) -> Gray:

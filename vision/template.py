@@ -50,6 +50,9 @@ class FieldSpec:
     boxes_mm: tuple[Box, ...]
     line_mm: float
     bubbles: tuple[BubbleColumn, ...] = ()
+    # Clear paper above and below the boxes' lines before other print (mm), measured on the
+    # form; None where not measured.
+    room_mm: tuple[float, float] | None = None
 
     @cached_property
     def bbox_mm(self) -> Box:
@@ -201,6 +204,7 @@ def parse_template(data: dict[str, Any]) -> Template:
                     )
                     for c in f.get("bubbles", ())
                 ),
+                room_mm=_point(f["room_mm"]) if "room_mm" in f else None,
             )
             for f in data["fields"]
         )

@@ -207,6 +207,49 @@ def assign_bubbles(
         field["bubbles"] = columns
 
 
+# Free paper above and below a field's boxes is looked for this far (mm), over the boxes'
+# width and ROOM_SIDE_MM either side (`cells.room_above_below_mm` crops no wider).
+ROOM_LIMIT_MM = 20.0
+ROOM_SIDE_MM = 1.5
+
+
+def measure_room(gray: np.ndarray, fields: list[dict[str, Any]]) -> None:
+    """Each field's `room_mm`, in place: [above, below], the clear paper (mm) between its
+    boxes' printed lines and the nearest other print (a table's rule, a caption, another
+    box) over or under any of its boxes; at most ROOM_LIMIT_MM."""
+    k = MEASURE_DPI / 25.4
+    dark = gray < 128
+    rows, cols = dark.shape
+    for field in fields:
+        line = float(field.get("line_mm", 1.0))
+        above = below = ROOM_LIMIT_MM
+        for x, y, w, h in field["boxes_mm"]:
+            c0 = max(0, int((x - line - ROOM_SIDE_MM) * k))
+            c1 = min(cols, int(np.ceil((x + w + line + ROOM_SIDE_MM) * k)))
+            # From just outside the box's line, a pixel of its anti-aliased edge left out.
+            top = int(np.floor((y - line) * k)) - 2
+            bottom = int(np.ceil((y + h + line) * k)) + 2
+            reach = int(ROOM_LIMIT_MM * k)
+            up = dark[max(0, top - reach) : top + 1, c0:c1].any(axis=1)[::-1]
+            down = dark[bottom : min(rows, bottom + reach), c0:c1].any(axis=1)
+            if up.any():
+                above = min(above, (int(np.argmax(up)) + 2) / k)
+            if down.any():
+                below = min(below, (int(np.argmax(down)) + 2) / k)
+        field["room_mm"] = [round(above, 2), round(below, 2)]
+
+
+def add_room(pdf_path: Path, template_dir: Path) -> None:
+    """Measure `room_mm` for the templates already in `template_dir` and write them back,
+    every other value as it was."""
+    for index, gray in enumerate(render_pages(pdf_path)):
+        path = template_dir / f"ppwp_p{index + 1}.json"
+        data = json.loads(path.read_text(encoding="utf-8"))
+        measure_room(gray, data["fields"])
+        path.write_text(dump_json(data), encoding="utf-8")
+        logger.info("room measured: %s", path)
+
+
 def measure(pdf_path: Path) -> dict[int, dict[str, Any]]:
     templates = {}
     sizes = page_sizes_mm(pdf_path)
@@ -218,6 +261,7 @@ def measure(pdf_path: Path) -> dict[int, dict[str, Any]]:
         fields = assign_fields(page, measure_boxes(gray))
         if page == 2:
             assign_bubbles(fields, measure_bubbles(gray))
+        measure_room(gray, fields)
         layout = PAGE_LAYOUTS[page]
         sides = [np.hypot(*np.subtract(corners[i], corners[i - 1])) for i in range(4)]
         side = float(np.mean(sides))
@@ -258,7 +302,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("pdf", type=Path)
     parser.add_argument("--out", type=Path, default=TEMPLATE_DIR)
+    parser.add_argument("--room-only", action="store_true",
+                        help="only measure each field's room_mm into the templates in --out")
     args = parser.parse_args()
+    if args.room_only:
+        add_room(args.pdf, args.out)
+        return
     for page, data in measure(args.pdf).items():
         path = args.out / f"ppwp_p{page}.json"
         path.write_text(dump_json(data), encoding="utf-8")
