@@ -65,20 +65,45 @@ FRAME_MARGIN_MM = 1.5  # paper beyond the line's outer edge
 CLOSER_PX_PER_MM = 4.0
 
 
+# Boxes whose writing runs past the usual crop (a digit written taller than the box, over its
+# lines) are cut again with more paper above and below (`page_boxes.look_wider`): the clear
+# paper the form leaves there (`FieldSpec.room_mm`: 3.6-4.2 mm on page 1, where a table's rule
+# or the next row's boxes follow; 4.7-5.6 on page 2; 6.9 and more on page 3) less
+# ROOM_CLEAR_MM, at most WIDER_MARGIN_MM. Print nearer would join the writing that crosses
+# the line: a `1` through a caption read as a `7`, 0.99 sure.
+WIDER_MARGIN_MM = 8.0
+ROOM_CLEAR_MM = 0.5
+
+
+def room_above_below_mm(template: Any) -> dict[str, float]:
+    """Field name -> how much paper (mm) a taller crop of its boxes takes above and below
+    their lines: FRAME_MARGIN_MM where the form leaves no more (or was not measured)."""
+    room: dict[str, float] = {}
+    for field in template.fields:
+        clear = min(field.room_mm) - ROOM_CLEAR_MM if field.room_mm else 0.0
+        room[field.name] = max(FRAME_MARGIN_MM, min(WIDER_MARGIN_MM, clear))
+    return room
+
+
 def framed_region_mm(box: tuple[float, float, float, float], line_mm: float,
-                     margin_mm: float = FRAME_MARGIN_MM) -> tuple[float, float, float, float]:
+                     margin_mm: float = FRAME_MARGIN_MM,
+                     margin_y_mm: float | None = None) -> tuple[float, float, float, float]:
+    """The box with its line and `margin_mm` of paper around it (`margin_y_mm` above and
+    below when given)."""
     x, y, w, h = box
     pad = line_mm + margin_mm
-    return (x - pad, y - pad, w + 2 * pad, h + 2 * pad)
+    pad_y = line_mm + (margin_mm if margin_y_mm is None else margin_y_mm)
+    return (x - pad, y - pad_y, w + 2 * pad, h + 2 * pad_y)
 
 
 def box_frame(box: tuple[float, float, float, float], line_mm: float,
               px_per_mm: float = FRAMED_PX_PER_MM,
-              margin_mm: float = FRAME_MARGIN_MM) -> Frame:
+              margin_mm: float = FRAME_MARGIN_MM, margin_y_mm: float | None = None) -> Frame:
     """Where the box's interior and line lie in its framed crop, in crop pixels."""
     _, _, w, h = box
     pad = (line_mm + margin_mm) * px_per_mm
-    return Frame(x=pad, y=pad, w=w * px_per_mm, h=h * px_per_mm, line=line_mm * px_per_mm,
+    pad_y = (line_mm + (margin_mm if margin_y_mm is None else margin_y_mm)) * px_per_mm
+    return Frame(x=pad, y=pad_y, w=w * px_per_mm, h=h * px_per_mm, line=line_mm * px_per_mm,
                  px_per_mm=px_per_mm)
 
 
@@ -89,6 +114,7 @@ def crop_framed(
     px_per_mm: float = FRAMED_PX_PER_MM,
     shifts: Mapping[str, Shift] | None = None,
     only: Mapping[str, Collection[int]] | None = None,
+    margin_y_mm: Mapping[str, float] | None = None,
 ) -> dict[str, list[tuple[Image, Frame]]]:
     """Field name -> (framed crop, where its frame lies) per box, left to right.
 
@@ -106,15 +132,16 @@ def crop_framed(
             continue
         shift = (shifts or {}).get(field.name)
         dx, dy = (shift.dx_mm, shift.dy_mm) if shift is not None else (0.0, 0.0)
-        x0, y0, w, h = framed_region_mm(field.bbox_mm, field.line_mm)
+        tall = (margin_y_mm or {}).get(field.name)
+        x0, y0, w, h = framed_region_mm(field.bbox_mm, field.line_mm, margin_y_mm=tall)
         # One pixel of slack: each box's slice, rounded, stays inside.
         strip = rectify(gray, registration, k, (x0 + dx, y0 + dy, w + 1 / k, h + 1 / k))
         cells[field.name] = []
         for index, box in enumerate(field.boxes_mm):
             if only is not None and index not in only[field.name]:
                 continue
-            bx, by, bw, bh = framed_region_mm(box, field.line_mm)
-            frame = box_frame(box, field.line_mm, k)
+            bx, by, bw, bh = framed_region_mm(box, field.line_mm, margin_y_mm=tall)
+            frame = box_frame(box, field.line_mm, k, margin_y_mm=tall)
             # Sliced so that the frame's place rounds as in a crop of its own: `framedprep`
             # prepares the boxes whose frames round alike as one stack.
             left = (bx - x0) * k + frame.x - round(frame.x)

@@ -23,6 +23,11 @@ TOP_K = 3
 # A partly seen box's confidence, scaled: at most half sure, as a faint mark's
 # (`faint.DOUBT_SHARE`): one holding sum beside sure boxes may settle it (`vouching`).
 PARTLY_SEEN_SHARE = 0.5
+# A box read whole only from its taller crop (`look_wider`): its confidence, scaled. Writing
+# that big often runs along the box's lines too, and a stroke on a line goes with it (a `7`
+# whose bar lies on the top line reads `1`, 0.99 sure): read at most 0.95 sure, such a box is
+# confident but not beyond the arithmetic (`alternatives.BOX_SURE`), which must agree with it.
+WIDER_SHARE = 0.95
 
 
 @dataclass(frozen=True)
@@ -54,15 +59,64 @@ class Boxes:
 
 def prepare_boxes(gray: Gray, registration: Any, shifts: dict[str, Any], *,
                   px_per_mm: float | None = None,
-                  only: Mapping[str, Collection[int]] | None = None) -> Boxes:
+                  only: Mapping[str, Collection[int]] | None = None,
+                  margin_y_mm: Mapping[str, float] | None = None) -> Boxes:
     """Cut every box with its frame from the photo (each field where `local_fit` found it)
     and prepare it for the model. `px_per_mm`: the crops' scale (`cells.FRAMED_PX_PER_MM`
-    unless given); `only`: just these boxes (`cells.crop_framed`'s)."""
+    unless given); `only`, `margin_y_mm`: just these boxes, and these fields' crops taller
+    (`cells.crop_framed`'s)."""
     from vision import cells
 
     scale = cells.FRAMED_PX_PER_MM if px_per_mm is None else px_per_mm
     return prepare_crops(cells.crop_framed(gray, registration, px_per_mm=scale, shifts=shifts,
-                                           only=only))
+                                           only=only, margin_y_mm=margin_y_mm))
+
+
+@dataclass(frozen=True)
+class Wider:
+    """`look_wider`'s outcome: every box's top labels, the fields cut taller (field name ->
+    the paper above and below, mm), the fields with a box still written past its crop, and
+    the boxes read taller (field name -> their places)."""
+
+    candidates: dict[str, list[list[tuple[str, float]]]]
+    margins: dict[str, float]
+    cut: set[str]
+    boxes: dict[str, list[int]]
+
+
+def look_wider(gray: Gray, registration: Any, shifts: dict[str, Any], boxes: Boxes,
+               candidates: dict[str, list[list[tuple[str, float]]]]) -> Wider:
+    """The boxes whose writing ran past their crop (`Boxes.cut`), cut again with the room
+    above and below their row (`cells.room_above_below_mm`) and read from that: a digit
+    written taller than its box, seen whole, is read as any other. Those still cut, or
+    without room, stay `partly_seen`."""
+    from vision import cells
+
+    room = cells.room_above_below_mm(registration.template)
+    cut = set(boxes.cut)
+    again: dict[str, list[int]] = {}
+    for name, places in boxes.spans().items():
+        if room[name] > cells.FRAME_MARGIN_MM:
+            mine = [i - places.start for i in places if i in cut]
+            if mine:
+                again[name] = mine
+    if not again:
+        return Wider(candidates, {}, boxes.cut_fields(), {})
+    margins = {name: room[name] for name in again}
+    wide = prepare_boxes(gray, registration, shifts, only=again, margin_y_mm=margins)
+    read = classify(wide)
+    out = {name: list(ranked) for name, ranked in candidates.items()}
+    for name, places in again.items():
+        for place, ranked in zip(places, read[name], strict=True):
+            out[name][place] = read_wider(ranked)
+    still = {name for name in boxes.cut_fields() if name not in again} | wide.cut_fields()
+    return Wider(out, margins, still, again)
+
+
+def read_wider(ranked: list[tuple[str, float]]) -> list[tuple[str, float]]:
+    """A box's top labels read from its taller crop, WIDER_SHARE as sure (a box still
+    `partly_seen` there is already at most half sure)."""
+    return [(label, WIDER_SHARE * p) for label, p in ranked]
 
 
 def prepare_crops(crops: dict[str, list[Any]]) -> Boxes:

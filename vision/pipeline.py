@@ -213,7 +213,15 @@ def _read(data: bytes, dpt: int | None, beside: ThreadPoolExecutor) -> Reading:
         reading.reasons = list(quality.messages) or [CORNERS_MISSING]
         return _finish(reading, timer, started)
 
+    margins: dict[str, float] = {}
+    widened: dict[str, list[int]] = {}
     cut = boxes.cut_fields()
+    if cut:
+        # Writing past a box's crop (a digit taller than its box): those boxes cut taller.
+        with timer.stage("wider"):
+            wider = page_boxes.look_wider(gray, registration, shifts, boxes, candidates)
+        candidates, margins, cut, widened = (wider.candidates, wider.margins, wider.cut,
+                                             wider.boxes)
     _conclude(reading, template, candidates, cut, columns, dpt, timer)
     doubtful = _doubtful_boxes(reading, candidates)
     if doubtful:
@@ -221,12 +229,14 @@ def _read(data: bytes, dpt: int | None, beside: ThreadPoolExecutor) -> Reading:
         # from that look; the arithmetic then runs again over the whole page.
         with timer.stage("closer"):
             closer = page_boxes.prepare_boxes(gray, registration, shifts, only=doubtful,
-                                              px_per_mm=cells.CLOSER_PX_PER_MM)
+                                              px_per_mm=cells.CLOSER_PX_PER_MM,
+                                              margin_y_mm=margins)
             again = page_boxes.classify(closer)
         candidates = {name: list(boxes_read) for name, boxes_read in candidates.items()}
         for name, places in doubtful.items():
             for place, read_again in zip(places, again[name], strict=True):
-                candidates[name][place] = read_again
+                candidates[name][place] = (page_boxes.read_wider(read_again)
+                                           if place in widened.get(name, ()) else read_again)
         reading = replace(reading, reasons=[], fields={}, checks=[], omr=None)
         _conclude(reading, template, candidates, cut | closer.cut_fields(), columns, dpt,
                   timer)
