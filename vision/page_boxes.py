@@ -106,8 +106,8 @@ def look_wider(gray: Gray, registration: Any, shifts: dict[str, Any], boxes: Box
     wide = prepare_boxes(gray, registration, shifts, only=again, margin_y_mm=margins)
     read = classify(wide)
     out = {name: list(ranked) for name, ranked in candidates.items()}
-    for name, places in again.items():
-        for place, ranked in zip(places, read[name], strict=True):
+    for name, mine in again.items():
+        for place, ranked in zip(mine, read[name], strict=True):
             out[name][place] = read_wider(ranked)
     still = {name for name in boxes.cut_fields() if name not in again} | wide.cut_fields()
     return Wider(out, margins, still, again)

@@ -1,8 +1,9 @@
 """`read_form`: one photo in, one `Reading` out; the stages composed, each one timed.
 
 decode -> registration -> cells (each box cut with its frame and prepared for the model) ->
-model (every box of the page in one batched call) -> quality -> fields + rules (alternative
-readings) -> OMR (page 2) -> status; a page that would go to a person first has its doubtful
+model (every box of the page in one batched call) -> the boxes written past their crops cut
+again taller (`wider`) -> quality -> fields + rules (alternative readings) -> OMR (page 2) ->
+status; a page that would go to a person first has its doubtful
 boxes cut again closer and read from that look (`closer`), the rules then run again.
 Full-resolution pixels are touched only where they matter (tag corners, fiducials, the boxes
 themselves); the page shown to the officer is straightened from a downscaled copy when one is

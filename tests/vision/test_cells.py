@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import cv2
 import numpy as np
 import pytest
@@ -9,10 +11,14 @@ import pytest
 from vision.cells import (
     CELL_PX_PER_MM,
     CLOSER_PX_PER_MM,
+    FRAME_MARGIN_MM,
     FRAMED_PX_PER_MM,
+    ROOM_CLEAR_MM,
+    WIDER_MARGIN_MM,
     box_frame,
     crop_cells,
     crop_framed,
+    room_above_below_mm,
 )
 from vision.register import Registration, register
 from vision.render import render_page
@@ -149,3 +155,38 @@ def test_a_closer_look_cuts_only_the_boxes_asked_for_at_its_own_scale() -> None:
             inner = near[round(frame.y) + 3: round(frame.y + frame.h) - 3,
                          round(frame.x) + 3: round(frame.x + frame.w) - 3]
             assert (inner.min() < 100) == ((name, place) in MARKED), (name, place)
+
+
+def test_a_taller_crop_takes_the_paper_above_and_below_and_keeps_the_box_in_its_frame() -> None:
+    photo, reg = _registered()
+    room = room_above_below_mm(reg.template)
+    asked = {"surat_suara_sisa": [1], "pemilih_dpt_l": [2]}
+    taller = crop_framed(photo, reg, only=asked, margin_y_mm=room)
+    usual = crop_framed(photo, reg)
+    for name, places in asked.items():
+        (crop, frame), = taller[name]
+        plain, plain_frame = usual[name][places[0]]
+        more = (room[name] - FRAME_MARGIN_MM) * FRAMED_PX_PER_MM
+        assert more > 3, "page 1 leaves ~3.4 mm above and below its boxes, not 1.5"
+        assert crop.shape[1] == plain.shape[1], "no wider: a field's boxes stand close"
+        assert crop.shape[0] == pytest.approx(plain.shape[0] + 2 * more, abs=1)
+        assert frame.y == pytest.approx(plain_frame.y + more, abs=1)
+        assert (frame.x, frame.w, frame.h) == (plain_frame.x, plain_frame.w, plain_frame.h)
+        inner = crop[round(frame.y) + 3: round(frame.y + frame.h) - 3,
+                     round(frame.x) + 3: round(frame.x + frame.w) - 3]
+        assert inner.min() < 100, "the marked box's mark, where the frame says"
+
+
+def test_room_above_and_below_is_the_forms_clear_paper_less_a_margin_within_bounds() -> None:
+    for page in (1, 2, 3):
+        template = template_for_page(page)
+        room = room_above_below_mm(template)
+        for field in template.fields:
+            assert field.room_mm is not None, field.name
+            want = min(field.room_mm) - ROOM_CLEAR_MM
+            assert room[field.name] == pytest.approx(
+                max(FRAME_MARGIN_MM, min(WIDER_MARGIN_MM, want)))
+    # A template measured before `room_mm` existed: the usual crop, never taller.
+    bare = replace(template_for_page(3), fields=tuple(
+        replace(f, room_mm=None) for f in template_for_page(3).fields))
+    assert set(room_above_below_mm(bare).values()) == {FRAME_MARGIN_MM}

@@ -3,10 +3,17 @@ preparation saw of it allows."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.vision.test_framedprep import FRAME, framed_box, ink, photographed
-from vision import page_boxes
-from vision.fields import REASON_LOW_CONFIDENCE, REASON_PAST_THE_BOX
+from vision import local_fit, page_boxes
+from vision.cells import FRAME_MARGIN_MM
+from vision.fields import CONFIDENT, REASON_LOW_CONFIDENCE, REASON_PAST_THE_BOX
+from vision.pipeline import decode, read_form
 from vision.reading import FieldReading
+from vision.register import Registration, register
+from vision.synthetic import BIG_WRITING, SyntheticPhoto, synthetic_photo
+from vision.tags import pyramid
 
 
 def test_a_box_whose_writing_runs_past_its_crop_is_never_read_surely() -> None:
@@ -38,3 +45,50 @@ def test_a_field_unclear_because_a_box_is_written_past_it_says_so() -> None:
     assert said["a"].reason == REASON_PAST_THE_BOX
     assert said["b"] == unclear, "no box of it past its crop"
     assert said["c"] == fields["c"], "flagged for another reason, which stands"
+
+
+def _boxes_read(photo: SyntheticPhoto) -> tuple[Any, ...]:
+    """`read_form`'s steps up to the model on `photo`: the photo, its registration, where its
+    fields lie, its boxes and their readings."""
+    gray = decode(photo.jpeg)
+    assert gray is not None
+    levels = pyramid(gray)
+    registration = register(gray, levels=levels)
+    assert isinstance(registration, Registration), registration
+    shifts = local_fit.field_shifts(levels, registration.homography,
+                                    registration.template.fields)
+    boxes = page_boxes.prepare_boxes(gray, registration, shifts)
+    return gray, registration, shifts, boxes, page_boxes.classify(boxes)
+
+
+def test_boxes_written_past_their_crop_are_read_again_taller_and_never_beyond_the_rules() -> None:
+    # An officer writing taller than page 3's boxes, over their lines.
+    photo = synthetic_photo(3, seed=1, sizes=BIG_WRITING, source="procedural")
+    gray, registration, shifts, boxes, candidates = _boxes_read(photo)
+    before = boxes.cut_fields()
+    assert before, "this officer's digits run past the usual crops"
+    wider = page_boxes.look_wider(gray, registration, shifts, boxes, candidates)
+    assert wider.cut < before, "the taller crops see some of them whole"
+    assert set(wider.boxes) <= before
+    for name, places in wider.boxes.items():
+        assert wider.margins[name] > FRAME_MARGIN_MM
+        for place in places:
+            label, p = wider.candidates[name][place][0]
+            assert label == photo.boxes[name][place], (name, place)
+            # Confident, yet left for the arithmetic to confirm: a stroke along the box's
+            # line still goes with the line however tall the crop.
+            assert p <= page_boxes.WIDER_SHARE
+        assert max(wider.candidates[name][i][0][1] for i in places) > CONFIDENT
+    for name, ranked in candidates.items():
+        for place, read in enumerate(ranked):
+            if place not in wider.boxes.get(name, ()):
+                assert wider.candidates[name][place] == read, "read once, as it was"
+
+
+def test_a_page_written_inside_its_boxes_takes_no_taller_look() -> None:
+    photo = synthetic_photo(3, seed=1, source="procedural")
+    gray, registration, shifts, boxes, candidates = _boxes_read(photo)
+    assert not boxes.cut
+    wider = page_boxes.look_wider(gray, registration, shifts, boxes, candidates)
+    assert wider.candidates == candidates and not wider.boxes and not wider.cut
+    assert "wider" not in read_form(photo.jpeg).timings_ms

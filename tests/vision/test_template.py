@@ -109,3 +109,28 @@ def test_page2_bubbles_ten_per_box_below_it() -> None:
             assert ys == sorted(ys) and ys[0] > y + h
             assert all(x < cx < x + w for cx, _ in column.centers_mm)
             assert 3 < column.radius_mm < 6
+
+
+@pytest.mark.parametrize("template", _all_templates(), ids=lambda t: f"p{t.page}")
+def test_each_field_knows_the_clear_paper_above_and_below_its_boxes(template: Template) -> None:
+    for field in template.fields:
+        assert field.room_mm is not None, field.name
+        above, below = field.room_mm
+        # KPU's page: a table's rule or the next row's boxes 3.6-7 mm away; 20 = none near.
+        assert 3.0 < above <= 20.0 and 3.0 < below <= 20.0, field.name
+
+
+def test_room_is_measured_to_the_nearest_print_over_and_under_the_boxes() -> None:
+    from vision.render import render_page
+    from vision.tools.measure_pdf import MEASURE_DPI, measure_room
+
+    template = template_for_page(1)
+    # Rows with rows of boxes over and under them: our render prints nothing else between.
+    between = [f for f in template.fields
+               if f.name.startswith(("pengguna_dptb_", "pengguna_non_dpt_"))]
+    fields = [{"name": f.name, "boxes_mm": [list(b) for b in f.boxes_mm],
+               "line_mm": f.line_mm} for f in between]
+    measure_room(render_page(1, MEASURE_DPI), fields)
+    for field, measured in zip(between, fields, strict=True):
+        assert field.room_mm is not None
+        assert measured["room_mm"] == pytest.approx(list(field.room_mm), abs=0.25), field.name

@@ -218,7 +218,7 @@ def measure_room(gray: np.ndarray, fields: list[dict[str, Any]]) -> None:
     boxes' printed lines and the nearest other print (a table's rule, a caption, another
     box) over or under any of its boxes; at most ROOM_LIMIT_MM."""
     k = MEASURE_DPI / 25.4
-    dark = gray < 128
+    dark = np.asarray(gray < 128, bool)
     rows, cols = dark.shape
     for field in fields:
         line = float(field.get("line_mm", 1.0))
@@ -230,8 +230,8 @@ def measure_room(gray: np.ndarray, fields: list[dict[str, Any]]) -> None:
             top = int(np.floor((y - line) * k)) - 2
             bottom = int(np.ceil((y + h + line) * k)) + 2
             reach = int(ROOM_LIMIT_MM * k)
-            up = dark[max(0, top - reach) : top + 1, c0:c1].any(axis=1)[::-1]
-            down = dark[bottom : min(rows, bottom + reach), c0:c1].any(axis=1)
+            up = np.asarray(dark[max(0, top - reach) : top + 1, c0:c1].any(axis=1))[::-1]
+            down = np.asarray(dark[bottom : min(rows, bottom + reach), c0:c1].any(axis=1))
             if up.any():
                 above = min(above, (int(np.argmax(up)) + 2) / k)
             if down.any():
