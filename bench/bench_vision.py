@@ -403,7 +403,8 @@ def run() -> dict[str, Any]:
     marker = int(os.environ.get("TITIK_BENCH_MARKER_PHOTOS", DEFAULT_MARKER_PHOTOS))
     out["accuracy_marker"] = _accuracy(marker, workers, pen_mm=MARKER_MM)
     out["accuracy_marker"]["line_mm"] = list(MARKER_MM)
-    # Digits written over the box's lines: what the crop sees of them is cut short.
+    # Digits written over the box's lines: what the crop sees of them is cut short (on pages 2
+    # and 3 such boxes are cut again taller, `page_boxes.look_wider`).
     big = int(os.environ.get("TITIK_BENCH_BIG_PHOTOS", DEFAULT_BIG_PHOTOS))
     out["accuracy_big_writing"] = _accuracy(big, workers, BIG_WRITING)
     out["accuracy_big_writing"]["glyph_sizes"] = list(BIG_WRITING)

@@ -87,16 +87,16 @@ class Wider:
 def look_wider(gray: Gray, registration: Any, shifts: dict[str, Any], boxes: Boxes,
                candidates: dict[str, list[list[tuple[str, float]]]]) -> Wider:
     """The boxes whose writing ran past their crop (`Boxes.cut`), cut again with the room
-    above and below their row (`cells.room_above_below_mm`) and read from that: a digit
-    written taller than its box, seen whole, is read as any other. Those still cut, or
-    without room, stay `partly_seen`."""
+    above and below their row (`cells.room_above_below_mm`, where at least
+    `cells.WIDER_MIN_MM`) and read from that: a digit written taller than its box, seen
+    whole, is read as any other. Those still cut, or without the room, stay `partly_seen`."""
     from vision import cells
 
     room = cells.room_above_below_mm(registration.template)
     cut = set(boxes.cut)
     again: dict[str, list[int]] = {}
     for name, places in boxes.spans().items():
-        if room[name] > cells.FRAME_MARGIN_MM:
+        if room[name] >= cells.WIDER_MIN_MM:
             mine = [i - places.start for i in places if i in cut]
             if mine:
                 again[name] = mine

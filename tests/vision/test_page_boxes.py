@@ -92,3 +92,13 @@ def test_a_page_written_inside_its_boxes_takes_no_taller_look() -> None:
     wider = page_boxes.look_wider(gray, registration, shifts, boxes, candidates)
     assert wider.candidates == candidates and not wider.boxes and not wider.cut
     assert "wider" not in read_form(photo.jpeg).timings_ms
+
+
+def test_page_1_leaves_too_little_paper_for_a_taller_look() -> None:
+    # Page 1's rows stand ~4 mm from the next row's boxes and the table's rules.
+    photo = synthetic_photo(1, seed=1, sizes=BIG_WRITING, source="procedural")
+    gray, registration, shifts, boxes, candidates = _boxes_read(photo)
+    assert boxes.cut_fields(), "this officer's digits run past the usual crops"
+    wider = page_boxes.look_wider(gray, registration, shifts, boxes, candidates)
+    assert not wider.boxes and wider.candidates == candidates
+    assert wider.cut == boxes.cut_fields(), "still written past the box, and said so"
