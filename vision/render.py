@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from vision.template import Box, Template, template_for_page
+from vision.template import Box, FieldSpec, Template, template_for_page
 
 logger = logging.getLogger(__name__)
 
@@ -145,7 +145,7 @@ def _draw_fields(img: Gray, template: Template, k: float) -> None:
                 _text(img, str(digit), cx - 1.1, cy + 1.4, 2.8, k, 0.3)
 
 
-def _row_above(template: Template, field: Any, within_mm: float = 15.0) -> bool:
+def _row_above(template: Template, field: FieldSpec, within_mm: float = 15.0) -> bool:
     """Does another field's row lie over `field`'s boxes, less than `within_mm` above?"""
     x, y, w, _ = field.bbox_mm
     for other in template.fields:
