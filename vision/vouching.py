@@ -68,8 +68,11 @@ def vouching_rules(
 
     An equality checks a field when it was evaluated (no value of it missing), holds, and
     no other field in it took its value from the alternatives search: a corrected field
-    absorbs whatever error the others carry, so its balance says nothing about them.
-    Inequalities (`le`, `<= 300`) hold for most wrong numbers too and check nothing.
+    absorbs whatever error the others carry, so its balance says nothing about them. Nor
+    is any other field in it flagged: a sum holding on a doubtful partner says only that
+    both may be wrong alike (one officer's `1` read `7` in P and in J: 0 + 7 = 7 held, and
+    J's 7 passed on it). Inequalities (`le`, `<= 300`) hold for most wrong numbers too and
+    check nothing.
     """
     values = {name: f.value for name, f in fields.items()}
     holding = [r for r in active if r.op == "eq" and r.holds(values, params) is True]
@@ -81,12 +84,13 @@ def _vouching(
     fields: Mapping[str, FieldReading], holding: Sequence[Rule], anchors: Mapping[str, set[str]]
 ) -> dict[str, list[str]]:
     """Per field, the holding equalities in which every other corrected field is anchored
-    by some other equality (`_anchors`)."""
+    by some other equality (`_anchors`) and no other field is flagged."""
     out: dict[str, list[str]] = {}
     for rule in holding:
         for name in dict.fromkeys(rule.fields):
             if any(
-                fields[o].corrected and not anchors.get(o, set()) - {rule.id}
+                (fields[o].corrected and not anchors.get(o, set()) - {rule.id})
+                or (fields[o].flagged and not fields[o].corrected)
                 for o in rule.fields
                 if o != name
             ):

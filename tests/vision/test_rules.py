@@ -492,6 +492,29 @@ def test_after_a_checked_correction_a_doubted_pen_whose_sums_hold_is_confirmed()
     assert field.value == total_l and not field.flagged
 
 
+
+def test_a_sum_holding_on_a_doubtful_partner_vouches_for_no_other_field() -> None:
+    # Seed 900582 (big writing, marker): the officer's `1` read `7` in the disabled voters'
+    # P (doubtful) and J (sure). 0 + 7 = 7 holds, and J's 7 passed on that sum.
+    crossed = [("X", INT8_TOP)]
+    unsure_p = [crossed, crossed, [("7", 0.45), ("1", 0.44)]]
+    boxes = page1(pengguna_disabilitas_l=written(0, 3, INT8_TOP),
+                  pengguna_disabilitas_p=unsure_p,
+                  pengguna_disabilitas_j=written(7, 3, INT8_TOP))
+    result = resolve_fields(boxes, PAGE1)
+    fields = result.fields
+    assert fields["pengguna_disabilitas_p"].flagged
+    assert next(c for c in result.checks if c.rule == "pengguna_disabilitas_lpj").ok
+    for name in ("pengguna_disabilitas_l", "pengguna_disabilitas_j"):
+        assert fields[name].flagged, name
+        assert fields[name].reason == ("tidak dapat diperiksa dengan aritmetika "
+                                       "(pengguna_disabilitas_lpj), mohon periksa")
+    assert "pengguna_disabilitas_lpj" not in {
+        rule for rules in vouching_rules(fields, PAGE1, {}).values() for rule in rules}
+    # The rest of the page is untouched: every other field is read surely and checked.
+    assert not any(f.flagged for n, f in fields.items() if "disabilitas" not in n)
+
+
 # Section II of page 1: ballots received = used + spoiled + left; used = voters (I.B.4 J);
 # and, softly, received = DPT + 2% (rounded up), what KPU usually sends a TPS.
 BALLOT_RULES = load_rules([
