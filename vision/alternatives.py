@@ -18,6 +18,12 @@ BOX_SURE = 0.98
 ALT_MIN = 0.02
 # Alternative values kept per field.
 ALTS_PER_FIELD = 4
+# A rival reading the arithmetic cannot tell from the first: each box it changes reads the
+# same other label for the same one (one officer's `1` read `7` in the hundreds of suara_sah
+# and of suara_total: 735 + 2 = 737 held as 135 + 2 = 137 does). One hand's errors are not
+# independent, so such a rival is as likely as its least likely box alone, not as their
+# product; at least this share of the first reading's, the reading is ambiguous.
+TWIN_RATIO = 0.05
 
 
 @dataclass(frozen=True)
@@ -102,3 +108,22 @@ def consistent_assignments(
 
     descend(0, (), 1.0)
     return found
+
+
+def twin_ratio(
+    first: Mapping[str, Alternative],
+    rival: Mapping[str, Alternative],
+    boxes: Mapping[str, Sequence[BoxCandidates]],
+) -> float:
+    """How likely `rival` is against `first` (per field, the readings of the fields it
+    changes) when every box it changes, at least two, makes one and the same substitution:
+    its least likely box's ratio alone. 0 for any other rival (the product model holds)."""
+    swaps: set[tuple[str, str]] = set()
+    ratios: list[float] = []
+    for name, alt in rival.items():
+        for place, (was, now) in enumerate(zip(first[name].labels, alt.labels, strict=True)):
+            if was != now:
+                seen = dict(boxes[name][place])
+                swaps.add((was, now))
+                ratios.append(seen.get(now, 0.0) / max(seen.get(was, 0.0), 1e-9))
+    return min(ratios) if len(swaps) == 1 and len(ratios) >= 2 else 0.0

@@ -24,9 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from vision.alternatives import (
+    TWIN_RATIO,
+    Alternative,
     consistent_assignments,
     field_alternatives,
     top_value,
+    twin_ratio,
 )
 from vision.fields import (
     CONFIDENT,
@@ -259,8 +262,9 @@ def _search_alternatives(
     if consistent and first_ok and first_key in consistent:
         rivals = {k: s for k, s in consistent.items() if k != first_key}
         best_rival = max(rivals.values(), default=0.0)
-        if best_rival >= AMBIGUOUS_RATIO * consistent[first_key]:
-            _flag_ambiguous(fields, searched, consistent, reasons)
+        twins = _twins(searched, first_key, rivals, alternatives, boxes)
+        if best_rival >= AMBIGUOUS_RATIO * consistent[first_key] or twins:
+            _flag_ambiguous(fields, searched, consistent, reasons, twins)
         else:
             # Every ruled field, not only the searched ones: a pen the model doubts with no
             # runner-up worth trying (under ALT_MIN) is never searched, yet its sums hold.
@@ -318,13 +322,37 @@ def _search_alternatives(
             _flag_ambiguous(fields, searched, consistent, reasons)
 
 
+def _twins(
+    searched: Sequence[str],
+    first_key: tuple[int | None, ...],
+    rivals: Mapping[tuple[int | None, ...], float],
+    alternatives: Mapping[str, Sequence[Alternative]],
+    boxes: Mapping[str, Sequence[BoxCandidates]],
+) -> list[tuple[int | None, ...]]:
+    """The rivals of the first reading made by one substitution repeated, at least
+    TWIN_RATIO as likely as it (`alternatives.twin_ratio`)."""
+    def reading(name: str, value: int | None) -> Alternative:
+        return next(a for a in alternatives[name] if a.value == value)
+
+    first = {n: reading(n, v) for n, v in zip(searched, first_key, strict=True)}
+    out = []
+    for key in rivals:
+        changed = {n: reading(n, v) for n, v, w in zip(searched, key, first_key, strict=True)
+                   if v != w}
+        if twin_ratio(first, changed, boxes) >= TWIN_RATIO:
+            out.append(key)
+    return out
+
+
 def _flag_ambiguous(
     fields: dict[str, FieldReading],
     searched: Sequence[str],
     consistent: Mapping[tuple[int | None, ...], float],
     reasons: list[str],
+    also: Sequence[tuple[int | None, ...]] = (),
 ) -> None:
-    """Several readings fit the arithmetic: flag every field on which they disagree."""
+    """Several readings fit the arithmetic: flag every field on which they disagree (the
+    three likeliest and `also`)."""
     if len(consistent) < 2:
         for name in searched:
             f = fields[name]
@@ -332,6 +360,7 @@ def _flag_ambiguous(
                 fields[name] = replace(f, flagged=True, reason="bacaan tidak pasti")
         return
     keys = sorted(consistent, key=lambda k: consistent[k], reverse=True)[:3]
+    keys += [k for k in also if k not in keys]
     for i, name in enumerate(searched):
         options = sorted({k[i] for k in keys}, key=lambda v: -1 if v is None else v)
         if len(options) > 1:

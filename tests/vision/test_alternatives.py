@@ -7,7 +7,7 @@ import math
 import random
 from collections.abc import Mapping, Sequence
 
-from vision.alternatives import Alternative, consistent_assignments
+from vision.alternatives import Alternative, consistent_assignments, twin_ratio
 from vision.template import Rule, load_templates
 
 Values = dict[str, int | None]
@@ -92,3 +92,20 @@ def test_nothing_searched_is_consistent_only_when_every_rule_holds() -> None:
     assert consistent_assignments(rules, holding, [], {}, {}) == {(): 1.0}
     broken = holding | {"pemilih_dpt_j": 5}
     assert consistent_assignments(rules, broken, [], {}, {}) == {}
+
+
+def test_a_rival_of_one_substitution_repeated_is_as_likely_as_its_least_likely_box() -> None:
+    # One hand's `1` read `7` (0.89, the `1` 0.105) in two fields: the two errors go together.
+    doubt = [("7", 0.891), ("1", 0.105)]
+    boxes = {"sah": [doubt, [("3", 0.996)], [("5", 0.996)]],
+             "total": [[("7", 0.8), ("1", 0.19)], [("3", 0.996)], [("7", 0.996)]]}
+    first = {"sah": Alternative(735, ("7", "3", "5"), 0.88),
+             "total": Alternative(737, ("7", "3", "7"), 0.79)}
+    rival = {"sah": Alternative(135, ("1", "3", "5"), 0.1),
+             "total": Alternative(137, ("1", "3", "7"), 0.19)}
+    assert math.isclose(twin_ratio(first, rival, boxes), 0.105 / 0.891)
+    # Two different substitutions, or one box alone, are left to the product of the boxes.
+    mixed = {"sah": rival["sah"], "total": Alternative(837, ("8", "3", "7"), 0.01)}
+    boxes["total"][0] = [("7", 0.8), ("8", 0.19)]
+    assert twin_ratio(first, mixed, boxes) == 0.0
+    assert twin_ratio(first, {"sah": rival["sah"]}, boxes) == 0.0

@@ -515,6 +515,28 @@ def test_a_sum_holding_on_a_doubtful_partner_vouches_for_no_other_field() -> Non
     assert not any(f.flagged for n, f in fields.items() if "disabilitas" not in n)
 
 
+def test_one_hand_s_1_read_7_in_both_sides_of_a_sum_goes_to_a_person_with_both_readings() -> (
+    None
+):
+    # Seed 902858 (written big): suara_sah 135 and suara_total 137 read 735 and 737, the
+    # hundreds' `1` read `7` (0.89) in both. 735 + 2 = 737 holds as 135 + 2 = 137 does, so
+    # the sum cannot tell them apart; scored as independent errors, the rival was 1 in 70
+    # and both fields were confirmed by the sum.
+    rules = [r for r in load_rules(load_templates()[103].rules) if r.id == "suara_total"]
+    hundreds = [("7", 0.891), ("1", 0.105)]
+    boxes = {"suara_sah": [hundreds, [("3", INT8_TOP)], [("5", INT8_TOP)]],
+             "suara_tidak_sah": written(2, 3, INT8_TOP),
+             "suara_total": [hundreds, [("3", INT8_TOP)], [("7", INT8_TOP)]]}
+    result = resolve_fields(boxes, rules)
+    assert result.fields["suara_sah"].flagged and result.fields["suara_total"].flagged
+    assert result.fields["suara_sah"].reason == "beberapa bacaan memenuhi aturan (135 / 735)"
+    assert result.fields["suara_total"].reason == "beberapa bacaan memenuhi aturan (137 / 737)"
+    # Doubt in one field alone is still settled by the sum the rival then breaks.
+    boxes["suara_total"] = written(737, 3, INT8_TOP)
+    result = resolve_fields(boxes, rules)
+    assert result.fields["suara_sah"].value == 735 and not result.fields["suara_sah"].flagged
+
+
 # Section II of page 1: ballots received = used + spoiled + left; used = voters (I.B.4 J);
 # and, softly, received = DPT + 2% (rounded up), what KPU usually sends a TPS.
 BALLOT_RULES = load_rules([
