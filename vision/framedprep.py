@@ -81,9 +81,10 @@ MARKER_MIN_MM = 1.8
 
 @dataclass(frozen=True)
 class Lines:
-    """The printed frame as found in each tile of a stack: its line pixels, the interior
-    inside them, the pixels of the top and bottom lines and of the left and right ones
-    (N, H, W), and per tile how wide (px) the wider of each pair was taken."""
+    """The printed frame as found in each tile of a stack: its line pixels and the interior
+    inside them (N, H, W); the rows the top and bottom lines were taken on (N, H) and the
+    columns of the left and right ones (N, W); per tile how wide (px) the wider of each pair
+    was taken."""
 
     px: U8
     interior: U8
@@ -164,7 +165,8 @@ def _frame_mask(line_mask: U8, frame: Frame) -> Lines:
     along_x = (max(0, x0 - t), min(w, x1 + t))
     along_y = (max(0, y0 - t), min(h, y1 + t))
     transposed = np.ascontiguousarray(line_mask.transpose(0, 2, 1))
-    rows_px, cols_px = np.zeros((n, h, w), bool), np.zeros((n, h, w), bool)
+    frame_px = np.zeros((n, h, w), bool)
+    rows, cols = np.zeros((n, h), bool), np.zeros((n, w), bool)
     widths = {True: np.zeros(n, np.int64), False: np.zeros(n, np.int64)}
     inner = np.zeros((n, 4), np.int64)  # top, bottom, left, right of the interior per tile
     inner[:] = (y0, y1, x0, x1)
@@ -193,17 +195,18 @@ def _frame_mask(line_mask: U8, frame: Frame) -> Lines:
         grown &= found | (cover >= FRINGE_COVER)
         np.maximum(widths[horizontal], grown.sum(axis=1), out=widths[horizontal])
         if horizontal:
-            rows_px[:, lo:hi, along_x[0]:along_x[1]] |= grown[:, :, None]
+            frame_px[:, lo:hi, along_x[0]:along_x[1]] |= grown[:, :, None]
+            rows[:, lo:hi] |= grown
         else:
-            cols_px[:, along_y[0]:along_y[1], lo:hi] |= grown[:, None, :]
+            frame_px[:, along_y[0]:along_y[1], lo:hi] |= grown[:, None, :]
+            cols[:, lo:hi] |= grown
     # The bounds are never negative (the frame lies inside the crop), so the comparisons
     # give what slicing each tile would.
     in_rows = (np.arange(h) >= inner[:, 0:1]) & (np.arange(h) < inner[:, 1:2])
     in_cols = (np.arange(w) >= inner[:, 2:3]) & (np.arange(w) < inner[:, 3:4])
     interior = np.asarray(in_rows[:, :, None] & in_cols[:, None, :], np.uint8)
-    dark = line_mask.astype(bool)
-    return Lines(np.asarray((rows_px | cols_px) & dark, np.uint8), interior, rows_px & dark,
-                 cols_px & dark, widths[True], widths[False])
+    return Lines(np.asarray(frame_px & line_mask.astype(bool), np.uint8), interior, rows, cols,
+                 widths[True], widths[False])
 
 
 def _reach(frame: Frame) -> int:
@@ -236,11 +239,12 @@ def _rejoin(kept: U8, removed: U8, interior: U8, frame: Frame) -> U8:
     return rejoined
 
 
-def _past_wide_lines(kept: U8, dropped: U8, lines: Lines, frame: Frame) -> Image:
+def _past_wide_lines(kept: U8, joined: U8, lines: Lines, frame: Frame) -> Image:
     """Per tile: does the writing kept go on across a line taken wider than `_rejoin`
     reaches (a blurred photo, a marker's stroke along the line)? Such a line leaves the
     stroke's far side unjoined, dropped as not the box's, and the model reads what is left:
-    a marker `1` crossing the top line, cut off above it, read `7` 0.996 sure.
+    a marker `1` crossing the top line, cut off above it, read `7` 0.996 sure. `joined`:
+    the ink after `_rejoin`, `kept`: what `_keep_marks` kept of it.
 
     Yes when a mark dropped lies straight across such a line from the writing inside (within
     the width taken and one more, at most ACROSS_SLANT_PX aside), runs on past the crop's
@@ -254,18 +258,25 @@ def _past_wide_lines(kept: U8, dropped: U8, lines: Lines, frame: Frame) -> Image
     n = kept.shape[0]
     out = np.zeros(n, bool)
     reach = _reach(frame)
-    inside = np.asarray(kept & lines.interior, np.uint8)
-    wide = (lines.rows_width > reach) | (lines.cols_width > reach)
-    todo = np.flatnonzero(wide & inside.any(axis=(1, 2)) & dropped.any(axis=(1, 2)))
+    # Most boxes' lines are taken no wider than printed: only the others are looked at.
+    wide = np.flatnonzero((lines.rows_width > reach) | (lines.cols_width > reach))
+    if not wide.size:
+        return out
+    inside = np.zeros_like(kept)
+    inside[wide] = kept[wide] & lines.interior[wide]
+    # Line pixels `_rejoin` restored that never joined the writing are no writing either.
+    dropped = joined[wide] & (1 - kept[wide]) & (1 - lines.px[wide])
+    has = inside[wide].any(axis=(1, 2)) & dropped.any(axis=(1, 2))
+    todo = wide[has]
     if not todo.size:
         return out
-    cc = components(dropped[todo])
+    cc = components(dropped[has])
     h, w = kept.shape[1:]
     edge = (cc.top == 0) | (cc.left == 0) | (cc.top + cc.height == h) | (cc.left + cc.width == w)
     deep_rows = np.asarray(edge & (cc.height >= ACROSS_MIN_PX) & (cc.width <= frame.w / 2))
     deep_cols = np.asarray(edge & (cc.width >= ACROSS_MIN_PX) & (cc.height <= frame.h / 2))
-    rows_on = np.asarray(lines.rows[todo].any(axis=2, keepdims=True))
-    cols_on = np.asarray(lines.cols[todo].any(axis=1, keepdims=True))
+    rows_on = lines.rows[todo][:, :, None]
+    cols_on = lines.cols[todo][:, None, :]
     pairs = ((lines.rows_width[todo], True, cols_on, deep_rows),
              (lines.cols_width[todo], False, rows_on, deep_cols))
     for widths, vertical, other, deep in pairs:
@@ -328,8 +339,7 @@ def _prepare_stack(work: F32, frame: Frame, whole: U8 | None = None,
     # the box): the model sees part of it, a `6` without its stem reads `0`.
     cut = (mask[:, 0, :].any(axis=1) | mask[:, -1, :].any(axis=1)
            | mask[:, :, 0].any(axis=1) | mask[:, :, -1].any(axis=1))
-    # Line pixels `_rejoin` restored that never joined the writing are no writing either.
-    cut |= _past_wide_lines(mask, joined & (1 - mask) & (1 - frame_px), lines, frame)
+    cut |= _past_wide_lines(mask, joined, lines, frame)
     area = np.maximum(interior.sum(axis=(1, 2), dtype=np.int64), 1)
     fraction = (mask & interior).sum(axis=(1, 2), dtype=np.int64) / area
     marker_px = None if frame.px_per_mm is None else MARKER_MIN_MM * frame.px_per_mm

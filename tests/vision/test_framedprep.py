@@ -149,13 +149,13 @@ def test_a_line_s_blurred_edge_goes_with_it_but_not_a_stroke_crossing_it() -> No
     assert blurred_edge[2].any() and blurred_edge[8].any()
 
 
-def _kept_and_dropped(mask: Image) -> tuple[Image, Image, Any]:
-    """A line mask as `_prepare_stack` takes it: the frame removed, strokes crossing it
-    rejoined, the marks reaching into the box kept; and what was dropped."""
+def _kept_and_joined(mask: Image) -> tuple[Image, Image, Any]:
+    """A line mask as `_prepare_stack` takes it: the marks reaching into the box kept, the
+    ink after strokes crossing the frame were rejoined, and the frame found."""
     lines = framedprep._frame_mask(mask, FRAME)
     joined = framedprep._rejoin(mask & (1 - lines.px), mask & lines.px, lines.interior, FRAME)
     kept, _ = framedprep._keep_marks(joined, lines.interior)
-    return kept, joined & (1 - kept) & (1 - lines.px), lines
+    return kept, joined, lines
 
 
 def test_writing_across_a_line_taken_wider_than_the_rejoin_reaches_is_partly_seen() -> None:
@@ -165,25 +165,25 @@ def test_writing_across_a_line_taken_wider_than_the_rejoin_reaches_is_partly_see
     mask = np.zeros((1, SIZE, SIZE), np.uint8)
     mask[0, 2:11, :] = 1
     mask[0, 0:40, 30:35] = 1
-    kept, dropped, lines = _kept_and_dropped(mask)
+    kept, joined, lines = _kept_and_joined(mask)
     assert lines.rows_width[0] >= 9 > framedprep._reach(FRAME)
-    assert not kept[0, :2].any() and dropped[0, :2, 30:35].all(), "the stem above is dropped"
-    assert framedprep._past_wide_lines(kept, dropped, lines, FRAME).tolist() == [True]
+    assert not kept[0, :2].any() and joined[0, :2, 30:35].all(), "the stem above is dropped"
+    assert framedprep._past_wide_lines(kept, joined, lines, FRAME).tolist() == [True]
     # The line's own blurred edge beyond the band is no writing: long and thin along it.
     fringe = mask.copy()
     fringe[0, :2] = 0
     fringe[0, 1, :] = 1
     fringe[0, 1, 28:37] = 0
-    kept, dropped, lines = _kept_and_dropped(fringe)
-    assert dropped[0, 1].any()
-    assert framedprep._past_wide_lines(kept, dropped, lines, FRAME).tolist() == [False]
+    kept, joined, lines = _kept_and_joined(fringe)
+    assert joined[0, 1].any() and not kept[0, 1].any()
+    assert framedprep._past_wide_lines(kept, joined, lines, FRAME).tolist() == [False]
     # A line taken as wide as printed: the stem is rejoined whole, nothing is dropped.
     printed = np.zeros((1, SIZE, SIZE), np.uint8)
     printed[0, 3:8, :] = 1
     printed[0, 0:40, 30:35] = 1
-    kept, dropped, lines = _kept_and_dropped(printed)
+    kept, joined, lines = _kept_and_joined(printed)
     assert kept[0, 0, 30:35].all()
-    assert framedprep._past_wide_lines(kept, dropped, lines, FRAME).tolist() == [False]
+    assert framedprep._past_wide_lines(kept, joined, lines, FRAME).tolist() == [False]
 
 
 def test_a_stem_near_the_line_is_looked_at_even_with_nothing_else_in_the_box() -> None:
