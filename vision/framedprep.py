@@ -262,12 +262,11 @@ def _past_wide_lines(kept: U8, joined: U8, lines: Lines, frame: Frame) -> Image:
     wide = np.flatnonzero((lines.rows_width > reach) | (lines.cols_width > reach))
     if not wide.size:
         return out
-    inside = np.zeros_like(kept)
-    inside[wide] = kept[wide] & lines.interior[wide]
+    inside = kept[wide] & lines.interior[wide]
     # Line pixels `_rejoin` restored that never joined the writing are no writing either.
     dropped = joined[wide] & (1 - kept[wide]) & (1 - lines.px[wide])
-    has = inside[wide].any(axis=(1, 2)) & dropped.any(axis=(1, 2))
-    todo = wide[has]
+    has = inside.any(axis=(1, 2)) & dropped.any(axis=(1, 2))
+    todo, inside = wide[has], inside[has]
     if not todo.size:
         return out
     cc = components(dropped[has])
@@ -285,7 +284,7 @@ def _past_wide_lines(kept: U8, joined: U8, lines: Lines, frame: Frame) -> Image:
             along, across = 2 * ACROSS_SLANT_PX + 1, 2 * (int(width) + 1) + 1
             kernel = np.ones((across, along) if vertical else (along, across), np.uint8)
             near = np.zeros((len(todo),) + kept.shape[1:], np.uint8)
-            near[at] = dilate_tiles(inside[todo[at]], kernel) & ~other[at]
+            near[at] = dilate_tiles(inside[at], kernel) & ~other[at]
             hit = np.asarray(near.reshape(-1)[cc.index] != 0) & deep[cc.label]
             out[todo[np.unique(cc.tile[cc.label[hit]])]] = True
     return out
