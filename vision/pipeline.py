@@ -236,8 +236,9 @@ def _read(data: bytes, dpt: int | None, beside: ThreadPoolExecutor) -> Reading:
         candidates = {name: list(boxes_read) for name, boxes_read in candidates.items()}
         for name, places in doubtful.items():
             for place, read_again in zip(places, again[name], strict=True):
-                candidates[name][place] = (page_boxes.read_wider(read_again)
-                                           if place in widened.get(name, ()) else read_again)
+                candidates[name][place] = (
+                    page_boxes.read_wider(read_again) if place in widened.get(name, ())
+                    else page_boxes.read_closer(candidates[name][place], read_again))
         reading = replace(reading, reasons=[], fields={}, checks=[], omr=None)
         _conclude(reading, template, candidates, cut | closer.cut_fields(), columns, dpt,
                   timer)

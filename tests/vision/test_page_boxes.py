@@ -102,3 +102,18 @@ def test_page_1_leaves_too_little_paper_for_a_taller_look() -> None:
     wider = page_boxes.look_wider(gray, registration, shifts, boxes, candidates)
     assert not wider.boxes and wider.candidates == candidates
     assert wider.cut == boxes.cut_fields(), "still written past the box, and said so"
+
+
+def test_a_box_the_first_look_doubted_is_never_made_sure_by_the_closer_look_alone() -> None:
+    # Seed 901075: a small `5` read `6` 0.95 sure, then 0.98 closer, passed on page 2 with
+    # its bubble left empty, where no rule checks the box.
+    from vision.alternatives import BOX_SURE
+    from vision.vouching import box_sure
+
+    again = [("6", 0.992), ("5", 0.004), ("4", 0.002)]
+    read = page_boxes.read_closer([("6", 0.953), ("4", 0.02)], again)
+    assert [label for label, _ in read] == ["6", "5", "4"]
+    assert BOX_SURE > read[0][1] >= 0.96  # confident, but a sum or a person must agree
+    assert not box_sure(read)
+    # A box the first look was sure of keeps the closer reading as it is.
+    assert page_boxes.read_closer([("6", 0.985)], again) == again
