@@ -98,9 +98,13 @@ def framed_region_mm(box: tuple[float, float, float, float], line_mm: float,
     """The box with its line and `margin_mm` of paper around it (`margin_y_mm` above and
     below when given)."""
     x, y, w, h = box
-    pad = line_mm + margin_mm
-    pad_y = line_mm + (margin_mm if margin_y_mm is None else margin_y_mm)
+    pad, pad_y = _pads(line_mm, margin_mm, margin_y_mm)
     return (x - pad, y - pad_y, w + 2 * pad, h + 2 * pad_y)
+
+
+def _pads(line_mm: float, margin_mm: float, margin_y_mm: float | None) -> tuple[float, float]:
+    """The line and paper (mm) a framed crop takes beside and above/below its box."""
+    return line_mm + margin_mm, line_mm + (margin_mm if margin_y_mm is None else margin_y_mm)
 
 
 def box_frame(box: tuple[float, float, float, float], line_mm: float,
@@ -108,8 +112,7 @@ def box_frame(box: tuple[float, float, float, float], line_mm: float,
               margin_mm: float = FRAME_MARGIN_MM, margin_y_mm: float | None = None) -> Frame:
     """Where the box's interior and line lie in its framed crop, in crop pixels."""
     _, _, w, h = box
-    pad = (line_mm + margin_mm) * px_per_mm
-    pad_y = (line_mm + (margin_mm if margin_y_mm is None else margin_y_mm)) * px_per_mm
+    pad, pad_y = (side * px_per_mm for side in _pads(line_mm, margin_mm, margin_y_mm))
     return Frame(x=pad, y=pad_y, w=w * px_per_mm, h=h * px_per_mm, line=line_mm * px_per_mm,
                  px_per_mm=px_per_mm)
 

@@ -122,7 +122,7 @@ def look_wider(gray: Gray, registration: Any, shifts: dict[str, Any], boxes: Box
 def read_wider(ranked: list[tuple[str, float]]) -> list[tuple[str, float]]:
     """A box's top labels read from its taller crop, WIDER_SHARE as sure (a box still
     `partly_seen` there is already at most half sure)."""
-    return [(label, WIDER_SHARE * p) for label, p in ranked]
+    return _scaled(ranked, WIDER_SHARE)
 
 
 def read_closer(first: list[tuple[str, float]],
@@ -133,7 +133,12 @@ def read_closer(first: list[tuple[str, float]],
 
     if first and first[0][1] >= UNCHECKED_BOX_MIN:
         return again
-    return [(label, CLOSER_SHARE * p) for label, p in again]
+    return _scaled(again, CLOSER_SHARE)
+
+
+def _scaled(ranked: list[tuple[str, float]], share: float) -> list[tuple[str, float]]:
+    """A box's top labels, each `share` as sure: same order, less confidence."""
+    return [(label, share * p) for label, p in ranked]
 
 
 def prepare_crops(crops: dict[str, list[Any]]) -> Boxes:
@@ -167,7 +172,7 @@ def partly_seen(ranked: list[tuple[str, float]]) -> list[tuple[str, float]]:
     than the crop's margin over its lines): what the model read, at most PARTLY_SEEN_SHARE
     sure. Writing, surely, but which digit the arithmetic or a person decides: the model
     read a `6` whose stem was outside as `0` at 0.98, a `7` whose bar was as `1`."""
-    return [(label, PARTLY_SEEN_SHARE * p) for label, p in ranked]
+    return _scaled(ranked, PARTLY_SEEN_SHARE)
 
 
 def classify(boxes: Boxes) -> dict[str, list[list[tuple[str, float]]]]:
