@@ -46,6 +46,7 @@ from vision.vouching import (
     REASON_CORRECTED,
     REASON_CORRECTED_CHECK,
     require_arithmetic,
+    share_failures,
     sums_settle,
 )
 
@@ -212,6 +213,7 @@ def resolve_fields(
                 fields[name] = replace(f, reason=f"{f.reason}; {check.rule}")
         if check.message:
             reasons.append(check.message)
+    share_failures(fields, active, params, (c.fields for c in failing))
     require_arithmetic(fields, boxes, usable, params)
     return Resolution(fields, checks, reasons)
 

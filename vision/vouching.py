@@ -49,6 +49,7 @@ REASON_UNCHECKED = "tidak ada aturan yang memeriksa dan tulisan kurang pasti"
 REASON_CORRECTED = "dikoreksi oleh aritmetika (terbaca {read})"
 REASON_CORRECTED_CHECK = "dikoreksi oleh aritmetika (terbaca {read}), mohon periksa"
 REASON_CONFIRMED = "dikuatkan oleh aritmetika"
+REASON_EQUALS_FAILING = "sama dengan {partner} ({rule}), yang aturannya tidak terpenuhi"
 
 
 def sums_settle(confidence: float, equalities: int) -> bool:
@@ -57,6 +58,46 @@ def sums_settle(confidence: float, equalities: int) -> bool:
     if not equalities:
         return False
     return confidence >= (CONFIRM_MIN if equalities < 2 else CONFIRM_MIN_TWO_EQ)
+
+
+def share_failures(
+    fields: dict[str, FieldReading],
+    active: Iterable[Rule],
+    params: Mapping[str, int | None],
+    failing: Iterable[Iterable[str]],
+) -> None:
+    """Flag, in place, every field a holding equality of two fields (`x = y`) ties to a field
+    of a failing rule, and so on along such equalities.
+
+    The form says the two are one number, so the rule failing on one fails on the other:
+    seed 903894 lost the officer's leading `1` in I.B.4 J and in II.2 alike (148 read 48).
+    J's own row (86 + 62 = 148) failed, II.2 = J held at 48 = 48, and II.2 was checked by
+    II.1 = II.2 + II.3 + II.4, which the same lost `1` in II.1 balanced (85 = 48 + 1 + 36).
+    Flagged, II.2 then vouches for no other field of that sum (`vouching_rules`).
+    `failing`: the fields of each failing rule.
+    """
+    values = {name: f.value for name, f in fields.items()}
+    pairs = [
+        r for r in active
+        if r.op == "eq" and len(r.lhs) == 1 and len(r.rhs) == 1 and not r.rhs_const
+        and r.rhs_param is None and r.holds(values, params) is True
+    ]
+    implicated = {name for names in failing for name in names}
+    frontier = sorted(implicated)
+    while frontier:
+        name = frontier.pop()
+        for rule in pairs:
+            if name not in rule.fields:
+                continue
+            (partner,) = [o for o in rule.fields if o != name]
+            if partner in implicated:
+                continue
+            implicated.add(partner)
+            frontier.append(partner)
+            f = fields[partner]
+            if not f.flagged or f.reason in (None, REASON_CONFIRMED):
+                reason = REASON_EQUALS_FAILING.format(partner=name, rule=rule.id)
+                fields[partner] = replace(f, flagged=True, reason=reason)
 
 
 def vouching_rules(

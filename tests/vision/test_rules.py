@@ -515,6 +515,34 @@ def test_a_sum_holding_on_a_doubtful_partner_vouches_for_no_other_field() -> Non
     assert not any(f.flagged for n, f in fields.items() if "disabilitas" not in n)
 
 
+def test_a_number_the_form_makes_equal_to_a_failing_one_fails_with_it() -> None:
+    # Seed 903894 (dim light): the officer's leading `2` went with the box's line in I.B.4 J,
+    # II.2 and II.1 alike (213, 213, 236 read 13, 13, 36). J's row and column fail; II.2 = J
+    # holds at 13 = 13 and II.1 = II.2 + II.3 + II.4 at 36 = 13 + 0 + 23, which passed II.1
+    # and II.2.
+    lost = [("", INT8_TOP)]
+    boxes = page1(pengguna_total_j=[lost, [("1", INT8_TOP)], [("3", INT8_TOP)]],
+                  surat_suara_digunakan=[lost, [("1", INT8_TOP)], [("3", INT8_TOP)]],
+                  surat_suara_diterima=[lost, [("3", INT8_TOP)], [("6", INT8_TOP)]])
+    result = resolve_fields(boxes, PAGE1)
+    ok = {c.rule: c.ok for c in result.checks}
+    assert not ok["pengguna_total_lpj"] and not ok["pengguna_total_j"]
+    assert ok["surat_suara_digunakan_eq_pengguna"] and ok["surat_suara_diterima"]
+    fields = result.fields
+    assert fields["surat_suara_digunakan"].flagged
+    assert fields["surat_suara_digunakan"].reason == (
+        "sama dengan pengguna_total_j (surat_suara_digunakan_eq_pengguna), "
+        "yang aturannya tidak terpenuhi")
+    # II.2 flagged vouches for no other field of II.1's sum.
+    for name in ("surat_suara_diterima", "surat_suara_rusak", "surat_suara_sisa"):
+        assert fields[name].flagged, name
+        assert fields[name].reason == ("tidak dapat diperiksa dengan aritmetika "
+                                       "(surat_suara_diterima), mohon periksa")
+    # Read right, J's rules hold and the same II.2 = J is one of II.2's checks again.
+    right = resolve_fields(page1(), PAGE1).fields
+    assert not any(right[n].flagged for n in right if n.startswith("surat_suara"))
+
+
 def test_one_hand_s_1_read_7_in_both_sides_of_a_sum_goes_to_a_person_with_both_readings() -> (
     None
 ):
