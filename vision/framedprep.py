@@ -258,7 +258,8 @@ def _past_wide_lines(kept: U8, joined: U8, lines: Lines, frame: Frame) -> Image:
     n = kept.shape[0]
     out = np.zeros(n, bool)
     reach = _reach(frame)
-    # Most boxes' lines are taken no wider than printed: only the others are looked at.
+    # Lines taken no wider than `_rejoin` reaches leave nothing across them unjoined. (The
+    # width taken counts the line's fringe: on most photos every box is looked at.)
     wide = np.flatnonzero((lines.rows_width > reach) | (lines.cols_width > reach))
     if not wide.size:
         return out
@@ -274,19 +275,26 @@ def _past_wide_lines(kept: U8, joined: U8, lines: Lines, frame: Frame) -> Image:
     edge = (cc.top == 0) | (cc.left == 0) | (cc.top + cc.height == h) | (cc.left + cc.width == w)
     deep_rows = np.asarray(edge & (cc.height >= ACROSS_MIN_PX) & (cc.width <= frame.w / 2))
     deep_cols = np.asarray(edge & (cc.width >= ACROSS_MIN_PX) & (cc.height <= frame.h / 2))
-    rows_on = lines.rows[todo][:, :, None]
-    cols_on = lines.cols[todo][:, None, :]
-    pairs = ((lines.rows_width[todo], True, cols_on, deep_rows),
-             (lines.cols_width[todo], False, rows_on, deep_cols))
-    for widths, vertical, other, deep in pairs:
-        for width in np.unique(widths[widths > reach]):
-            at = np.flatnonzero(widths == width)
-            along, across = 2 * ACROSS_SLANT_PX + 1, 2 * (int(width) + 1) + 1
-            kernel = np.ones((across, along) if vertical else (along, across), np.uint8)
-            near = np.zeros((len(todo),) + kept.shape[1:], np.uint8)
-            near[at] = dilate_tiles(inside[at], kernel) & ~other[at]
-            hit = np.asarray(near.reshape(-1)[cc.index] != 0) & deep[cc.label]
-            out[todo[np.unique(cc.tile[cc.label[hit]])]] = True
+    # Is there writing within the window across the line from a dropped pixel? A sum over
+    # the window from each tile's summed-area table, looked up at the few candidate pixels
+    # only: the same answer as dilating the writing by the window, for a fraction of it.
+    # One table for the stack as a single tall image: a window clipped to its tile's rows
+    # differences away every tile above it.
+    table = np.asarray(cv2.integral(inside.reshape(-1, w), sdepth=cv2.CV_32S))
+    tile, at = np.divmod(cc.index, h * w)
+    y, x = np.divmod(at, w)
+    pairs = ((lines.rows_width[todo], True, deep_rows), (lines.cols_width[todo], False, deep_cols))
+    for widths, vertical, deep in pairs:
+        pick = np.flatnonzero(deep[cc.label] & (widths[tile] > reach))
+        t, py, px = tile[pick], y[pick], x[pick]
+        # Not on the other pair of lines, running on past the corners.
+        off = ~(lines.cols[todo[t], px] if vertical else lines.rows[todo[t], py])
+        across = widths[t] + 1
+        ry, rx = (across, ACROSS_SLANT_PX) if vertical else (ACROSS_SLANT_PX, across)
+        y0, y1 = t * h + np.maximum(py - ry, 0), t * h + np.minimum(py + ry + 1, h)
+        x0, x1 = np.maximum(px - rx, 0), np.minimum(px + rx + 1, w)
+        ink = table[y1, x1] - table[y0, x1] - table[y1, x0] + table[y0, x0]
+        out[todo[t[off & (ink > 0)]]] = True
     return out
 
 
