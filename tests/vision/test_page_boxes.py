@@ -117,3 +117,38 @@ def test_a_box_the_first_look_doubted_is_never_made_sure_by_the_closer_look_alon
     assert not box_sure(read)
     # A box the first look was sure of keeps the closer reading as it is.
     assert page_boxes.read_closer([("6", 0.985)], again) == again
+
+
+def test_a_box_whose_closer_look_rules_out_the_first_is_never_settled_by_one_sum() -> None:
+    # Seed 904937 (a marker, folded paper, 9 MP): the first look read `suara_sah` 191 and
+    # `suara_total` 186, the closer look both tens `3`. 131 + 5 = 136 held, and both wrong
+    # counts passed as confirmed by that one sum.
+    from vision.rules import load_rules, resolve_fields
+    from vision.template import load_templates
+    from vision.vouching import CONFIRM_MIN
+
+    sah = page_boxes.read_closer([("9", 0.898), ("4", 0.078), ("8", 0.008)],
+                                 [("3", 0.551), ("9", 0.164), ("7", 0.09)])
+    total = page_boxes.read_closer([("8", 0.965), ("9", 0.035), ("0", 0.0)],
+                                   [("3", 0.852), ("5", 0.137), ("7", 0.004)])
+    # The closer look's reading, in its order; where it rules out the first look's (no `8`
+    # among its labels), under the bar one sum settles.
+    assert [label for label, _ in sah] == ["3", "9", "7"]
+    assert [label for label, _ in total] == ["3", "5", "7"]
+    assert sah[0][1] == 0.551 * page_boxes.CLOSER_SHARE and total[0][1] < CONFIRM_MIN
+    sure = [("1", 0.996)]
+    boxes = {"suara_sah": [sure, sah, sure],
+             "suara_tidak_sah": [[("X", 0.996)], [("X", 0.996)], [("5", 0.996)]],
+             "suara_total": [sure, total, [("6", 0.996)]]}
+    rules = [r for r in load_rules(load_templates()[103].rules) if r.id == "suara_total"]
+    fields = resolve_fields(boxes, rules).fields
+    assert fields["suara_total"].value == 136 and fields["suara_total"].flagged
+    assert fields["suara_total"].reason == "tulisan kurang jelas"
+    # ...and the sum holding on a doubtful partner checks nothing else.
+    assert fields["suara_sah"].value == 131 and fields["suara_sah"].flagged
+    assert fields["suara_sah"].reason == ("tidak dapat diperiksa dengan aritmetika "
+                                          "(suara_total), mohon periksa")
+    # Two looks that agree: the closer one as before.
+    again = [("3", 0.852), ("5", 0.137)]
+    assert page_boxes.read_closer([("3", 0.9), ("8", 0.05)], again) == [
+        ("3", 0.852 * page_boxes.CLOSER_SHARE), ("5", 0.137 * page_boxes.CLOSER_SHARE)]
