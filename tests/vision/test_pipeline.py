@@ -347,3 +347,40 @@ def test_a_date_misread_at_097_is_flagged() -> None:
     for name, truth in photo.values.items():
         field = reading.fields[name]
         assert field.value == truth or field.flagged, (name, truth, field)
+
+
+def test_a_page_going_to_a_person_has_the_boxes_no_sum_checks_read_closer_too() -> None:
+    """Seed 905281 (page 2, small writing): a `7` read `0` 251/256 sure, its bubble left
+    empty, passed as X04 for 74 while the page went to a person for its other fields; the
+    closer look read it 0.965, not sure enough to stand on the model alone."""
+    from vision.fields import REASON_LOW_CONFIDENCE
+    from vision.omr import REASON_OMR_CONFIRMED
+    from vision.pipeline import _doubtful_boxes, _unchecked_fields
+    from vision.reading import FieldReading
+    from vision.template import load_templates
+
+    templates = load_templates()
+    votes = {"suara_paslon_1", "suara_paslon_2", "suara_paslon_3"}
+    assert _unchecked_fields(templates[102]) == votes
+    # The day is bounded, not summed; the year equals 2024; the totals are summed.
+    unchecked_p3 = _unchecked_fields(templates[103])
+    assert "tanggal_hari" in unchecked_p3 and "tanggal_tahun" not in unchecked_p3
+    assert "suara_sah" not in unchecked_p3
+    sure = [("X", 0.996)]
+    candidates = {
+        "suara_paslon_1": [sure, [("0", 251 / 256), ("8", 2 / 256)], [("4", 0.996)]],
+        "suara_paslon_2": [sure, [("7", 0.42), ("3", 0.2)], [("2", 0.76)]],
+        "suara_paslon_3": [sure, [("4", 0.996)], [("7", 0.996)]],
+    }
+    fields = {
+        "suara_paslon_1": FieldReading(4, "X04", 0.97, False, REASON_OMR_CONFIRMED),
+        "suara_paslon_2": FieldReading(72, "X72", 0.3, True, REASON_LOW_CONFIDENCE),
+        "suara_paslon_3": FieldReading(47, "X47", 0.99, False),
+    }
+    reading = Reading("ppwp_p2", 2, "needs_review", fields=fields)
+    assert _doubtful_boxes(reading, candidates, votes) == {
+        "suara_paslon_1": [1], "suara_paslon_2": [1, 2]}
+    # Without it, only the flagged field's boxes; and a page accepted is not looked at again.
+    assert _doubtful_boxes(reading, candidates) == {"suara_paslon_2": [1, 2]}
+    accepted = Reading("ppwp_p2", 2, "accepted", fields=fields)
+    assert _doubtful_boxes(accepted, candidates, votes) == {}
