@@ -80,7 +80,7 @@ def share_failures(
     pairs = [
         r for r in active
         if r.op == "eq" and len(r.lhs) == 1 and len(r.rhs) == 1 and not r.rhs_const
-        and r.rhs_param is None and r.holds(values, params) is True
+        and not r.rhs_pct and r.rhs_param is None and r.holds(values, params) is True
     ]
     implicated = {name for names in failing for name in names}
     frontier = sorted(implicated)
