@@ -270,9 +270,14 @@ def _search_alternatives(
         else:
             # Every ruled field, not only the searched ones: a pen the model doubts with no
             # runner-up worth trying (under ALT_MIN) is never searched, yet its sums hold.
+            # One holding sum settles one doubt, not two: an equality counts for a field only
+            # when no other field in it is doubted too (each would be settled on the other).
+            doubts = {n for n in ruled
+                      if fields[n].flagged and fields[n].reason == REASON_LOW_CONFIDENCE}
             for name in ruled:
                 f = fields[name]
-                equalities = eq_count.get(name, 0)
+                equalities = sum(1 for r in counted or active if r.op == "eq"
+                                 and name in r.fields and not (set(r.fields) - {name}) & doubts)
                 doubted = f.flagged and f.reason == REASON_LOW_CONFIDENCE
                 if doubted and f.value is not None and sums_settle(f.confidence, equalities):
                     fields[name] = replace(f, flagged=False, reason=REASON_CONFIRMED)

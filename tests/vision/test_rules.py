@@ -565,6 +565,27 @@ def test_one_hand_s_1_read_7_in_both_sides_of_a_sum_goes_to_a_person_with_both_r
     assert result.fields["suara_sah"].value == 735 and not result.fields["suara_sah"].flagged
 
 
+def test_one_holding_sum_settles_one_doubtful_field_not_two() -> None:
+    # Two doubted pens in one sum would each be settled on the other: 131 + 5 = 136 holds
+    # as 191 + 5 = 196 would, and nothing but the doubted boxes says which (seed 904937's
+    # shape, with the two looks agreeing).
+    rules = [r for r in load_rules(load_templates()[103].rules) if r.id == "suara_total"]
+    sure = [("1", INT8_TOP)]
+    boxes = {"suara_sah": [sure, [("3", 0.6), ("9", 0.01)], sure],
+             "suara_tidak_sah": written(5, 3, INT8_TOP),
+             "suara_total": [sure, [("3", 0.6), ("8", 0.01)], [("6", INT8_TOP)]]}
+    result = resolve_fields(boxes, rules)
+    assert next(c for c in result.checks if c.rule == "suara_total").ok
+    for name in ("suara_sah", "suara_total"):
+        assert result.fields[name].flagged, name
+        assert result.fields[name].reason == "tulisan kurang jelas", name
+    # One doubted pen beside sure ones is settled by the same sum.
+    boxes["suara_total"] = written(136, 3, INT8_TOP)
+    fields = resolve_fields(boxes, rules).fields
+    assert fields["suara_sah"].value == 131 and not fields["suara_sah"].flagged
+    assert fields["suara_sah"].reason == "dikuatkan oleh aritmetika"
+
+
 # Section II of page 1: ballots received = used + spoiled + left; used = voters (I.B.4 J);
 # and, softly, received = DPT + 2% (rounded up), what KPU usually sends a TPS.
 BALLOT_RULES = load_rules([
