@@ -46,6 +46,7 @@ from vision.vouching import (
     REASON_CORRECTED,
     REASON_CORRECTED_CHECK,
     require_arithmetic,
+    settling_equalities,
     share_failures,
     sums_settle,
 )
@@ -270,16 +271,11 @@ def _search_alternatives(
         else:
             # Every ruled field, not only the searched ones: a pen the model doubts with no
             # runner-up worth trying (under ALT_MIN) is never searched, yet its sums hold.
-            # One holding sum settles one doubt, not two: an equality counts for a field only
-            # when no other field in it is doubted too (each would be settled on the other).
-            doubts = {n for n in ruled
-                      if fields[n].flagged and fields[n].reason == REASON_LOW_CONFIDENCE}
+            settling = settling_equalities(fields, ruled, counted or active)
             for name in ruled:
                 f = fields[name]
-                equalities = sum(1 for r in counted or active if r.op == "eq"
-                                 and name in r.fields and not (set(r.fields) - {name}) & doubts)
                 doubted = f.flagged and f.reason == REASON_LOW_CONFIDENCE
-                if doubted and f.value is not None and sums_settle(f.confidence, equalities):
+                if doubted and f.value is not None and sums_settle(f.confidence, settling[name]):
                     fields[name] = replace(f, flagged=False, reason=REASON_CONFIRMED)
     elif consistent and not first_ok:
         ranked = sorted(consistent.items(), key=lambda kv: kv[1], reverse=True)
@@ -312,6 +308,7 @@ def _search_alternatives(
                         corrected=True,
                         read_text=f.text,
                     )
+            settling = settling_equalities(fields, ruled, counted or active)
             for name in ruled:
                 # The doubted pens left as read, searched or not (no runner-up worth trying),
                 # whose sums now hold; `require_arithmetic` then drops every sum a flagged
@@ -321,7 +318,7 @@ def _search_alternatives(
                     name not in changed
                     and f.reason == REASON_LOW_CONFIDENCE
                     and f.value is not None
-                    and sums_settle(f.confidence, eq_count.get(name, 0))
+                    and sums_settle(f.confidence, settling[name])
                 ):
                     fields[name] = replace(f, flagged=False, reason=REASON_CONFIRMED)
             logger.info("arithmetic corrected %s", ", ".join(changed))

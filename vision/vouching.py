@@ -60,6 +60,21 @@ def sums_settle(confidence: float, equalities: int) -> bool:
     return confidence >= (CONFIRM_MIN if equalities < 2 else CONFIRM_MIN_TWO_EQ)
 
 
+def settling_equalities(
+    fields: Mapping[str, FieldReading], ruled: Sequence[str], rules: Sequence[Rule]
+) -> dict[str, int]:
+    """Per field, the equalities that may settle the model's doubt about it: one holding
+    sum settles one doubt, not two, so an equality counts only when no other field in it is
+    doubted too (each would be settled on the other: 131 + 5 = 136 holds as 191 + 5 = 196
+    would, and nothing but the doubted boxes says which)."""
+    doubts = {n for n in ruled if fields[n].reason == REASON_LOW_CONFIDENCE}
+    return {
+        name: sum(1 for r in rules if r.op == "eq" and name in r.fields
+                  and not (set(r.fields) - {name}) & doubts)
+        for name in ruled
+    }
+
+
 def share_failures(
     fields: dict[str, FieldReading],
     active: Iterable[Rule],

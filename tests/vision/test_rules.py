@@ -586,6 +586,28 @@ def test_one_holding_sum_settles_one_doubtful_field_not_two() -> None:
     assert fields["suara_sah"].reason == "dikuatkan oleh aritmetika"
 
 
+def test_an_equality_counts_toward_settling_a_doubt_only_when_no_other_field_in_it_is_doubted(
+) -> None:
+    from vision.fields import REASON_LOW_CONFIDENCE
+    from vision.reading import FieldReading
+    from vision.vouching import settling_equalities
+
+    def read(value: int, doubted: bool) -> FieldReading:
+        reason = REASON_LOW_CONFIDENCE if doubted else None
+        return FieldReading(value, str(value), 0.6 if doubted else 0.99, doubted, reason)
+
+    # The total row of I.B: L and J doubted, P sure. That row (J = L + P) holds two doubts,
+    # so it settles neither and counts for none of its fields; each one's column still does.
+    fields = {name: read(value, False) for name, value in TRUTH.items()}
+    fields["pengguna_total_l"] = read(155, True)
+    fields["pengguna_total_j"] = read(228, True)
+    settling = settling_equalities(fields, sorted(fields), PAGE1_RULES)
+    assert settling["pengguna_total_l"] == 1  # its column, pengguna_total_l
+    assert settling["pengguna_total_j"] == 1  # its column, pengguna_total_j
+    assert settling["pengguna_total_p"] == 1  # its column
+    assert settling["pengguna_dpt_l"] == 1  # its row; its column holds pengguna_total_l
+
+
 # Section II of page 1: ballots received = used + spoiled + left; used = voters (I.B.4 J);
 # and, softly, received = DPT + 2% (rounded up), what KPU usually sends a TPS.
 BALLOT_RULES = load_rules([
