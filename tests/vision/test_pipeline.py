@@ -216,7 +216,7 @@ def test_a_page_doubted_at_first_is_read_closer_before_a_person_is_asked() -> No
     assert sure.status == "accepted" and "closer" not in sure.timings_ms
     assert sure.values == values
     # Doubtful at 3 px/mm, sure and right from closer.
-    closer, values = read(3, 10_004)
+    closer, values = read(2, 10_005)
     assert "closer" in closer.timings_ms
     assert closer.status == "accepted" and closer.values == values
     for seed in (10_004, 10_005):
