@@ -18,7 +18,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, replace
@@ -224,7 +224,7 @@ def _read(data: bytes, dpt: int | None, beside: ThreadPoolExecutor) -> Reading:
         candidates, margins, cut, widened = (wider.candidates, wider.margins, wider.cut,
                                              wider.boxes)
     _conclude(reading, template, candidates, cut, columns, dpt, timer)
-    doubtful = _doubtful_boxes(reading, candidates, _unchecked_fields(template))
+    doubtful = _doubtful_boxes(reading, candidates, template)
     if doubtful:
         # Before a person is asked: the boxes in doubt cut again at a closer scale and read
         # from that look; the arithmetic then runs again over the whole page.
@@ -262,17 +262,19 @@ def _conclude(reading: Reading, template: Any,
 
 
 def _doubtful_boxes(reading: Reading, candidates: dict[str, list[list[tuple[str, float]]]],
-                    unchecked: Collection[str] = ()) -> dict[str, list[int]]:
+                    template: Any = None) -> dict[str, list[int]]:
     """The boxes a person would be asked about: in the fields flagged or in a rule that
     failed, those the model read less than CLOSER_BELOW sure. Field name -> their places.
 
-    Also those of the `unchecked` fields (no equality checks them): one passed on the model
-    alone may be wrong all the same, and a person looking at this page is told only of the
-    fields flagged. Seed 905281 (page 2, small writing): a `7` read `0` 251/256 sure, its
-    bubble left empty, passed as X04 for 74; closer, 0.965, not sure enough to stand alone.
+    Also those of the `template`'s fields no equality checks (`_unchecked_fields`): one
+    passed on the model alone may be wrong all the same, and a person looking at this page
+    is told only of the fields flagged. Seed 905281 (page 2, small writing): a `7` read `0`
+    251/256 sure, its bubble left empty, passed as X04 for 74; closer, 0.965, not sure
+    enough to stand alone.
     """
     if reading.status != STATUS_NEEDS_REVIEW or reading.reasons == [EMPTY_FORM]:
         return {}
+    unchecked = _unchecked_fields(template) if template is not None else set()
     failed = {name for check in reading.checks if not check.ok for name in check.fields}
     out: dict[str, list[int]] = {}
     for name, f in reading.fields.items():

@@ -378,9 +378,9 @@ def test_a_page_going_to_a_person_has_the_boxes_no_sum_checks_read_closer_too() 
         "suara_paslon_3": FieldReading(47, "X47", 0.99, False),
     }
     reading = Reading("ppwp_p2", 2, "needs_review", fields=fields)
-    assert _doubtful_boxes(reading, candidates, votes) == {
+    assert _doubtful_boxes(reading, candidates, templates[102]) == {
         "suara_paslon_1": [1], "suara_paslon_2": [1, 2]}
     # Without it, only the flagged field's boxes; and a page accepted is not looked at again.
     assert _doubtful_boxes(reading, candidates) == {"suara_paslon_2": [1, 2]}
     accepted = Reading("ppwp_p2", 2, "accepted", fields=fields)
-    assert _doubtful_boxes(accepted, candidates, votes) == {}
+    assert _doubtful_boxes(accepted, candidates, templates[102]) == {}
