@@ -149,7 +149,8 @@ def _line_rows(line_mask: U8, lo: int, hi: int, span: tuple[int, int], expected:
 
 def _frame_mask(line_mask: U8, frame: Frame) -> Lines:
     """The printed frame's pixels in each tile, and each tile's interior (inside the line
-    actually found, or where the template puts it when a side was not found)."""
+    actually found, or where the template puts it when a side was not found), with where and
+    how wide each pair of lines was taken (`Lines`)."""
     n, h, w = line_mask.shape
     x0, y0 = round(frame.x), round(frame.y)
     x1, y1 = round(frame.x + frame.w), round(frame.y + frame.h)

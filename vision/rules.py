@@ -49,6 +49,7 @@ from vision.vouching import (
     settling_equalities,
     share_failures,
     sums_settle,
+    yields_to_failure,
 )
 
 logger = logging.getLogger(__name__)
@@ -206,7 +207,7 @@ def resolve_fields(
     for check in failing:
         for name in check.fields:
             f = fields[name]
-            if not f.flagged or f.reason in (None, REASON_CONFIRMED):
+            if yields_to_failure(f):
                 fields[name] = replace(
                     f, flagged=True, reason=REASON_RULE_FAILS.format(rules=check.rule)
                 )

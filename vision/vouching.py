@@ -60,6 +60,12 @@ def sums_settle(confidence: float, equalities: int) -> bool:
     return confidence >= (CONFIRM_MIN if equalities < 2 else CONFIRM_MIN_TWO_EQ)
 
 
+def yields_to_failure(f: FieldReading) -> bool:
+    """Does a failing rule's reason replace this field's own? Yes when it has none, or was
+    only confirmed by sums (one of which now fails); a reason of its own is kept."""
+    return not f.flagged or f.reason in (None, REASON_CONFIRMED)
+
+
 def settling_equalities(
     fields: Mapping[str, FieldReading], ruled: Sequence[str], rules: Sequence[Rule]
 ) -> dict[str, int]:
@@ -110,7 +116,7 @@ def share_failures(
             implicated.add(partner)
             frontier.append(partner)
             f = fields[partner]
-            if not f.flagged or f.reason in (None, REASON_CONFIRMED):
+            if yields_to_failure(f):
                 reason = REASON_EQUALS_FAILING.format(partner=name, rule=rule.id)
                 fields[partner] = replace(f, flagged=True, reason=reason)
 
