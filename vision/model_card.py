@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import platform
 import time
 from pathlib import Path
 from typing import Any
@@ -45,9 +47,34 @@ def load_dev(shared: Path) -> tuple[list[np.ndarray[Any, Any]], list[str]]:
     return crops, [str(label) for label in data["labels"]]
 
 
+def cpu_description(cpuinfo: str | None = None) -> str:
+    """This machine's processor, its cores, and whether it has the instructions LiteRT's int8
+    kernels are fastest with (x86 VNNI, Arm's dot product): without them the same model
+    takes several times as long, so a latency means little without them."""
+    if cpuinfo is None:
+        path = Path("/proc/cpuinfo")
+        cpuinfo = path.read_text(errors="replace") if path.is_file() else ""
+    fields: dict[str, str] = {}
+    cores = sum(line.startswith("processor") for line in cpuinfo.splitlines())
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip().lower(), value.strip())
+    name = fields.get("model name") or fields.get("model") or platform.machine() or "unknown"
+    flags = set((fields.get("flags") or fields.get("features") or "").split())
+    if flags & {"avx512_vnni", "avx_vnni"}:
+        int8 = "VNNI"
+    elif "asimddp" in flags:
+        int8 = "dot product"
+    elif "avx2" in flags:
+        int8 = "AVX2, no VNNI"
+    else:
+        int8 = "no int8 dot-product instructions"
+    return f"{name}, {cores or os.cpu_count()} cores, {int8}"
+
+
 def page_latency_ms(
     model: str | Path | None = None, boxes: int = 50, runs: int = 20
-) -> dict[str, float]:
+) -> dict[str, Any]:
     """Median time for one page: preparing `boxes` rendered crops and one batched invoke."""
     rng = np.random.default_rng(7)
     crops = [render_box(font_glyph(str(i % 10), rng), rng) for i in range(boxes)]
@@ -62,6 +89,7 @@ def page_latency_ms(
         prep.append((t1 - t0) * 1000)
         infer.append((t2 - t1) * 1000)
     return {
+        "cpu": cpu_description(),
         "boxes": boxes,
         "prepare_ms": round(float(np.median(prep)), 2),
         "invoke_ms": round(float(np.median(infer)), 2),
@@ -324,10 +352,12 @@ def write_card(out: Path, measured: dict[str, Any], training: dict[str, Any]) ->
         "",
         "## Latency",
         "",
-        f"One page of {lat['boxes']} boxes on this machine (x86, 2 shared cores, median of 20):",
+        f"One page of {lat['boxes']} boxes on this machine (median of 20):",
         f"prepare {lat['prepare_ms']} ms, one batched invoke {lat['invoke_ms']} ms,",
-        f"total {lat['total_ms']} ms. Not yet measured on a Raspberry Pi; other engineers'",
-        "jobs share these cores, so the figure varies from run to run.",
+        f"total {lat['total_ms']} ms. Processor: {lat.get('cpu', 'not recorded')}. The",
+        "invoke takes several times as long without VNNI (x86) or the dot product (Arm).",
+        "Not yet measured on a Raspberry Pi; other engineers' jobs share these cores, so the",
+        "figure varies from run to run.",
         "",
         "## Limitations",
         "",

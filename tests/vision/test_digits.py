@@ -160,3 +160,18 @@ def test_boxes_the_pipeline_cuts_from_the_benchmark_photos(shared_dir: Path) -> 
     assert result["n"] > 1000
     assert result["accuracy"] >= PIPELINE_BOXES_MIN, result
     assert result["sure_wrong"] <= PIPELINE_SURE_WRONG_MAX, result
+
+
+def test_the_model_cards_latency_names_the_processor_and_its_int8_instructions() -> None:
+    """The same model's invoke is several times slower without VNNI or the Arm dot product:
+    a latency is quoted with the processor it was measured on."""
+    from vision.model_card import cpu_description
+
+    pi5 = "".join(f"processor\t: {i}\nFeatures\t: fp asimd crc32 atomics asimdrdm asimddp\n"
+                  for i in range(4)) + "Model\t\t: Raspberry Pi 5 Model B Rev 1.0\n"
+    assert cpu_description(pi5) == "Raspberry Pi 5 Model B Rev 1.0, 4 cores, dot product"
+    epyc = ("processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: sse2 avx avx2 fma\n"
+            "processor\t: 1\nmodel name\t: AMD EPYC\nflags\t\t: sse2 avx avx2 fma\n")
+    assert cpu_description(epyc) == "AMD EPYC, 2 cores, AVX2, no VNNI"
+    vnni = "processor\t: 0\nmodel name\t: Xeon\nflags\t\t: avx2 avx512f avx512_vnni\n"
+    assert cpu_description(vnni) == "Xeon, 1 cores, VNNI"
