@@ -28,6 +28,9 @@ And the first `TITIK_BENCH_BIG_PHOTOS` (default 150) written bigger than the box
 And the first `TITIK_BENCH_DIM_PHOTOS` (default 150) taken in dim light
 (`photo_sim.DIM_LIGHT`: the paper at grey 90-140, the grain twice the daylight's), as an
 evening count under one lamp is.
+And the first `TITIK_BENCH_SKIPPED_PHOTOS` (default 150) page 2 photos of the set again, the
+officer having filled the boxes and none of the bubbles (`synthetic.BUBBLES_SKIPPED`): the
+votes stand on the boxes alone.
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ DEFAULT_UNEVEN_PHOTOS = 150
 DEFAULT_MARKER_PHOTOS = 150
 DEFAULT_BIG_PHOTOS = 150
 DEFAULT_DIM_PHOTOS = 150
+DEFAULT_SKIPPED_PHOTOS = 150
 WIDTH_5MP = 1944  # 1944 x 2592 px: a cheap phone's camera (the benchmark's default is 12 MP)
 DEFAULT_WORKERS = 2
 WIDTH_12MP = 4000  # 4000 x 3000 px
@@ -238,12 +242,13 @@ def _one_photo(i: int, sizes: tuple[float, float] | None = None,
                width_px: int | None = None, artwork: Artwork = "render",
                paper_curl: float | None = None,
                pen_mm: tuple[float, float] | None = None,
-               light: Light | None = None) -> dict[str, Any]:
+               light: Light | None = None,
+               bubble_skip: float | None = None) -> dict[str, Any]:
     """Read benchmark photo `i` as a box whose TPS list gives the DPT (`known`) and as one
     without it (`unknown`); compare both with the ground truth. `sizes`, `width_px`,
-    `artwork`, `paper_curl`, `pen_mm`, `light`: the officers' writing sizes, the frame's width,
-    the page under the writing, how far it is from flat, the marker's line and the light
-    (`synthetic_photo`'s; its defaults when None)."""
+    `artwork`, `paper_curl`, `pen_mm`, `light`, `bubble_skip`: the officers' writing sizes, the
+    frame's width, the page under the writing, how far it is from flat, the marker's line, the
+    light and the page 2 columns left unbubbled (`synthetic_photo`'s; its defaults when None)."""
     import cv2
 
     from vision.pipeline import read_form
@@ -256,6 +261,8 @@ def _one_photo(i: int, sizes: tuple[float, float] | None = None,
         options["sizes"] = sizes
     if width_px is not None:
         options["width_px"] = width_px
+    if bubble_skip is not None:
+        options["bubble_skip"] = bubble_skip
     photo = synthetic_photo(page, seed=10_000 + i, artwork=artwork, paper_curl=paper_curl,
                             pen_mm=pen_mm, light=light, **options)
     unknown = read_form(photo.jpeg)
@@ -302,32 +309,37 @@ def _accuracy(n: int, workers: int, sizes: tuple[float, float] | None = None,
               width_px: int | None = None, artwork: Artwork = "render",
               paper_curl: float | None = None,
               pen_mm: tuple[float, float] | None = None,
-              light: Light | None = None) -> dict[str, Any]:
+              light: Light | None = None, bubble_skip: float | None = None,
+              page: int | None = None) -> dict[str, Any]:
+    """The first `n` benchmark photos (pages 1-3 in turn), or with `page` the first `n` of
+    that page among them, read and scored."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
+    photos = list(range(n)) if page is None else [3 * k + page - 1 for k in range(n)]
     # Spawned workers (a fork after LiteRT/OpenCV threads can hang); OpenCV on one thread each.
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         both = list(pool.map(partial(_one_photo, sizes=sizes, width_px=width_px,
                                      artwork=artwork, paper_curl=paper_curl, pen_mm=pen_mm,
-                                     light=light),
-                             range(n),
+                                     light=light, bubble_skip=bubble_skip),
+                             photos,
                              chunksize=8))
-    out = _summary([r["known"] for r in both], n)
+    out = _summary([r["known"] for r in both], n, photos)
     out["dpt"] = "known: each TPS's DPT from the box's TPS list, as configured boxes read"
-    without = _summary([r["unknown"] for r in both], n)
+    without = _summary([r["unknown"] for r in both], n, photos)
     out["without_dpt"] = {k: without[k] for k in (
         "box_accuracy", "field_accuracy", "fields_wrong_not_flagged",
         "pages_needing_review_share", "pages_needing_review_share_by_page")}
     return out
 
 
-def _summary(results: list[dict[str, Any]], n: int) -> dict[str, Any]:
+def _summary(results: list[dict[str, Any]], n: int,
+             photos: list[int] | None = None) -> dict[str, Any]:
     total: Counter[str] = Counter()
     wrong: list[dict[str, Any]] = []
     reasons: Counter[str] = Counter()
     by_page: dict[int, Counter[str]] = {page: Counter() for page in (1, 2, 3)}
-    for i, r in enumerate(results):
+    for i, r in zip(photos or range(len(results)), results, strict=True):
         page = 1 + i % 3
         by_page[page]["photos"] += 1
         if r["status"] == "rejected":
@@ -377,6 +389,7 @@ def run() -> dict[str, Any]:
     from vision.photo_sim import DIM_LIGHT, UNEVEN_PAPER, default_height
     from vision.synthetic import (
         BIG_WRITING,
+        BUBBLES_SKIPPED,
         MARKER_MM,
         OFFICIAL_FORM,
         SMALL_WRITING,
@@ -412,5 +425,9 @@ def run() -> dict[str, Any]:
     dim = int(os.environ.get("TITIK_BENCH_DIM_PHOTOS", DEFAULT_DIM_PHOTOS))
     out["accuracy_dim_light"] = _accuracy(dim, workers, light=DIM_LIGHT)
     out["accuracy_dim_light"]["light"] = asdict(DIM_LIGHT)
+    # Page 2 filled in its boxes and none of its bubbles: only the model vouches for a digit.
+    skipped = int(os.environ.get("TITIK_BENCH_SKIPPED_PHOTOS", DEFAULT_SKIPPED_PHOTOS))
+    out["accuracy_bubbles_skipped"] = _accuracy(skipped, workers, bubble_skip=BUBBLES_SKIPPED,
+                                                page=2)
     out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     return out

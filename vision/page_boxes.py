@@ -140,13 +140,18 @@ def read_closer(first: list[tuple[str, float]],
                 again: list[tuple[str, float]]) -> list[tuple[str, float]]:
     """A box's top labels from the closer look, CLOSER_SHARE as sure when the first look
     was not sure of it, and at most DISPUTED_MAX sure when the first look's label is not
-    among them."""
+    among them or the first look was sure of another label."""
     from vision.vouching import UNCHECKED_BOX_MIN
 
-    if (first and again and first[0][0] not in {label for label, _ in again}
-            and again[0][1] > DISPUTED_MAX):
+    if not (first and again):
+        return _scaled(again, CLOSER_SHARE)
+    sure = first[0][1] >= UNCHECKED_BOX_MIN
+    ruled_out = first[0][0] not in {label for label, _ in again}
+    # Two looks that differ, the first sure: neither stands alone (on a page that passed, a
+    # sure misread is the one risk left).
+    if (ruled_out or (sure and again[0][0] != first[0][0])) and again[0][1] > DISPUTED_MAX:
         return _scaled(again, min(CLOSER_SHARE, DISPUTED_MAX / again[0][1]))
-    if first and first[0][1] >= UNCHECKED_BOX_MIN:
+    if sure:
         return again
     return _scaled(again, CLOSER_SHARE)
 

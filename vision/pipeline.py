@@ -272,8 +272,10 @@ def _doubtful_boxes(reading: Reading, candidates: dict[str, list[list[tuple[str,
     251/256 sure, its bubble left empty, passed as X04 for 74; closer, 0.965, not sure
     enough to stand alone.
     """
-    if reading.status != STATUS_NEEDS_REVIEW or reading.reasons == [EMPTY_FORM]:
+    if reading.reasons == [EMPTY_FORM]:
         return {}
+    if reading.status != STATUS_NEEDS_REVIEW:
+        return _standing_alone(reading)
     unchecked = _unchecked_fields(template) if template is not None else set()
     failed = {name for check in reading.checks if not check.ok for name in check.fields}
     out: dict[str, list[int]] = {}
@@ -283,6 +285,21 @@ def _doubtful_boxes(reading: Reading, candidates: dict[str, list[list[tuple[str,
                       if ranked[0][1] < CLOSER_BELOW]
             if places:
                 out[name] = places
+    return out
+
+
+def _standing_alone(reading: Reading) -> dict[str, list[int]]:
+    """On a page that passed, page 2's digit boxes whose bubble column was not read (left
+    empty, as officers often do, too faint, two filled): nothing but the model's first look
+    vouches for them, so they are looked at closer, and a look that is not as sure of the
+    same digit flags the field (`page_boxes.read_closer`). Field name -> their places."""
+    out: dict[str, list[int]] = {}
+    for name, columns in (reading.omr or {}).items():
+        text = reading.fields[name].text
+        places = [c["box"] for c in columns
+                  if c["state"] != "ok" and c["box"] < len(text) and text[c["box"]].isdigit()]
+        if places:
+            out[name] = places
     return out
 
 

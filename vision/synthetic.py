@@ -74,6 +74,11 @@ BIG_WRITING = (1.4, 1.9)
 # A felt-tip marker's line (mm): KPPS often fill the plano, a poster read across the room,
 # with a marker (spidol) rather than a ballpoint. Each photo's officer draws one width.
 MARKER_MM = (1.5, 3.0)
+# The share of page 2's digit columns an officer leaves unbubbled: by default a column
+# forgotten now and then; BUBBLES_SKIPPED, an officer who fills the boxes and none of the
+# bubbles (they take longer than the digits), so the boxes alone say the votes.
+BUBBLE_SKIP = 0.03
+BUBBLES_SKIPPED = 1.0
 Artwork = Literal["render", "official"]
 OFFICIAL_FORM = "forms/C.HASIL-PPWP-2024-plano.pdf"  # in ../shared
 
@@ -218,7 +223,8 @@ def _bubble_mask(radius: float, rng: np.random.Generator) -> np.ndarray[Any, Any
 
 
 def _fill_bubbles(image: Image, spec: FieldSpec, text: str, k: float, hand: _Hand,
-                  rng: np.random.Generator) -> tuple[int | None, ...]:
+                  rng: np.random.Generator,
+                  skip: float = BUBBLE_SKIP) -> tuple[int | None, ...]:
     marked: list[int | None] = []
     for column in spec.bubbles:
         char = text[column.box]
@@ -226,8 +232,8 @@ def _fill_bubbles(image: Image, spec: FieldSpec, text: str, k: float, hand: _Han
         # A leading X or empty box is a zero the officer may or may not bubble.
         if digit is None and rng.random() < 0.5:
             digit = 0
-        if digit is not None and rng.random() < 0.03:
-            digit = None  # forgot this column
+        if digit is not None and rng.random() < skip:
+            digit = None  # forgot this column, or skips the bubbles
         marked.append(digit)
         if digit is None:
             continue
@@ -255,6 +261,7 @@ def _hand(difficulty: str, source: Source, rng: np.random.Generator,
 def _fill(page: int, values: Mapping[str, int | None], seed: int, dpi: float,
           difficulty: str, source: Source, sizes: tuple[float, float] = SIZES,
           artwork: Artwork = "render", pen_mm: tuple[float, float] | None = None,
+          bubble_skip: float = BUBBLE_SKIP,
           ) -> tuple[Image, dict[str, str], dict[str, tuple[int | None, ...]]]:
     if difficulty not in DIFFICULTIES:
         raise ValueError(f"difficulty must be one of {', '.join(DIFFICULTIES)}")
@@ -276,7 +283,7 @@ def _fill(page: int, values: Mapping[str, int | None], seed: int, dpi: float,
         for label, box in zip(text, spec.boxes_mm, strict=True):
             _write_box(image, label, box, spec.line_mm, k, hand, rng)
         if spec.bubbles and set(text) != {"_"}:
-            bubbles[spec.name] = _fill_bubbles(image, spec, text, k, hand, rng)
+            bubbles[spec.name] = _fill_bubbles(image, spec, text, k, hand, rng, bubble_skip)
     return image, texts, bubbles
 
 
@@ -300,7 +307,8 @@ def synthetic_photo(page: int, *, seed: int, values: Mapping[str, int | None] | 
                     artwork: Artwork = "render",
                     paper_curl: float | None = None,
                     pen_mm: tuple[float, float] | None = None,
-                    light: Light | None = None) -> SyntheticPhoto:
+                    light: Light | None = None,
+                    bubble_skip: float = BUBBLE_SKIP) -> SyntheticPhoto:
     """A phone photo of page ``page`` filled with ``values`` (default: ``tps_values(seed)``).
 
     ``source="procedural"`` never touches ../shared; ``"auto"`` mixes in MNIST digits when
@@ -313,6 +321,8 @@ def synthetic_photo(page: int, *, seed: int, values: Mapping[str, int | None] | 
     difficulty's). ``pen_mm``: the range of the officer's line width when the page is filled
     with a marker (``MARKER_MM``); None, a ballpoint. ``light``: the paper's grey and the
     grain instead of the difficulty's (`photo_sim.DIM_LIGHT`: an evening under one lamp).
+    ``bubble_skip``: the share of page 2's digit columns left unbubbled (``BUBBLES_SKIPPED``:
+    none bubbled).
     """
     if page not in PAGES:
         raise ValueError(f"page must be one of {PAGES}, not {page}")
@@ -320,7 +330,7 @@ def synthetic_photo(page: int, *, seed: int, values: Mapping[str, int | None] | 
     height_px = default_height(width_px)
     dpi = _render_dpi(width_px, height_px)
     image, texts, bubbles = _fill(page, chosen, seed, dpi, difficulty, source, sizes, artwork,
-                                  pen_mm)
+                                  pen_mm, bubble_skip)
     shot = photograph(image, stream_rng(seed, page, CAMERA_STREAM), difficulty, width_px=width_px,
                       height_px=height_px, paper_curl=paper_curl, light=light)
     written = {name: int(v) for name, v in chosen.items() if v is not None}

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.vision.test_framedprep import FRAME, framed_box, ink, photographed
 from vision import local_fit, page_boxes
 from vision.cells import FRAME_MARGIN_MM
@@ -117,6 +119,21 @@ def test_a_box_the_first_look_doubted_is_never_made_sure_by_the_closer_look_alon
     assert not box_sure(read)
     # A box the first look was sure of keeps the closer reading as it is.
     assert page_boxes.read_closer([("6", 0.985)], again) == again
+
+
+def test_two_looks_each_sure_of_another_digit_leave_the_box_to_a_sum_or_a_person() -> None:
+    # A `3` read `5` at the model's ceiling, the `3` a rival of 1/256: closer, `3` and as
+    # sure. Which look is right, neither says; taken as read, the box stands sure.
+    from vision.vouching import CONFIRM_MIN, box_sure
+
+    read = page_boxes.read_closer([("5", 0.996), ("3", 0.004)],
+                                  [("3", 0.99), ("5", 0.008), ("8", 0.002)])
+    # The closer look's reading, as for a box whose first reading it rules out (the closer
+    # look is the better one more often than not), but under the bar one sum settles.
+    assert [label for label, _ in read] == ["3", "5", "8"]
+    assert read[0][1] == pytest.approx(page_boxes.DISPUTED_MAX)
+    assert read[0][1] < CONFIRM_MIN
+    assert not box_sure(read)
 
 
 def test_a_box_whose_closer_look_rules_out_the_first_is_never_settled_by_one_sum() -> None:

@@ -384,3 +384,45 @@ def test_a_page_going_to_a_person_has_the_boxes_no_sum_checks_read_closer_too() 
     assert _doubtful_boxes(reading, candidates) == {"suara_paslon_2": [1, 2]}
     accepted = Reading("ppwp_p2", 2, "accepted", fields=fields)
     assert _doubtful_boxes(accepted, candidates, templates[102]) == {}
+
+
+def test_a_page_2_digit_whose_bubble_was_left_empty_is_read_closer_even_on_a_page_that_passed(
+) -> None:
+    """Nothing but the model's first look vouches for it: on an accepted page the boxes whose
+    column was not read are looked at again, the Xs and blanks apart (their empty column is
+    the officer's own word)."""
+    from vision.pipeline import _doubtful_boxes
+    from vision.reading import FieldReading
+
+    def columns(states: list[str]) -> list[dict[str, object]]:
+        return [{"box": i, "digit": None, "state": state, "fill": [0.0] * 10}
+                for i, state in enumerate(states)]
+
+    sure = [("X", 0.996)]
+    candidates = {"suara_paslon_1": [sure, [("5", 0.996)], [("3", 0.996)]],
+                  "suara_paslon_2": [sure, sure, [("7", 0.996)]],
+                  "suara_paslon_3": [[("", 0.996)], [("3", 0.996)], [("7", 0.996)]]}
+    fields = {"suara_paslon_1": FieldReading(53, "X53", 0.99, False),
+              "suara_paslon_2": FieldReading(7, "XX7", 0.99, False),
+              "suara_paslon_3": FieldReading(37, "_37", 0.99, False)}
+    accepted = Reading("ppwp_p2", 2, "accepted", fields=fields, omr={
+        "suara_paslon_1": columns(["none", "none", "ok"]),
+        "suara_paslon_2": columns(["none", "multiple", "ok"]),
+        "suara_paslon_3": columns(["ok", "ok", "ok"])})
+    assert _doubtful_boxes(accepted, candidates) == {"suara_paslon_1": [1]}
+
+
+@pytest.mark.parametrize("seed", [10001, 10019])
+def test_a_page_2_whose_bubbles_were_all_skipped_is_read_from_its_boxes_looked_at_twice(
+        seed: int) -> None:
+    """The officer filled the boxes and none of the bubbles: the votes stand on the model
+    alone, so a page that passes has had every digit box read again closer, and sure."""
+    from vision.synthetic import BUBBLES_SKIPPED, synthetic_photo
+
+    photo = synthetic_photo(2, seed=seed, bubble_skip=BUBBLES_SKIPPED, source="procedural")
+    assert set(photo.bubbles.values()) == {(None, None, None)}
+    reading = read_form(photo.jpeg)
+    assert reading.omr is not None
+    assert {c["state"] for columns in reading.omr.values() for c in columns} == {"none"}
+    assert reading.status == "accepted" and "closer" in reading.timings_ms
+    assert {name: f.value for name, f in reading.fields.items()} == photo.values
