@@ -270,7 +270,7 @@ def _doubtful_boxes(reading: Reading, candidates: dict[str, list[list[tuple[str,
     passed on the model alone may be wrong all the same, and a person looking at this page
     is told only of the fields flagged. Seed 905281 (page 2, small writing): a `7` read `0`
     251/256 sure, its bubble left empty, passed as X04 for 74; closer, 0.965, not sure
-    enough to stand alone.
+    enough to stand alone. On a page that passed, only `_standing_alone`'s boxes.
     """
     if reading.reasons == [EMPTY_FORM]:
         return {}

@@ -76,7 +76,7 @@ BIG_WRITING = (1.4, 1.9)
 MARKER_MM = (1.5, 3.0)
 # The share of page 2's digit columns an officer leaves unbubbled: by default a column
 # forgotten now and then; BUBBLES_SKIPPED, an officer who fills the boxes and none of the
-# bubbles (they take longer than the digits), so the boxes alone say the votes.
+# bubbles, so the boxes alone say the votes.
 BUBBLE_SKIP = 0.03
 BUBBLES_SKIPPED = 1.0
 Artwork = Literal["render", "official"]
