@@ -55,8 +55,9 @@ def cpu_description(cpuinfo: str | None = None) -> str:
         path = Path("/proc/cpuinfo")
         cpuinfo = path.read_text(errors="replace") if path.is_file() else ""
     fields: dict[str, str] = {}
-    cores = sum(line.startswith("processor") for line in cpuinfo.splitlines())
-    for line in cpuinfo.splitlines():
+    lines = cpuinfo.splitlines()
+    cores = sum(line.startswith("processor") for line in lines)
+    for line in lines:
         key, _, value = line.partition(":")
         fields.setdefault(key.strip().lower(), value.strip())
     name = fields.get("model name") or fields.get("model") or platform.machine() or "unknown"

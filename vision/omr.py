@@ -72,15 +72,20 @@ class ColumnReading:
         }
 
 
+def _top_two(fill: Sequence[float]) -> tuple[int, float, float]:
+    """A column's most inked bubble, its fill and the runner-up's."""
+    order = sorted(range(len(fill)), key=lambda i: fill[i], reverse=True)
+    return order[0], fill[order[0]], fill[order[1]]
+
+
 def pick_digit(fill: Sequence[float]) -> tuple[int | None, ColumnState]:
     """The filled bubble of a column, if exactly one is clearly filled."""
-    order = sorted(range(len(fill)), key=lambda i: fill[i], reverse=True)
-    best, second = fill[order[0]], fill[order[1]]
+    digit, best, second = _top_two(fill)
     if best < FILL_MIN:
         return None, "none"
     if best - second < MARGIN:
         return None, "multiple"
-    return order[0], "ok"
+    return digit, "ok"
 
 
 def _strip_transform(h_mm_to_px: Matrix, x0: float, y0: float) -> Matrix:
@@ -164,11 +169,10 @@ def read_columns(
 
 def faint_digit(fill: Sequence[float]) -> int | None:
     """The bubble of a column read "none" that still stands out (see FAINT_MIN), if one."""
-    order = sorted(range(len(fill)), key=lambda i: fill[i], reverse=True)
-    best, second = fill[order[0]], fill[order[1]]
+    digit, best, second = _top_two(fill)
     if best >= FILL_MIN or best < FAINT_MIN or best - second < FAINT_MARGIN:
         return None
-    return order[0]
+    return digit
 
 
 def _speaks_against(label: str, column: ColumnReading) -> str | None:
@@ -211,7 +215,8 @@ def fuse_field(
     against = {c.box: f"bulatan {c.digit}" for c in known
                if not _agrees(labels[c.box], c.digit or 0)}
     for c in columns:
-        said = None if c.box >= len(labels) or c in known else _speaks_against(labels[c.box], c)
+        # Columns read "ok" were compared above; `_speaks_against` says nothing of them.
+        said = _speaks_against(labels[c.box], c) if c.box < len(labels) else None
         if said is not None:
             against[c.box] = said
     if against:
