@@ -53,7 +53,19 @@ OMR_ERROR = 0.05
 FAINT_MIN = 0.2
 FAINT_MARGIN = 0.15
 
+# A stroke from the box above reaching down into the bubbles (writing bigger than the box,
+# a marker's `1` run long): ink across the gap between the box and bubble 0, in this share of
+# the gap's height at one point of the column's width. The gap measured is the paper from the
+# strip's top to CROSSING_CLEAR_MM above bubble 0's ring, so a sloppy fill of bubble 0 stays
+# out of it. Such a column's bubble 0 is the stroke, not the officer's 0 (TPS 1900320's page
+# 2: a big marker `1` read as an empty box ran into bubble 0, and the "filled" 0 vouched for
+# the empty box: 14 passed as 4); and ink coming down from a box read empty or `X` says there
+# is writing in it.
+CROSSING_RUN = 0.8
+CROSSING_CLEAR_MM = 1.2
+
 REASON_OMR_CONFIRMED = "dikuatkan oleh bulatan"
+REASON_CROSSED = "coretan dari kotak sampai ke bulatan"
 
 
 @dataclass(frozen=True)
@@ -62,14 +74,24 @@ class ColumnReading:
     digit: int | None
     state: ColumnState
     fill: tuple[float, ...]
+    # A stroke from the box runs into the column (CROSSING_RUN): bubble 0 is not read.
+    crossed: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "box": self.box,
             "digit": self.digit,
             "state": self.state,
             "fill": [round(f, 3) for f in self.fill],
         }
+        if self.crossed:
+            out["crossed"] = True
+        return out
+
+    @property
+    def read_fill(self) -> tuple[float, ...]:
+        """The fills the column is read by: a crossed column's bubble 0 holds the stroke."""
+        return (0.0, *self.fill[1:]) if self.crossed else self.fill
 
 
 def _top_two(fill: Sequence[float]) -> tuple[int, float, float]:
@@ -98,6 +120,12 @@ def _strip_transform(h_mm_to_px: Matrix, x0: float, y0: float) -> Matrix:
 
 def measure_column(gray: Gray, h_mm_to_px: Matrix, column: BubbleColumn) -> tuple[float, ...]:
     """Inked share of each bubble's interior in a photo, given page mm -> photo px."""
+    return _measure(gray, h_mm_to_px, column)[0]
+
+
+def _measure(gray: Gray, h_mm_to_px: Matrix,
+             column: BubbleColumn) -> tuple[tuple[float, ...], bool]:
+    """`measure_column`'s fills, and whether a stroke from the box crosses into the column."""
     import cv2
 
     x0, y0, width, height = _strip_region(column)
@@ -111,8 +139,22 @@ def measure_column(gray: Gray, h_mm_to_px: Matrix, column: BubbleColumn) -> tupl
     # Paper level from the strip itself, so shadows and white balance cancel out.
     paper = _percentile_90(strip)
     labels, sizes = _interiors(column)
-    inked = np.bincount(labels[strip < paper * 0.6], minlength=len(sizes) + 1)[1:]
-    return tuple(float(k) / float(n) for k, n in zip(inked, sizes, strict=True))
+    dark = strip < paper * 0.6
+    inked = np.bincount(labels[dark], minlength=len(sizes) + 1)[1:]
+    fill = tuple(float(k) / float(n) for k, n in zip(inked, sizes, strict=True))
+    return fill, _crossed(dark, column)
+
+
+def _crossed(dark: np.ndarray[Any, np.dtype[np.bool_]], column: BubbleColumn) -> bool:
+    """Ink down through the gap above bubble 0 (the strip's top rows), within the bubbles'
+    width: a stroke from the box, not a fill."""
+    x0, y0, _, _ = _strip_region(column)
+    cx, cy = column.centers_mm[0]
+    rows = int((cy - column.radius_mm - CROSSING_CLEAR_MM - y0) * STRIP_PX_PER_MM)
+    half = column.radius_mm * STRIP_PX_PER_MM
+    left, right = int((cx - x0) * STRIP_PX_PER_MM - half), int((cx - x0) * STRIP_PX_PER_MM + half)
+    gap = dark[:max(rows, 0), max(left, 0):max(right, 0)]
+    return bool(gap.size) and float(gap.mean(axis=0).max()) >= CROSSING_RUN
 
 
 def _strip_region(column: BubbleColumn) -> tuple[float, float, int, int]:
@@ -161,9 +203,10 @@ def read_columns(
 ) -> list[ColumnReading]:
     readings = []
     for column in columns:
-        fill = measure_column(gray, h_mm_to_px, column)
-        digit, state = pick_digit(fill)
-        readings.append(ColumnReading(column.box, digit, state, fill))
+        fill, crossed = _measure(gray, h_mm_to_px, column)
+        unread = ColumnReading(column.box, None, "none", fill, crossed)
+        digit, state = pick_digit(unread.read_fill)
+        readings.append(replace(unread, digit=digit, state=state))
     return readings
 
 
@@ -177,13 +220,16 @@ def faint_digit(fill: Sequence[float]) -> int | None:
 
 def _speaks_against(label: str, column: ColumnReading) -> str | None:
     """What a column not read "ok" says against its box's label, if anything: a faint fill
-    on another digit, or two filled bubbles neither of which is the label's."""
+    on another digit, two filled bubbles neither of which is the label's, or a stroke coming
+    down from a box read as empty or `X`."""
+    if column.crossed and label in (BLANK, CROSS):
+        return REASON_CROSSED
     if column.state == "none":
-        faint = faint_digit(column.fill)
+        faint = faint_digit(column.read_fill)
         if faint is not None and not _agrees(label, faint):
             return f"bulatan samar {faint}"
     elif column.state == "multiple":
-        filled = [d for d, f in enumerate(column.fill) if f >= FILL_MIN]
+        filled = [d for d, f in enumerate(column.read_fill) if f >= FILL_MIN]
         if not any(_agrees(label, d) for d in filled):
             return "bulatan " + " dan ".join(str(d) for d in filled)
     return None
@@ -241,7 +287,8 @@ def fuse_field(
     sure = list(sure) if sure is not None else [False] * len(labels)
     all_digits_checked = all(
         any(c.box == i for c in known)
-        or (label in (BLANK, CROSS) and i in states and states[i].state == "none")
+        or (label in (BLANK, CROSS) and i in states and states[i].state == "none"
+            and not states[i].crossed)
         or (label not in (BLANK, CROSS) and i < len(sure) and sure[i])
         for i, label in enumerate(labels)
     )

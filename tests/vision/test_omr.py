@@ -28,10 +28,13 @@ def column(box: int, x_mm: float) -> BubbleColumn:
 
 def bubble_sheet(
     filled: dict[int, list[int]], *, angle_deg: float = 0.0,
-    dotted: dict[int, list[int]] | None = None,
+    dotted: dict[int, list[int]] | None = None, stroked: tuple[int, ...] = (),
+    sloppy: tuple[int, ...] = (),
 ) -> tuple[np.ndarray, np.ndarray]:
     """A printed bubble sheet photographed slightly rotated: image and page mm -> px.
-    `dotted`: bubbles given only a small dot, as an officer in a hurry fills one."""
+    `dotted`: bubbles given only a small dot, as an officer in a hurry fills one. `stroked`:
+    columns a long stroke from the box above runs into, down to bubble 0's centre (writing
+    bigger than the box). `sloppy`: columns whose bubble 0 is filled 1 mm past its ring."""
     page = np.full((int(140 * PX_PER_MM), int(80 * PX_PER_MM)), 235, np.uint8)
     for box in range(3):
         col = column(box, 20.0 + 23.5 * box)
@@ -53,6 +56,12 @@ def bubble_sheet(
                 cv2.circle(page, centre, radius - 2, 40, -1, cv2.LINE_AA)
             if digit in (dotted or {}).get(box, []):
                 cv2.circle(page, centre, round(radius * 0.3), 40, -1, cv2.LINE_AA)
+            if digit == 0 and box in sloppy:
+                cv2.circle(page, centre, radius + round(PX_PER_MM), 40, -1, cv2.LINE_AA)
+        if box in stroked:
+            x = int(col.centers_mm[0][0] * PX_PER_MM)
+            cv2.line(page, (x, int(2 * PX_PER_MM)), (x, int(col.centers_mm[0][1] * PX_PER_MM)),
+                     40, int(2 * PX_PER_MM), cv2.LINE_AA)
     h, w = page.shape
     rot = cv2.getRotationMatrix2D((w / 2, h / 2), angle_deg, 1.0)
     photo = cv2.warpAffine(page, rot, (w, h), borderValue=235)
@@ -86,6 +95,34 @@ def test_the_paper_level_is_numpys_90th_percentile_exactly() -> None:
         assert _percentile_90(strip) == float(np.percentile(strip, 90))
 
 
+def test_a_stroke_from_the_box_into_bubble_0_is_not_a_fill() -> None:
+    # A big `1` run down from box 1 into its bubble 0; bubble 0 of box 2 filled sloppily.
+    photo, h = bubble_sheet({2: [0]}, stroked=(1,), sloppy=(2,))
+    readings = read_columns(photo, h, COLUMNS)
+    assert [r.crossed for r in readings] == [False, True, False]
+    assert readings[1].fill[0] > 0.35  # inked, as a fill would be...
+    assert (readings[1].digit, readings[1].state) == (None, "none")  # ...but not read as one
+    assert (readings[2].digit, readings[2].state) == (0, "ok")
+    assert readings[1].to_dict()["crossed"] is True and "crossed" not in readings[2].to_dict()
+
+
+def test_a_stroke_down_from_a_box_read_empty_flags_the_field() -> None:
+    # `__4` where the officer wrote 14 big: the `1` was lost, its tail reached bubble 0.
+    boxes = [[("", 0.99)], [("", 0.99)], [("4", 0.999)]]
+    field, labels, probs, cols = field_and_columns(boxes, {}, stroked=(1,))
+    fused = fuse_field(field, labels, probs, cols)
+    assert fused.flagged and "coretan dari kotak sampai ke bulatan" in (fused.reason or "")
+
+
+def test_a_stroke_down_from_a_digit_leaves_the_digits_own_bubble_to_agree() -> None:
+    boxes = [[("X", 0.999)], [("7", 0.80), ("1", 0.19)], [("2", 0.999)]]
+    field, labels, probs, cols = field_and_columns(boxes, {0: [0], 1: [7], 2: [2]},
+                                                   stroked=(1,))
+    assert cols[1].crossed and (cols[1].digit, cols[1].state) == (7, "ok")
+    fused = fuse_field(field, labels, probs, cols)
+    assert not fused.flagged and fused.value == 72
+
+
 def test_pick_digit_wants_a_clear_margin() -> None:
     assert pick_digit([0.1] * 4 + [0.8] + [0.1] * 5) == (4, "ok")
     assert pick_digit([0.05] * 10) == (None, "none")
@@ -94,10 +131,10 @@ def test_pick_digit_wants_a_clear_margin() -> None:
 
 def field_and_columns(
     boxes: list[list[tuple[str, float]]], filled: dict[int, list[int]],
-    dotted: dict[int, list[int]] | None = None,
+    dotted: dict[int, list[int]] | None = None, stroked: tuple[int, ...] = (),
 ) -> tuple[FieldReading, list[str], list[float], list[ColumnReading]]:
     field = read_field(boxes)
-    photo, h = bubble_sheet(filled, dotted=dotted)
+    photo, h = bubble_sheet(filled, dotted=dotted, stroked=stroked)
     labels = [b[0][0] for b in boxes]
     probs = [b[0][1] for b in boxes]
     return field, labels, probs, read_columns(photo, h, COLUMNS)
