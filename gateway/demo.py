@@ -122,7 +122,8 @@ def seed(config: BoxConfig, data_dir: Path, n_tps: int) -> dict[str, Any]:
     truth: dict[int, tuple[int, dict[str, int]]] = {}
     officers: dict[int, str] = {}
     outcomes: dict[str, str] = {}
-    with Store(data_dir, box_id=config.box.id, tps_codes=[t.code for t in config.tps]) as store:
+    with Store(data_dir, box_id=config.box.id, tps_codes=[t.code for t in config.tps],
+               dpts={t.code: t.dpt for t in config.tps}) as store:
         for index, station in enumerate(stations):
             tps_values = synthetic.tps_values(index, dpt=station.dpt)
             officer = _officer(config, station.code)

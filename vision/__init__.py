@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from vision.reading import Check, Reading
+    from vision.tps_vouching import TpsReading
 
 
 def read_form(data: bytes, *, dpt: int | None = None) -> Reading:
@@ -28,6 +29,14 @@ def check_tps(pages: dict[int, dict[str, int | None]], *, dpt: int | None = None
     return _check_tps(pages, dpt=dpt)
 
 
+def vouch_tps(pages: dict[int, Reading], *, dpt: int | None = None) -> TpsReading:
+    """One TPS's page readings (keyed by page number) checked together: the cross-page
+    rules, and the doubted fields they vouch for (`vision.tps_vouching`)."""
+    from vision.tps_vouching import vouch_tps as _vouch_tps
+
+    return _vouch_tps(pages, dpt=dpt)
+
+
 def classify_cells(crops: list[np.ndarray[Any, Any]]) -> list[tuple[str, float]]:
     """Label grayscale box interiors (dark ink on light paper) as "0".."9", "X" or ""."""
     from vision.digits import classify_cells as _classify
@@ -35,4 +44,4 @@ def classify_cells(crops: list[np.ndarray[Any, Any]]) -> list[tuple[str, float]]
     return _classify(crops)
 
 
-__all__ = ["read_form", "check_tps", "classify_cells"]
+__all__ = ["read_form", "check_tps", "vouch_tps", "classify_cells"]

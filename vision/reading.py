@@ -6,6 +6,7 @@ them cheaply. `Reading.to_dict()` is the `titik read --json` object (without the
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -35,6 +36,8 @@ class FieldReading:
     box_mm: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
     corrected: bool = False
     read_text: str | None = None
+    # Boxes (0 = leftmost) not near the model's ceiling, or empty: `vouching.box_sure`.
+    unsure_boxes: tuple[int, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -48,7 +51,20 @@ class FieldReading:
         if self.corrected:
             out["corrected"] = True
             out["read_text"] = self.read_text
+        if self.unsure_boxes:
+            out["unsure_boxes"] = list(self.unsure_boxes)
         return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FieldReading:
+        """The inverse of `to_dict` (confidence and box as rounded there)."""
+        return cls(
+            value=data["value"], text=data["text"], confidence=float(data["confidence"]),
+            flagged=bool(data["flagged"]), reason=data.get("reason"),
+            box_mm=_box(data.get("box_mm")),
+            corrected=bool(data.get("corrected", False)), read_text=data.get("read_text"),
+            unsure_boxes=tuple(int(i) for i in data.get("unsure_boxes") or ()),
+        )
 
 
 @dataclass
@@ -65,6 +81,11 @@ class Check:
         if self.message is not None:
             out["message"] = self.message
         return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Check:
+        return cls(rule=data["rule"], ok=bool(data["ok"]), fields=list(data["fields"]),
+                   message=data.get("message"))
 
 
 @dataclass
@@ -110,6 +131,26 @@ class Reading:
         if self.omr is not None:
             out["omr"] = _jsonable(self.omr)
         return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Reading:
+        """A reading back from its `to_dict` JSON (as the box stores it); no JPEG."""
+        return cls(
+            template=data.get("template"), page=data.get("page"), status=data["status"],
+            reasons=list(data.get("reasons") or []),
+            fields={n: FieldReading.from_dict(f) for n, f in (data.get("fields") or {}).items()},
+            checks=[Check.from_dict(c) for c in data.get("checks") or []],
+            quality=dict(data.get("quality") or {}),
+            timings_ms=dict(data.get("timings_ms") or {}),
+            px_per_mm=float(data.get("px_per_mm") or 0.0),
+            photo_sha256=str(data.get("photo_sha256") or ""), image=data.get("image"),
+            omr=data.get("omr"),
+        )
+
+
+def _box(values: Any) -> tuple[float, float, float, float]:
+    x, y, w, h = (float(v) for v in values) if values else (0.0, 0.0, 0.0, 0.0)
+    return (x, y, w, h)
 
 
 def _jsonable(value: Any) -> Any:

@@ -49,6 +49,7 @@ from vision.vouching import (
     settling_equalities,
     share_failures,
     sums_settle,
+    unsure_boxes,
     yields_to_failure,
 )
 
@@ -217,6 +218,8 @@ def resolve_fields(
             reasons.append(check.message)
     share_failures(fields, active, params, (c.fields for c in failing))
     require_arithmetic(fields, boxes, usable, params)
+    for name, f in fields.items():
+        fields[name] = replace(f, unsure_boxes=unsure_boxes(boxes[name]))
     return Resolution(fields, checks, reasons)
 
 

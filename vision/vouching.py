@@ -299,6 +299,11 @@ def boxes_sure(boxes: Sequence[BoxCandidates]) -> bool:
     return all(box_sure(candidates) for candidates in boxes)
 
 
+def unsure_boxes(boxes: Sequence[BoxCandidates]) -> tuple[int, ...]:
+    """The boxes (0 = leftmost) `box_sure` does not pass."""
+    return tuple(i for i, candidates in enumerate(boxes) if not box_sure(candidates))
+
+
 def box_sure(candidates: BoxCandidates) -> bool:
     """One box of `boxes_sure`: marked, near the ceiling, no rival in sight."""
     if not candidates or candidates[0][0] == "":

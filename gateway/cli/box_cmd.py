@@ -52,7 +52,8 @@ def worker(
         exit_when_idle=exit_when_idle,
     )
     try:
-        store = Store(config.paths.data_dir, box_id=config.box.id, tps_codes=list(dpts))
+        store = Store(config.paths.data_dir, box_id=config.box.id, tps_codes=list(dpts),
+                      dpts=dpts)
         with store:
             worker_mod.run(store, dpt_for=dpts.get, read_form=vision.read_form, stop=stop,
                            settings=settings, notify=worker_mod.systemd_notifier(),

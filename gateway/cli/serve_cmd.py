@@ -108,7 +108,8 @@ def serve(
     if weak:
         logger.warning("demo mode: %d account(s) use the public demo PINs", len(weak))
     try:
-        store = Store(data, box_id=config.box.id, tps_codes=[t.code for t in config.tps])
+        store = Store(data, box_id=config.box.id, tps_codes=[t.code for t in config.tps],
+                      dpts={t.code: t.dpt for t in config.tps})
     except (OSError, sqlite3.Error, StoreError) as exc:
         raise click.ClickException(f"{data}: cannot open the box database: {exc}") from None
     try:

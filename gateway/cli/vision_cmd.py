@@ -51,10 +51,10 @@ def _summary(reading: Reading) -> str:
 def read(photos: tuple[Path, ...], as_json: bool, same_tps: bool, dpt: int | None) -> None:
     """Baca foto formulir C.Hasil / read photos of C.Hasil pages."""
     from vision.pipeline import NOT_AN_IMAGE, read_form
-    from vision.rules import check_tps
+    from vision.tps_vouching import vouch_tps
 
     failed: list[str] = []
-    pages: dict[int, dict[str, int | None]] = {}
+    pages: dict[int, Reading] = {}
     for path in photos:
         try:
             data = path.read_bytes()
@@ -67,22 +67,26 @@ def read(photos: tuple[Path, ...], as_json: bool, same_tps: bool, dpt: int | Non
         if NOT_AN_IMAGE in reading.reasons:
             failed.append(str(path))
         if reading.page is not None and reading.status != "rejected":
-            pages.setdefault(reading.page, {}).update(reading.values)
+            pages[reading.page] = reading  # a later photo of a page stands for it
         if as_json:
             _emit(reading.to_dict())
         else:
             click.echo(_summary(reading))
     if same_tps:
-        checks = check_tps(pages, dpt=dpt)
+        together = vouch_tps(pages, dpt=dpt)
         if as_json:
-            _emit({"tps_checks": [c.to_dict() for c in checks]})
+            _emit(together.to_dict())
         else:
             click.echo("Pemeriksaan lintas halaman / cross-page checks:")
-            for c in checks:
+            for c in together.checks:
                 click.echo(
                     f"  {'OK ' if c.ok else 'GAGAL'} {c.rule}"
                     + (f": {c.message}" if c.message else "")
                 )
+            for name, rules in together.vouched.items():
+                click.echo(f"  {name}: dikuatkan oleh / vouched for by {', '.join(rules)}")
+            for page, r in sorted(together.pages.items()):
+                click.echo(f"  halaman / page {page}: {r.status}")
     if failed:
         sys.stdout.flush()
         raise click.ClickException(

@@ -114,6 +114,25 @@ def _initial(db: Database) -> None:
     db.execute("CREATE INDEX logins_login ON logins (login, id)")
 
 
+@migrations(name="0002_cross_page")
+def _cross_page(db: Database) -> None:
+    # What the cross-page rules vouched for on a page read alone as needing review
+    # (`gateway.store.cross_page`); the machine's reading of the page stays in `readings`.
+    db.execute(
+        """CREATE TABLE cross_page (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            upload_id INTEGER NOT NULL REFERENCES uploads(id),
+            at TEXT NOT NULL,
+            vouched TEXT NOT NULL,
+            fields TEXT NOT NULL,
+            checks TEXT NOT NULL,
+            partners TEXT NOT NULL,
+            withdrawn_at TEXT
+        )"""
+    )
+    db.execute("CREATE INDEX cross_page_upload ON cross_page (upload_id, id)")
+
+
 def apply(db: Database) -> None:
     """Bring the schema up to date (idempotent; safe with several processes starting)."""
     conn: sqlite3.Connection = db.conn

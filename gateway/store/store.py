@@ -12,7 +12,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from gateway.store import audit as audit_log
-from gateway.store import decisions, jobs, logins, migrations, uploads, views
+from gateway.store import cross_page, decisions, jobs, logins, migrations, uploads, views
 from gateway.store.audit import AuditVerification
 from gateway.store.context import Tx
 from gateway.store.db import DB_NAME, connect, write_transaction
@@ -42,10 +42,13 @@ MAX_PHOTO_BYTES = 100 * 1024 * 1024
 
 
 class Store:
-    def __init__(self, data_dir: Path, *, box_id: str, tps_codes: list[str] | None = None):
+    def __init__(self, data_dir: Path, *, box_id: str, tps_codes: list[str] | None = None,
+                 dpts: Mapping[str, int | None] | None = None):
         self.data_dir = Path(data_dir)
         self.box_id = box_id
         self.tps_codes = list(tps_codes or [])
+        # Each TPS's DPT where the box's TPS list gives it: the cross-page rules use it.
+        self.dpts = dict(dpts or {})
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.path = self.data_dir / DB_NAME
         self._conn = connect(self.path)
@@ -187,7 +190,10 @@ class Store:
             # Durable before the row that points at it commits.
             write_durably(rectified_path(self.data_dir, found["upload_id"]), rectified_jpeg)
         with self._write() as tx:
-            return jobs.finish(tx, job_id, reading_dict, rectified_jpeg is not None, worker)
+            done = jobs.finish(tx, job_id, reading_dict, rectified_jpeg is not None, worker)
+            if done:
+                self._cross_page(tx, found["upload_id"])
+            return done
 
     def fail_job(self, job_id: int, error: str, *, worker: str = "worker") -> bool:
         with self._write() as tx:
@@ -209,20 +215,25 @@ class Store:
         reason: str | None = None,
     ) -> dict[str, Any]:
         with self._write() as tx:
-            return decisions.confirm(tx, upload_id, actor=actor, corrections=corrections or {},
-                                     reason=reason)
+            out = decisions.confirm(tx, upload_id, actor=actor, corrections=corrections or {},
+                                    reason=reason)
+            self._cross_page(tx, upload_id)
+            return out
 
     def review(
         self, upload_id: int, *, actor: str, approve: bool,
         corrections: dict[str, int] | None = None, reason: str,
     ) -> dict[str, Any]:
         with self._write() as tx:
-            return decisions.review(tx, upload_id, actor=actor, approve=approve,
-                                    corrections=corrections or {}, reason=reason)
+            out = decisions.review(tx, upload_id, actor=actor, approve=approve,
+                                   corrections=corrections or {}, reason=reason)
+            self._cross_page(tx, upload_id)
+            return out
 
     def discard(self, upload_id: int, *, actor: str, reason: str) -> None:
         with self._write() as tx:
             decisions.discard(tx, upload_id, actor=actor, reason=reason)
+            self._cross_page(tx, upload_id)
 
     def manual_entry(
         self, *, tps: str, page: int, values: dict[str, int], actor: str, reason: str,
@@ -232,8 +243,16 @@ class Store:
             raise InvalidInput(f"TPS {tps} tidak terdaftar di kotak ini / TPS {tps} is not on "
                                "this box")
         with self._write() as tx:
-            return decisions.manual_entry(tx, tps=tps, page=page, values=values, actor=actor,
-                                          reason=reason, upload_id=upload_id)
+            out = decisions.manual_entry(tx, tps=tps, page=page, values=values, actor=actor,
+                                         reason=reason, upload_id=upload_id)
+            cross_page.vouch(tx, tps, self.dpts.get(tps))
+            return out
+
+    def _cross_page(self, tx: Tx, upload_id: int) -> None:
+        """After a change to one page: what the cross-page rules now say of its TPS."""
+        row = uploads.row(tx.conn, upload_id)
+        if row is not None:
+            cross_page.vouch(tx, row["tps"], self.dpts.get(row["tps"]))
 
     # --- views ---------------------------------------------------------------------------
 

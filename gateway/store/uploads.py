@@ -98,10 +98,38 @@ def row(conn: sqlite3.Connection, upload_id: int) -> sqlite3.Row | None:
 
 
 def reading_of(conn: sqlite3.Connection, upload_id: int) -> dict[str, Any] | None:
+    """The page's reading as it stands: the machine's, with what the cross-page rules
+    vouched for (`gateway.store.cross_page`) over it and named in `cross_page`."""
+    reading = machine_reading_of(conn, upload_id)
+    vouch = cross_page_of(conn, upload_id)
+    if reading is None or vouch is None:
+        return reading
+    fields = dict(reading.get("fields") or {})
+    fields.update(vouch["fields"])
+    return {**reading, "fields": fields, "status": "accepted", "reasons": [],
+            "cross_page": {k: vouch[k] for k in ("vouched", "checks", "partners", "at")}}
+
+
+def machine_reading_of(conn: sqlite3.Connection, upload_id: int) -> dict[str, Any] | None:
+    """The page's reading as the machine gave it, read alone."""
     found = conn.execute(
         "SELECT reading FROM readings WHERE upload_id = ?", (upload_id,)
     ).fetchone()
     return None if found is None else dict(loads(found["reading"]))
+
+
+def cross_page_of(conn: sqlite3.Connection, upload_id: int) -> dict[str, Any] | None:
+    """The cross-page vouching in force on an upload, if any."""
+    found = conn.execute(
+        "SELECT * FROM cross_page WHERE upload_id = ? AND withdrawn_at IS NULL"
+        " ORDER BY id DESC LIMIT 1", (upload_id,)
+    ).fetchone()
+    if found is None:
+        return None
+    out = dict(found)
+    for key in ("vouched", "fields", "checks", "partners"):
+        out[key] = loads(out[key])
+    return out
 
 
 def corrections_of(conn: sqlite3.Connection, upload_id: int) -> list[dict[str, Any]]:

@@ -101,6 +101,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "prov_reason": {"id": "alasan", "en": "reason"},
     "final_values": {"id": "Angka final", "en": "Final numbers"},
     "flagged": {"id": "Periksa!", "en": "Check!"},
+    "cross_page_vouched": {
+        "id": "Dikuatkan oleh halaman lain TPS ini (aturan lintas halaman)",
+        "en": "Vouched for by this TPS's other pages (cross-page rules)",
+    },
     "check_numbers": {
         "id": "Cocokkan setiap angka dengan kertas. Ubah yang salah, lalu tekan Konfirmasi.",
         "en": "Compare every number with the paper. Fix any wrong one, then press Confirm.",

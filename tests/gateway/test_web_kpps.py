@@ -211,3 +211,25 @@ def test_a_typing_mistake_loses_nothing(client: FlaskClient, store: Store) -> No
     assert 'name="value-suara_paslon_1"' in page and 'value="16"' in page  # kept as typed
     assert 'value="1O2"' in page
     assert store.get_upload(upload_id)["state"] == "read"  # type: ignore[index]
+
+
+def test_a_page_2_vouched_for_by_page_3_comes_back_to_the_officer(
+    client: FlaskClient, store: Store
+) -> None:
+    from vision.vouching import REASON_UNCHECKED
+
+    sign_in(client, TPS_A)
+    upload_photo(client, jpeg_photo(seed=21))
+    doubted = page_reading(2, VALUES_P2, status="needs_review", flagged=("suara_paslon_2",))
+    doubted["fields"]["suara_paslon_2"].update(reason=REASON_UNCHECKED, confidence=0.9)
+    page2 = finish_next_job(store, doubted)
+    assert "Dikuatkan oleh halaman lain" not in client.get(f"/kpps/foto/{page2}").get_data(
+        as_text=True)
+    upload_photo(client, jpeg_photo(seed=22))
+    sah = sum(VALUES_P2.values())
+    finish_next_job(store, page_reading(3, {"suara_sah": sah, "suara_tidak_sah": 4,
+                                            "suara_total": sah + 4}))
+    shown = client.get(f"/kpps/foto/{page2}").get_data(as_text=True)
+    assert "Dikuatkan oleh halaman lain TPS ini" in shown
+    assert "suara_paslon_sama_sah" in shown
+    assert f"/kpps/foto/{page2}/konfirmasi" in shown  # the officer confirms it as read

@@ -83,3 +83,23 @@ def test_read_json_prints_nothing_but_json_lines_on_stdout(tmp_path: Path) -> No
     reading, tps = (json.loads(line) for line in lines)
     assert reading["page"] == 3 and "tps_checks" in tps
     assert "digit model loaded" in proc.stderr
+
+
+def test_same_tps_reads_the_pages_together(cli: click.Group, tmp_path: Path) -> None:
+    # TPS seed 10008, its page 2 with no bubble filled: read alone, `suara_paslon_2` (`_56`)
+    # has nothing to check it; page 3's `suara_sah` does, once the pages are read together.
+    from vision.synthetic import BUBBLE_SKIP, BUBBLES_SKIPPED, synthetic_photo
+
+    paths = []
+    for page in (1, 2, 3):
+        photo = synthetic_photo(page, seed=10_008, source="procedural",
+                                bubble_skip=BUBBLES_SKIPPED if page == 2 else BUBBLE_SKIP)
+        paths.append(tmp_path / f"p{page}.jpg")
+        paths[-1].write_bytes(photo.jpeg)
+    result = CliRunner().invoke(cli, ["read", "--json", "--same-tps", *map(str, paths)])
+    assert result.exit_code == 0, result.output
+    *readings, tps = (json.loads(line) for line in result.stdout.splitlines())
+    assert [r["status"] for r in readings] == ["accepted", "needs_review", "accepted"]
+    assert tps["vouched"] == {"suara_paslon_2": ["suara_paslon_sama_sah"]}
+    assert tps["pages"] == {"1": "accepted", "2": "accepted", "3": "accepted"}
+    assert tps["tps_checks"] and all(c["ok"] for c in tps["tps_checks"])
