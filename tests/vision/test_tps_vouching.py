@@ -102,6 +102,17 @@ def test_a_page_that_passed_alone_goes_to_a_person_when_a_cross_page_rule_fails(
     assert pages[2].status == "accepted"  # the page as read alone is left as it was
 
 
+def test_a_rule_failing_on_a_flagged_field_waits_for_the_person_who_looks_at_it() -> None:
+    # Page 3's doubted 281 is with a person anyway; page 2, read surely, is not held for it.
+    pages = tps()
+    pages[3] = reading(3, {"suara_sah": doubted(281, reason=REASON_LOW_CONFIDENCE),
+                           "suara_tidak_sah": sure(5), "suara_total": sure(186)})
+    result = vouch_tps(pages, dpt=250)
+    assert "suara_paslon_sama_sah" in [c.rule for c in result.checks if not c.ok]
+    assert result.pages[2].status == "accepted"
+    assert result.vouched == {}
+
+
 def test_one_sum_settles_one_doubt_not_two() -> None:
     # 63 + 81 holds as 73 + 71 would: nothing but the doubted boxes says which.
     result = vouch_tps(tps(suara_paslon_1=doubted(63), suara_paslon_2=doubted(81)), dpt=250)
