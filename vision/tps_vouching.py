@@ -143,6 +143,8 @@ def _accepted(f: FieldReading | None) -> bool:
 
 
 def _with_failing(reading: Reading, failing: list[Check]) -> Reading:
+    """The page with its fields in `failing` (rules none of whose fields was flagged)
+    flagged, and the rules' messages among its reasons."""
     fields = dict(reading.fields)
     reasons = list(reading.reasons)
     for check in failing:
@@ -150,14 +152,11 @@ def _with_failing(reading: Reading, failing: list[Check]) -> Reading:
             reasons.append(check.message)
         for name in check.fields:
             f = fields.get(name)
-            if f is None:
+            if f is None or f.flagged:  # another page's field, or flagged by an earlier rule
                 continue
-            if not f.flagged:
-                reason = REASON_CROSS_PAGE_FAILS.format(rules=check.rule)
-                fields[name] = replace(f, flagged=True, reason=reason)
-                reasons.append(f"{name}: {reason}")
-            elif check.rule not in (f.reason or ""):
-                fields[name] = replace(f, reason=f"{f.reason}; {check.rule}")
+            reason = REASON_CROSS_PAGE_FAILS.format(rules=check.rule)
+            fields[name] = replace(f, flagged=True, reason=reason)
+            reasons.append(f"{name}: {reason}")
     return replace(reading, fields=fields, reasons=reasons, status=STATUS_NEEDS_REVIEW)
 
 

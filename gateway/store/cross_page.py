@@ -40,10 +40,11 @@ REASON_WITHDRAWN = "aturan lintas halaman tidak lagi menguatkan halaman ini"
 
 
 def vouch(tx: Tx, tps: str, dpt: int | None) -> list[int]:
-    """Vouch for, or withdraw from, the pages of `tps` as the cross-page rules now say;
-    the uploads whose state changed."""
+    """Vouch for, hold, withdraw from or release the pages of `tps` not yet confirmed, as the
+    cross-page rules now say (one page alone meets the DPT's bounds); the uploads whose state
+    changed."""
     current = _current_uploads(tx.conn, tps)
-    if len(current) < 2:
+    if not current:
         return []
     # Loaded on first use: the rules are not needed to open the store.
     from vision.tps_vouching import vouch_tps

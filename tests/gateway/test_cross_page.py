@@ -193,3 +193,11 @@ def test_a_page_already_confirmed_is_not_held(store: Store) -> None:
     page2 = read_upload(store, 2, reading(2, {**P2, "suara_paslon_1": 31}))
     assert state(store, page3) == "confirmed"
     assert state(store, page2) == "needs_review"
+
+
+def test_a_vote_above_the_tps_list_holds_page_2_even_alone(tmp_path: Path) -> None:
+    with Store(tmp_path / "data", box_id=BOX, tps_codes=[TPS], dpts={TPS: 150}) as store:
+        page2 = read_upload(store, 2, reading(2, {**P2, "suara_paslon_2": 181}))
+        upload = store.get_upload(page2)
+        assert upload is not None and upload["state"] == "needs_review"
+        assert "Suara paslon 2 melebihi DPT TPS ini (181 > 150)" in upload["reasons"]
