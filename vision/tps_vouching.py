@@ -10,10 +10,9 @@ The bar is the page's own (`vision.vouching`): a doubted field is vouched only b
 that holds with every other field in it accepted and not corrected (one holding sum settles
 one doubt, not two), and only when its confidence clears `sums_settle`. This module adds one
 more condition a page alone cannot have: every cross-page rule that can be evaluated holds,
-and the field's own page passes all its checks. A TPS whose pages disagree, each of them
-surely read, goes to a person: every page with a field in a failing cross-page rule whose
-fields are all unflagged, those fields flagged, even a page that passed alone (its `_31` may be
-the 131 page 3's `suara_sah` says).
+and the field's own page passes all its checks. A TPS whose pages disagree goes to a person:
+every page with a field in a failing cross-page rule, those fields flagged, even a page that
+passed alone (its `_31` may be the 131 page 3's `suara_sah` says).
 
 One exception to "one sum, one doubt", for the doubt an officer who skips the bubbles leaves
 most often: a field whose every written box is sure and whose only doubt is an empty box
@@ -91,13 +90,12 @@ def vouch_tps(pages: Mapping[int, Reading], *, dpt: int | None = None) -> TpsRea
     out = TpsReading(pages=dict(pages), checks=checks)
     failing = [c for c in checks if not c.ok]
     if failing:
-        # Which page holds the wrong number the rules cannot say: when every field of a
-        # failing rule was read surely, each page with one of them goes to a person, those
-        # fields flagged. A rule failing on a flagged field waits for the person who looks at
-        # that field: corrected, the rule is checked again (`gateway.store.cross_page`).
-        sure = [c for c in failing if not any(fields[n].flagged for n in c.fields)]
+        # Which page holds the wrong number the rules cannot say: each page with a field in
+        # a failing rule goes to a person, its fields in it flagged. Even when another field
+        # of the rule is flagged already: a sure misreading may sit beside a doubted one
+        # (TPS 1900590: page 2's `X79` for 29, every box sure, beside two doubted votes).
         for page, reading in read.items():
-            mine = [c for c in sure if any(page_of.get(n) == page for n in c.fields)]
+            mine = [c for c in failing if any(page_of.get(n) == page for n in c.fields)]
             if mine:
                 out.pages[page] = _with_failing(reading, mine)
         return out
@@ -143,8 +141,8 @@ def _accepted(f: FieldReading | None) -> bool:
 
 
 def _with_failing(reading: Reading, failing: list[Check]) -> Reading:
-    """The page with its fields in `failing` (rules none of whose fields was flagged)
-    flagged, and the rules' messages among its reasons."""
+    """The page with its fields in `failing` flagged, and the rules' messages among its
+    reasons."""
     fields = dict(reading.fields)
     reasons = list(reading.reasons)
     for check in failing:

@@ -10,8 +10,7 @@ The other pages count as they stand: a person's values (confirmed or reviewed) a
 page only read, as the machine read it alone (never with an earlier vouching laid over it,
 so one sum is not made to vouch twice). It runs after every change to a TPS's pages. A page
 read but not yet confirmed goes to the PPK when its TPS's pages disagree (a cross-page rule
-fails on one of its fields, every field in the rule read surely or set by a person: page 2
-read 31 surely where page 3's `suara_sah` says 131), or
+fails on one of its fields: page 2 read 31 surely where page 3's `suara_sah` says 131), or
 when the vouching it stood on loses its support (a page replaced, a value corrected); it comes
 back when the rules hold again. A page its officer has already confirmed or corrected is a
 person's matter and is left alone.

@@ -102,14 +102,16 @@ def test_a_page_that_passed_alone_goes_to_a_person_when_a_cross_page_rule_fails(
     assert pages[2].status == "accepted"  # the page as read alone is left as it was
 
 
-def test_a_rule_failing_on_a_flagged_field_waits_for_the_person_who_looks_at_it() -> None:
-    # Page 3's doubted 281 is with a person anyway; page 2, read surely, is not held for it.
+def test_a_sure_page_beside_a_doubted_one_goes_to_a_person_when_their_sum_fails() -> None:
+    # Page 3's 281 is doubted, but which of the two pages is wrong the sum cannot say: a sure
+    # misreading may sit beside a doubted one.
     pages = tps()
     pages[3] = reading(3, {"suara_sah": doubted(281, reason=REASON_LOW_CONFIDENCE),
                            "suara_tidak_sah": sure(5), "suara_total": sure(186)})
     result = vouch_tps(pages, dpt=250)
     assert "suara_paslon_sama_sah" in [c.rule for c in result.checks if not c.ok]
-    assert result.pages[2].status == "accepted"
+    assert result.pages[2].status == "needs_review"
+    assert all(f.flagged for f in result.pages[2].fields.values())
     assert result.vouched == {}
 
 
