@@ -163,9 +163,9 @@ def _with_vouched(reading: Reading, vouched: Mapping[str, list[str]]) -> Reading
     for name, rules in vouched.items():
         reason = REASON_CROSS_PAGE.format(rules=", ".join(rules))
         fields[name] = replace(fields[name], flagged=False, reason=reason)
-    # The page's reasons are its failing checks (none here) and one line per flagged field.
-    gone = {f"{name}: {reading.fields[name].reason}" for name in vouched}
-    reasons = [r for r in reading.reasons if r not in gone]
+    # The page's reasons are its failing checks (none here) and one `name: reason` line per
+    # flagged field (`pipeline._set_status`).
+    reasons = [r for r in reading.reasons if r.split(": ", 1)[0] not in vouched]
     accepted = not reasons and not any(f.flagged for f in fields.values())
     status = STATUS_ACCEPTED if accepted else reading.status
     return replace(reading, fields=fields, reasons=reasons, status=status)
