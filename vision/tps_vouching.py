@@ -101,7 +101,8 @@ def vouch_tps(pages: Mapping[int, Reading], *, dpt: int | None = None) -> TpsRea
         return out
     if not checks:
         return out
-    holding = [r for r in rules if r.op == "eq" and r.id in {c.rule for c in checks}]
+    evaluated = {c.rule for c in checks}  # every one holds by now
+    holding = [r for r in rules if r.op == "eq" and r.id in evaluated]
     doubts = {
         name for name, f in fields.items()
         if _doubted(f) and all(c.ok for c in read[page_of[name]].checks)

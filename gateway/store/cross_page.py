@@ -52,11 +52,11 @@ def vouch(tx: Tx, tps: str, dpt: int | None) -> list[int]:
     changed = []
     for page, row in current.items():
         accepted = result.pages[page].status == "accepted"
-        in_force = uploads.cross_page_of(tx.conn, row["id"]) is not None
         if row["state"] == uploads.NEEDS_REVIEW and accepted and _untouched(tx.conn, row):
             _grant(tx, row, page, result, current)
             changed.append(int(row["id"]))
         elif row["state"] == uploads.READ and not accepted:
+            in_force = uploads.cross_page_of(tx.conn, row["id"]) is not None
             _hold(tx, row, result.pages[page].reasons, withdraw=in_force)
             changed.append(int(row["id"]))
     return changed
