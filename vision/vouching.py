@@ -277,14 +277,23 @@ def _pinned_by_window(
 ) -> bool:
     """Do the form's bounds pin this field down without an equality?
 
-    Yes when they leave at most WINDOW_VALUES numbers, the reading is one of them and no
-    other reading the model gives any weight lies in the window: a `14` whose doubtful box
-    could also be a `9` (19) is still 14, one that could be a `5` (15) is not settled.
+    Yes when they leave at most WINDOW_VALUES numbers, the reading is one of them, every
+    box where those numbers differ is sure, and no other reading the model gives any weight
+    lies in the window. The window settles the boxes it fixes, not the one it leaves open:
+    a `14` whose faint `1` is doubted is 14, but one whose `4` is doubted is not settled
+    even when the model gives `5` no weight (hunt TPS 1901018: a `5` read as `4` at 0.54,
+    its rivals `0` and `9`, passed as 14 for 15).
     """
     window = _window(name, rules)
     if window is None or window[1] - window[0] + 1 > WINDOW_VALUES:
         return False
     if not window[0] <= value <= window[1]:
+        return False
+    texts = [str(v).rjust(len(boxes)) for v in range(window[0], window[1] + 1)]
+    if any(len(t) != len(boxes) for t in texts):
+        return False
+    open_boxes = [i for i in range(len(boxes)) if len({t[i] for t in texts}) > 1]
+    if not all(box_sure(boxes[i]) for i in open_boxes):
         return False
     rivals = [a.value for a in field_alternatives(boxes) if a.value != value]
     return not any(v is not None and window[0] <= v <= window[1] for v in rivals)
