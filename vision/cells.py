@@ -57,7 +57,7 @@ def crop_cells(
 FRAMED_PX_PER_MM = 3.0  # about a 12 MP photo's own resolution on the 600 x 900 mm page
 FRAME_MARGIN_MM = 1.5  # paper beyond the line's outer edge
 # A page that would go to a person has its doubtful boxes cut again at this scale and read
-# from that closer look (`pipeline.CLOSER_BELOW`): small writing is only 12-20 px high at
+# from that closer look (`verdict.CLOSER_BELOW`): small writing is only 12-20 px high at
 # 3 px/mm, and a 12 MP photo holds about 4 px/mm of the page. Cutting every box at 4 px/mm read
 # small writing better (150 photos: 97.74 -> 98.15% of boxes) but took page 1 from ~2.2 to ~2.7
 # times OpenCV's decode; a doubtful page's few doubtful boxes cost a few ms (measured: pages to

@@ -29,7 +29,7 @@ PARTLY_SEEN_SHARE = 0.5
 # confident but not beyond the arithmetic (`alternatives.BOX_SURE`), which must agree with it.
 WIDER_SHARE = 0.95
 # A box the first look doubted (under `vouching.UNCHECKED_BOX_MIN`) is read again closer
-# (`pipeline.CLOSER_BELOW`); that look's confidence, scaled. The same ink through the same
+# (`verdict.CLOSER_BELOW`); that look's confidence, scaled. The same ink through the same
 # model is no second witness: a small `5` read `6` 0.95 sure, then 0.98 closer, passed on
 # page 2 with its bubble left empty, where no rule checks it (seed 901075). Scaled, such a
 # box is confident but under `alternatives.BOX_SURE`: a sum must agree, or a person looks.

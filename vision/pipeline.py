@@ -28,7 +28,6 @@ from typing import Any, TypeVar
 import numpy as np
 
 from vision.reading import (
-    STATUS_ACCEPTED,
     STATUS_NEEDS_REVIEW,
     STATUS_REJECTED,
     Reading,
@@ -38,7 +37,6 @@ logger = logging.getLogger(__name__)
 
 TEMPLATE_ID = "C.HASIL-PPWP-2024"
 NOT_AN_IMAGE = "Berkas ini bukan foto yang bisa dibuka (bukan JPEG/PNG) / not a readable image"
-EMPTY_FORM = "formulir kosong"
 CORNERS_MISSING = (
     "Keempat tanda sudut halaman harus terlihat di foto / all four corner marks must show"
 )
@@ -47,10 +45,6 @@ BLURRED_NO_TAG = (
     "fokus (Photo blurred: the page code cannot be read; hold steady and retake)"
 )
 MIN_FIELDS_MATCHED_SHARE = 0.8
-# A doubtful page's boxes read less sure than this are looked at closer
-# (`cells.CLOSER_PX_PER_MM`). Those read surer came out the same closer: 150 photos written
-# small, 300 of the default hand, the same accuracy and pages to a person either way.
-CLOSER_BELOW = 0.99
 # Stages `read_form` runs on its second thread, beside `cells` and `model` (page 2's bubble
 # fields the second thread has not reached by then, on the first once the model is done).
 SECOND_THREAD_STAGES = ("rectify", "quality", "omr")
@@ -126,7 +120,7 @@ def read_form(data: bytes, *, dpt: int | None = None) -> Reading:
 
 
 def _read(data: bytes, dpt: int | None, beside: ThreadPoolExecutor) -> Reading:
-    from vision import cells, display, local_fit, omr, page_boxes
+    from vision import cells, display, local_fit, omr, page_boxes, verdict
     from vision import register as reg_mod
     from vision.quality import paper_flatness
     from vision.tags import pyramid
@@ -224,7 +218,7 @@ def _read(data: bytes, dpt: int | None, beside: ThreadPoolExecutor) -> Reading:
         candidates, margins, cut, widened = (wider.candidates, wider.margins, wider.cut,
                                              wider.boxes)
     _conclude(reading, template, candidates, cut, columns, dpt, timer)
-    doubtful = _doubtful_boxes(reading, candidates, template)
+    doubtful = verdict.doubtful_boxes(reading, candidates, template)
     if doubtful:
         # Before a person is asked: the boxes in doubt cut again at a closer scale and read
         # from that look; the arithmetic then runs again over the whole page.
@@ -250,66 +244,15 @@ def _conclude(reading: Reading, template: Any,
               columns: dict[str, list[Any]], dpt: int | None, timer: _Timer) -> None:
     """The boxes' readings -> the fields' values, the rules' checks and the page's status,
     in place. `cut`: the fields with a box written past its crop."""
-    from vision import omr, page_boxes
+    from vision import omr, page_boxes, verdict
 
     with timer.stage("rules"):
-        _read_fields(reading, template, candidates, dpt)
+        verdict.read_fields(reading, template, candidates, dpt)
     if columns:
         with timer.stage("fuse"):
             omr.fuse_bubbles(reading, columns, candidates)
     reading.fields = page_boxes.past_the_box(reading.fields, cut)
-    _set_status(reading)
-
-
-def _doubtful_boxes(reading: Reading, candidates: dict[str, list[list[tuple[str, float]]]],
-                    template: Any = None) -> dict[str, list[int]]:
-    """The boxes a person would be asked about: in the fields flagged or in a rule that
-    failed, those the model read less than CLOSER_BELOW sure. Field name -> their places.
-
-    Also those of the `template`'s fields no equality checks (`_unchecked_fields`): one
-    passed on the model alone may be wrong all the same, and a person looking at this page
-    is told only of the fields flagged. Seed 905281 (page 2, small writing): a `7` read `0`
-    251/256 sure, its bubble left empty, passed as X04 for 74; closer, 0.965, not sure
-    enough to stand alone. On a page that passed, only `_standing_alone`'s boxes.
-    """
-    if reading.reasons == [EMPTY_FORM]:
-        return {}
-    if reading.status != STATUS_NEEDS_REVIEW:
-        return _standing_alone(reading)
-    unchecked = _unchecked_fields(template) if template is not None else set()
-    failed = {name for check in reading.checks if not check.ok for name in check.fields}
-    out: dict[str, list[int]] = {}
-    for name, f in reading.fields.items():
-        if f.flagged or name in failed or name in unchecked:
-            places = [i for i, ranked in enumerate(candidates[name])
-                      if ranked[0][1] < CLOSER_BELOW]
-            if places:
-                out[name] = places
-    return out
-
-
-def _standing_alone(reading: Reading) -> dict[str, list[int]]:
-    """On a page that passed, page 2's digit boxes whose bubble column was not read (left
-    empty, as officers often do, too faint, two filled): nothing but the model's first look
-    vouches for them, so they are looked at closer, and a look that is not as sure of the
-    same digit flags the field (`page_boxes.read_closer`). Field name -> their places."""
-    out: dict[str, list[int]] = {}
-    for name, columns in (reading.omr or {}).items():
-        text = reading.fields[name].text
-        places = [c["box"] for c in columns
-                  if c["state"] != "ok" and c["box"] < len(text) and text[c["box"]].isdigit()]
-        if places:
-            out[name] = places
-    return out
-
-
-def _unchecked_fields(template: Any) -> set[str]:
-    """The template's fields no equality of the page checks (page 2's votes, the day)."""
-    from vision.rules import load_rules
-
-    checked = {name for rule in load_rules(template.rules) if rule.op == "eq"
-               for name in rule.fields}
-    return {spec.name for spec in template.fields} - checked
+    verdict.set_status(reading)
 
 
 def _pinned(registration: Any) -> bool:
@@ -376,38 +319,9 @@ def _assess_quality(gray: Gray, registration: Any) -> _Quality:
     return _Quality(bool(report.refuse), list(report.messages), dict(report.to_dict()))
 
 
-def _read_fields(
-    reading: Reading,
-    template: Any,
-    candidates: dict[str, list[list[tuple[str, float]]]],
-    dpt: int | None,
-) -> None:
-    from vision.rules import load_rules, resolve_fields
-
-    box_mm = {spec.name: spec.bbox_mm for spec in template.fields}
-    resolution = resolve_fields(
-        candidates, load_rules(template.rules), params={"dpt": dpt}, box_mm=box_mm
-    )
-    reading.fields = {spec.name: resolution.fields[spec.name] for spec in template.fields}
-    reading.checks = resolution.checks
-    reading.reasons.extend(resolution.reasons)
-
-
 def _here_unless_started(job: Future[T], work: Callable[[], T]) -> T:
     """`job`'s result from the second thread, or, when it has not started there yet, `work`
     done on this one (the job is then cancelled)."""
     return work() if job.cancel() else job.result()
 
 
-def _set_status(reading: Reading) -> None:
-    fields = reading.fields
-    if fields and all(f.text.strip("_") == "" for f in fields.values()):
-        reading.status = STATUS_NEEDS_REVIEW
-        reading.reasons = [EMPTY_FORM]
-        reading.checks = []
-        return
-    for name, f in fields.items():
-        if f.flagged:
-            reading.reasons.append(f"{name}: {f.reason}")
-    ok = all(c.ok for c in reading.checks) and not any(f.flagged for f in fields.values())
-    reading.status = STATUS_ACCEPTED if ok else STATUS_NEEDS_REVIEW

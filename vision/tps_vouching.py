@@ -165,7 +165,7 @@ def _with_vouched(reading: Reading, vouched: Mapping[str, list[str]]) -> Reading
         reason = REASON_CROSS_PAGE.format(rules=", ".join(rules))
         fields[name] = replace(fields[name], flagged=False, reason=reason)
     # The page's reasons are its failing checks (none here) and one `name: reason` line per
-    # flagged field (`pipeline._set_status`).
+    # flagged field (`verdict.set_status`).
     reasons = [r for r in reading.reasons if r.split(": ", 1)[0] not in vouched]
     accepted = not reasons and not any(f.flagged for f in fields.values())
     status = STATUS_ACCEPTED if accepted else reading.status

@@ -10,8 +10,9 @@ import cv2
 import numpy as np
 import pytest
 
-from vision.pipeline import BLURRED_NO_TAG, EMPTY_FORM, NOT_AN_IMAGE, read_form
+from vision.pipeline import BLURRED_NO_TAG, NOT_AN_IMAGE, read_form
 from vision.reading import Reading
+from vision.verdict import EMPTY_FORM
 
 
 def _needs(*modules: str) -> None:
@@ -355,15 +356,15 @@ def test_a_page_going_to_a_person_has_the_boxes_no_sum_checks_read_closer_too() 
     closer look read it 0.965, not sure enough to stand on the model alone."""
     from vision.fields import REASON_LOW_CONFIDENCE
     from vision.omr import REASON_OMR_CONFIRMED
-    from vision.pipeline import _doubtful_boxes, _unchecked_fields
     from vision.reading import FieldReading
     from vision.template import load_templates
+    from vision.verdict import doubtful_boxes, unchecked_fields
 
     templates = load_templates()
     votes = {"suara_paslon_1", "suara_paslon_2", "suara_paslon_3"}
-    assert _unchecked_fields(templates[102]) == votes
+    assert unchecked_fields(templates[102]) == votes
     # The day is bounded, not summed; the year equals 2024; the totals are summed.
-    unchecked_p3 = _unchecked_fields(templates[103])
+    unchecked_p3 = unchecked_fields(templates[103])
     assert "tanggal_hari" in unchecked_p3 and "tanggal_tahun" not in unchecked_p3
     assert "suara_sah" not in unchecked_p3
     sure = [("X", 0.996)]
@@ -378,12 +379,12 @@ def test_a_page_going_to_a_person_has_the_boxes_no_sum_checks_read_closer_too() 
         "suara_paslon_3": FieldReading(47, "X47", 0.99, False),
     }
     reading = Reading("ppwp_p2", 2, "needs_review", fields=fields)
-    assert _doubtful_boxes(reading, candidates, templates[102]) == {
+    assert doubtful_boxes(reading, candidates, templates[102]) == {
         "suara_paslon_1": [1], "suara_paslon_2": [1, 2]}
     # Without it, only the flagged field's boxes; and a page accepted is not looked at again.
-    assert _doubtful_boxes(reading, candidates) == {"suara_paslon_2": [1, 2]}
+    assert doubtful_boxes(reading, candidates) == {"suara_paslon_2": [1, 2]}
     accepted = Reading("ppwp_p2", 2, "accepted", fields=fields)
-    assert _doubtful_boxes(accepted, candidates, templates[102]) == {}
+    assert doubtful_boxes(accepted, candidates, templates[102]) == {}
 
 
 def test_a_page_2_digit_whose_bubble_was_left_empty_is_read_closer_even_on_a_page_that_passed(
@@ -391,8 +392,8 @@ def test_a_page_2_digit_whose_bubble_was_left_empty_is_read_closer_even_on_a_pag
     """Nothing but the model's first look vouches for it: on an accepted page the boxes whose
     column was not read are looked at again, the Xs and blanks apart (their empty column is
     the officer's own word)."""
-    from vision.pipeline import _doubtful_boxes
     from vision.reading import FieldReading
+    from vision.verdict import doubtful_boxes
 
     def columns(states: list[str]) -> list[dict[str, object]]:
         return [{"box": i, "digit": None, "state": state, "fill": [0.0] * 10}
@@ -409,7 +410,7 @@ def test_a_page_2_digit_whose_bubble_was_left_empty_is_read_closer_even_on_a_pag
         "suara_paslon_1": columns(["none", "none", "ok"]),
         "suara_paslon_2": columns(["none", "multiple", "ok"]),
         "suara_paslon_3": columns(["ok", "ok", "ok"])})
-    assert _doubtful_boxes(accepted, candidates) == {"suara_paslon_1": [1]}
+    assert doubtful_boxes(accepted, candidates) == {"suara_paslon_1": [1]}
 
 
 @pytest.mark.parametrize("seed", [10001, 10019])
