@@ -24,7 +24,7 @@ def read_form(data: bytes, *, dpt: int | None = None) -> Reading:
 
 def check_tps(pages: dict[int, dict[str, int | None]], *, dpt: int | None = None) -> list[Check]:
     """Cross-page rules over one TPS's pages (values keyed by page number)."""
-    from vision.rules import check_tps as _check_tps
+    from vision.checks import check_tps as _check_tps
 
     return _check_tps(pages, dpt=dpt)
 

@@ -1,4 +1,4 @@
-"""The form's arithmetic: rule checks, the search over alternative readings, TPS checks.
+"""The form's arithmetic over a page's readings: the search over alternative readings.
 
 A rule reads `sum(lhs) op sum(rhs) + rhs_const + params[rhs_param]` (DEVELOPERS.md). A rule
 is skipped, not failed, when one of its fields has no value or its parameter is unknown:
@@ -9,19 +9,16 @@ happens to balance. A field is accepted only when it is confident and every rule
 part in holds. When the rules fail, the runner-up labels of the doubtful boxes are tried
 (`vision.alternatives`); a single, well-supported combination that makes every rule hold may
 replace the first reading (marked as corrected), anything else goes to a person with the
-failing rules named. What then really checked each field is `vision.vouching`'s to say.
+failing rules named. What then really checked each field is `vision.vouching`'s to say;
+whether a rule holds on given values, and the sentence naming it, `vision.checks`'.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
-from pathlib import Path
-from typing import Any
 
 from vision.alternatives import (
     TWIN_RATIO,
@@ -31,6 +28,7 @@ from vision.alternatives import (
     top_value,
     twin_ratio,
 )
+from vision.checks import check_rules
 from vision.fields import (
     CONFIDENT,
     REASON_LOW_CONFIDENCE,
@@ -55,25 +53,6 @@ from vision.vouching import (
 
 logger = logging.getLogger(__name__)
 
-TPS_RULES_PATH = Path(__file__).parent / "templates" / "tps_rules.json"
-
-OPS = {
-    "eq": lambda a, b: a == b,
-    "le": lambda a, b: a <= b,
-    "lt": lambda a, b: a < b,
-    "ge": lambda a, b: a >= b,
-    "gt": lambda a, b: a > b,
-}
-# The relation that actually holds between the two sides when the rule fails.
-OP_SYMBOLS = {"eq": "≠", "le": ">", "lt": "≥", "ge": "<", "gt": "≤"}
-OP_WORDS = {
-    "eq": "tidak sama dengan",
-    "le": "melebihi",
-    "lt": "tidak kurang dari",
-    "ge": "kurang dari",
-    "gt": "tidak lebih dari",
-}
-
 # The bound on combinations of alternatives across fields. The search cuts a branch at the
 # first broken rule, so it costs far less than this; raised to 65,536 and 1,000,000 on 50
 # page-1 photos written small (8 of them hit this bound), every reading stayed the same.
@@ -84,84 +63,6 @@ AMBIGUOUS_RATIO = 0.2
 CORRECTION_MIN_RATIO = 0.1
 REASON_AMBIGUOUS = "beberapa bacaan memenuhi aturan ({options})"
 REASON_RULE_FAILS = "aturan tidak terpenuhi: {rules}"
-
-
-def load_rules(data: Iterable[Rule | Mapping[str, Any]]) -> list[Rule]:
-    """Rules from JSON dicts, or the templates' own Rule objects."""
-    return [item if isinstance(item, Rule) else Rule.from_dict(item) for item in data]
-
-
-@lru_cache(maxsize=1)
-def load_tps_rules() -> tuple[Rule, ...]:
-    data = json.loads(TPS_RULES_PATH.read_text(encoding="utf-8"))
-    return tuple(load_rules(data["rules"]))
-
-
-def _side_text(names: Sequence[str], const: int = 0, param: str | None = None) -> str:
-    parts = list(names)
-    if param is not None:
-        parts.append(param.upper())
-    if const or not parts:
-        parts.append(str(const))
-    return " + ".join(parts)
-
-
-def rule_message(rule: Rule, values: Mapping[str, int | None], params: Mapping[str, Any]) -> str:
-    """A plain Bahasa Indonesia sentence saying which rule fails, with the numbers."""
-    sides = rule.sides(values, params)
-    numbers = ""
-    if sides is not None:
-        # Numbers in the sentence's order: sums are stated "parts not equal to total".
-        first, second = (sides[1], sides[0]) if rule.op == "eq" else sides
-        numbers = f" ({first} {OP_SYMBOLS[rule.op]} {second})"
-    if rule.message:
-        return f"{rule.message}{numbers}"
-    row = _lpj_row(rule)
-    if row is not None:
-        return f"Jumlah L + P tidak sama dengan J pada baris {row}{numbers}"
-    lhs = _side_text(rule.lhs)
-    rhs = _side_text(rule.rhs, rule.rhs_const, rule.rhs_param)
-    if rule.op == "eq":
-        return f"Jumlah {rhs} tidak sama dengan {lhs}{numbers}"
-    return f"{lhs} {OP_WORDS[rule.op]} {rhs}{numbers}"
-
-
-def _lpj_row(rule: Rule) -> str | None:
-    """`x_j = x_l + x_p`: the rows of the voter tables, worth naming the officer's way."""
-    if rule.op != "eq" or len(rule.lhs) != 1 or len(rule.rhs) != 2 or rule.rhs_param:
-        return None
-    total = rule.lhs[0]
-    if not total.endswith("_j"):
-        return None
-    row = total[:-2]
-    return row if sorted(rule.rhs) == [f"{row}_l", f"{row}_p"] else None
-
-
-def check_rules(
-    rules: Iterable[Rule],
-    values: Mapping[str, int | None],
-    params: Mapping[str, int | None] | None = None,
-) -> list[Check]:
-    """Every rule that can be evaluated, with a message on the failing ones."""
-    params = params or {}
-    checks = []
-    for rule in rules:
-        ok = rule.holds(values, params)
-        if ok is None:
-            continue
-        message = None if ok else rule_message(rule, values, params)
-        checks.append(Check(rule=rule.id, ok=ok, fields=list(rule.fields), message=message))
-    return checks
-
-
-def check_tps(
-    pages: Mapping[int, Mapping[str, int | None]], *, dpt: int | None = None
-) -> list[Check]:
-    """Cross-page rules over one TPS's values (keyed by page number)."""
-    values: dict[str, int | None] = {}
-    for page in sorted(pages):
-        values.update(pages[page])
-    return check_rules(load_tps_rules(), values, {"dpt": dpt})
 
 
 # --- alternative readings -------------------------------------------------------------

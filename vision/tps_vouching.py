@@ -28,6 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from vision.checks import check_rules, load_tps_rules
 from vision.fields import REASON_LOW_CONFIDENCE
 from vision.reading import (
     STATUS_ACCEPTED,
@@ -37,7 +38,6 @@ from vision.reading import (
     FieldReading,
     Reading,
 )
-from vision.rules import check_rules, load_tps_rules
 from vision.template import Rule
 from vision.vouching import REASON_UNCHECKED, REASON_UNVERIFIED, sums_settle
 

@@ -64,7 +64,7 @@ def standing_alone(reading: Reading) -> dict[str, list[int]]:
 
 def unchecked_fields(template: Any) -> set[str]:
     """The template's fields no equality of the page checks (page 2's votes, the day)."""
-    from vision.rules import load_rules
+    from vision.checks import load_rules
 
     checked = {name for rule in load_rules(template.rules) if rule.op == "eq"
                for name in rule.fields}
@@ -78,7 +78,8 @@ def read_fields(
     candidates: dict[str, list[list[tuple[str, float]]]],
     dpt: int | None,
 ) -> None:
-    from vision.rules import load_rules, resolve_fields
+    from vision.checks import load_rules
+    from vision.rules import resolve_fields
 
     box_mm = {spec.name: spec.bbox_mm for spec in template.fields}
     resolution = resolve_fields(

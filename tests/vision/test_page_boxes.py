@@ -140,7 +140,8 @@ def test_a_box_whose_closer_look_rules_out_the_first_is_never_settled_by_one_sum
     # Seed 904937 (a marker, folded paper, 9 MP): the first look read `suara_sah` 191 and
     # `suara_total` 186, the closer look both tens `3`. 131 + 5 = 136 held, and both wrong
     # counts passed as confirmed by that one sum.
-    from vision.rules import load_rules, resolve_fields
+    from vision.checks import load_rules
+    from vision.rules import resolve_fields
     from vision.template import load_templates
     from vision.vouching import CONFIRM_MIN
 

@@ -246,7 +246,7 @@ def test_faint_digits_taken_for_paper_never_pass_as_smaller_numbers() -> None:
     if wrong:
         assert reading.status == "needs_review"
     # Every accepted number was checked by a sum that was evaluated and held.
-    from vision.rules import load_rules
+    from vision.checks import load_rules
     from vision.template import load_templates
     from vision.vouching import vouching_rules
 

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from vision.rules import TPS_RULES_PATH, check_rules, check_tps, load_rules, resolve_fields
+from vision.checks import TPS_RULES_PATH, check_rules, check_tps, load_rules
+from vision.rules import resolve_fields
 from vision.template import Rule, load_templates
 from vision.vouching import boxes_sure, vouching_rules
 
