@@ -244,13 +244,13 @@ def _conclude(reading: Reading, template: Any,
               columns: dict[str, list[Any]], dpt: int | None, timer: _Timer) -> None:
     """The boxes' readings -> the fields' values, the rules' checks and the page's status,
     in place. `cut`: the fields with a box written past its crop."""
-    from vision import omr, page_boxes, verdict
+    from vision import omr_fusion, page_boxes, verdict
 
     with timer.stage("rules"):
         verdict.read_fields(reading, template, candidates, dpt)
     if columns:
         with timer.stage("fuse"):
-            omr.fuse_bubbles(reading, columns, candidates)
+            omr_fusion.fuse_bubbles(reading, columns, candidates)
     reading.fields = page_boxes.past_the_box(reading.fields, cut)
     verdict.set_status(reading)
 

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from vision.fields import read_field
-from vision.omr import ColumnReading, faint_digit, fuse_field, pick_digit, read_columns
+from vision.omr import ColumnReading, faint_digit, pick_digit, read_columns
+from vision.omr_fusion import fuse_field
 from vision.reading import FieldReading
 from vision.template import BubbleColumn, template_for_page
 from vision.vouching import REASON_UNCHECKED

@@ -355,7 +355,7 @@ def test_a_page_going_to_a_person_has_the_boxes_no_sum_checks_read_closer_too() 
     empty, passed as X04 for 74 while the page went to a person for its other fields; the
     closer look read it 0.965, not sure enough to stand on the model alone."""
     from vision.fields import REASON_LOW_CONFIDENCE
-    from vision.omr import REASON_OMR_CONFIRMED
+    from vision.omr_fusion import REASON_OMR_CONFIRMED
     from vision.reading import FieldReading
     from vision.template import load_templates
     from vision.verdict import doubtful_boxes, unchecked_fields
