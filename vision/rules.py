@@ -101,8 +101,13 @@ def resolve_fields(
     # a possible second check (`eq_count`) and, where they hold, vouch (`require_arithmetic`).
     active = [r for r in usable if not r.soft]
     reasons: list[str] = []
-    if active:
-        _search_alternatives(fields, boxes, active, params, reasons, counted=usable)
+    for group in rule_groups(usable):
+        # Each group of fields the rules tie together is searched on its own: a doubt in the
+        # day of the count says nothing of the year, and must not stop the year's correction
+        # (nor one disability row's ambiguity a correction of the voters' sums).
+        group_active = [r for r in active if r in group]
+        if group_active:
+            _search_alternatives(fields, boxes, group_active, params, reasons, counted=group)
     values = {name: f.value for name, f in fields.items()}
     checks = check_rules(active, values, params)
     failing = [c for c in checks if not c.ok]
@@ -122,6 +127,31 @@ def resolve_fields(
     for name, f in fields.items():
         fields[name] = replace(f, unsure_boxes=unsure_boxes(boxes[name]))
     return Resolution(fields, checks, reasons)
+
+
+def rule_groups(rules: Sequence[Rule]) -> list[list[Rule]]:
+    """`rules` split into groups no field links: two rules sharing a field are in one group
+    (a soft rule links its fields too). In the rules' order, by each group's first rule."""
+    owner: dict[str, int] = {}
+    groups: list[list[Rule]] = []
+    for rule in rules:
+        joined = sorted({owner[n] for n in rule.fields if n in owner})
+        if joined:
+            into = joined[0]
+            for other in joined[1:]:
+                groups[into] += groups[other]
+                for n, g in owner.items():
+                    if g == other:
+                        owner[n] = into
+                groups[other] = []
+        else:
+            into = len(groups)
+            groups.append([])
+        groups[into].append(rule)
+        for n in rule.fields:
+            owner[n] = into
+    order = {id(rule): i for i, rule in enumerate(rules)}
+    return [sorted(g, key=lambda r: order[id(r)]) for g in groups if g]
 
 
 def _search_alternatives(

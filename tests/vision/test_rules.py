@@ -7,7 +7,7 @@ import json
 import pytest
 
 from vision.checks import TPS_RULES_PATH, check_rules, check_tps, load_rules
-from vision.rules import resolve_fields
+from vision.rules import resolve_fields, rule_groups
 from vision.template import Rule, load_templates
 from vision.vouching import boxes_sure, vouching_rules
 
@@ -445,6 +445,30 @@ def test_the_year_is_corrected_to_2024_when_the_model_allows_it() -> None:
     year[1] = [("2", 0.9), ("0", 0.05)]
     field = resolve_fields(SURE_DATE | {"tanggal_tahun": year}, DATE_RULES).fields["tanggal_tahun"]
     assert field.flagged
+
+
+def test_a_doubt_in_the_day_does_not_stop_the_year_s_correction() -> None:
+    # Seed 10140 (page 3, marker): the day's `4` read closer as blank 0.49 / `4` 0.48 (`1_`,
+    # malformed) and the year's `4` as `9`. Searched together, the day (no equality to
+    # correct it) made the one consistent reading "not strong" and the year stayed 2029;
+    # the rules never tie the two, so each is searched on its own.
+    day = [[("1", INT8_TOP)], [("", 0.487), ("4", 0.484)]]
+    year = [[("2", INT8_TOP)], [("0", INT8_TOP)], [("2", INT8_TOP)], [("9", 0.6), ("4", 0.35)]]
+    result = resolve_fields(SURE_DATE | {"tanggal_hari": day, "tanggal_tahun": year}, DATE_RULES)
+    assert result.fields["tanggal_hari"].flagged
+    year_read = result.fields["tanggal_tahun"]
+    assert year_read.value == 2024 and year_read.corrected and not year_read.flagged
+    assert year_read.read_text == "2029"
+
+
+def test_rules_are_searched_in_groups_no_field_links() -> None:
+    groups = rule_groups(DATE_RULES)
+    assert [sorted({f for r in g for f in r.fields}) for g in groups] == [
+        ["suara_sah", "suara_tidak_sah", "suara_total"],
+        ["tanggal_hari"], ["tanggal_bulan"], ["tanggal_tahun"],
+    ]
+    # Page 1's sums tie every field together, the disability rows included.
+    assert len(rule_groups(PAGE1)) == 1
 
 
 def test_the_tps_s_dpt_from_the_box_list_checks_the_voter_list_row() -> None:
