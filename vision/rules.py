@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from vision.alternatives import (
     TWIN_RATIO,
     Alternative,
+    cancelling_ratio,
     consistent_assignments,
     field_alternatives,
     top_value,
@@ -278,7 +279,8 @@ def _twins(
     for key in rivals:
         changed = {n: reading(n, v) for n, v, w in zip(searched, key, first_key, strict=True)
                    if v != w}
-        if twin_ratio(first, changed, boxes) >= TWIN_RATIO:
+        if max(twin_ratio(first, changed, boxes),
+               cancelling_ratio(first, changed, boxes)) >= TWIN_RATIO:
             out.append(key)
     return out
 

@@ -7,7 +7,12 @@ import math
 import random
 from collections.abc import Mapping, Sequence
 
-from vision.alternatives import Alternative, consistent_assignments, twin_ratio
+from vision.alternatives import (
+    Alternative,
+    cancelling_ratio,
+    consistent_assignments,
+    twin_ratio,
+)
 from vision.template import Rule, load_templates
 
 Values = dict[str, int | None]
@@ -109,3 +114,16 @@ def test_a_rival_of_one_substitution_repeated_is_as_likely_as_its_least_likely_b
     boxes["total"][0] = [("7", 0.8), ("8", 0.19)]
     assert twin_ratio(first, mixed, boxes) == 0.0
     assert twin_ratio(first, {"sah": rival["sah"]}, boxes) == 0.0
+
+
+def test_a_rival_changing_two_fields_is_as_likely_as_its_least_likely_box() -> None:
+    # 157 + 5 = 162 and 159 + 3 = 162: two substitutions that cancel in the sum.
+    boxes = {"sah": [[("1", 0.996)], [("5", 0.996)], [("7", 0.91), ("9", 0.078)]],
+             "tidak_sah": [[("X", 0.996)], [("X", 0.996)], [("5", 0.867), ("3", 0.121)]]}
+    first = {"sah": Alternative(157, ("1", "5", "7"), 0.9),
+             "tidak_sah": Alternative(5, ("X", "X", "5"), 0.86)}
+    rival = {"sah": Alternative(159, ("1", "5", "9"), 0.08),
+             "tidak_sah": Alternative(3, ("X", "X", "3"), 0.12)}
+    assert math.isclose(cancelling_ratio(first, rival, boxes), 0.078 / 0.91)
+    # A rival changing one field is left to the product of its boxes.
+    assert cancelling_ratio(first, {"sah": rival["sah"]}, boxes) == 0.0

@@ -593,6 +593,27 @@ def test_one_hand_s_1_read_7_in_both_sides_of_a_sum_goes_to_a_person_with_both_r
     assert result.fields["suara_sah"].value == 735 and not result.fields["suara_sah"].flagged
 
 
+def test_two_errors_that_cancel_in_a_sum_go_to_a_person_with_both_readings() -> None:
+    # Hunt TPS 1901932 (page 3, hard camera): suara_sah 159 read 157 (the `7` 0.91, `9` 0.08)
+    # and suara_tidak_sah 3 read 5 (0.87, `3` 0.12): 157 + 5 = 162 holds as 159 + 3 does.
+    # Scored as independent errors the rival was 1 in 80, and the sum settled both; one
+    # photo's blur and one hand make the two errors go together, so the rival counts as its
+    # least likely box alone (0.086 of the first reading).
+    rules = [r for r in load_rules(load_templates()[103].rules) if r.id == "suara_total"]
+    boxes = {"suara_sah": [[("1", INT8_TOP)], [("5", INT8_TOP)], [("7", 0.91), ("9", 0.078)]],
+             "suara_tidak_sah": [[("X", INT8_TOP)], [("X", INT8_TOP)],
+                                 [("5", 0.867), ("3", 0.121)]],
+             "suara_total": written(162, 3, INT8_TOP)}
+    result = resolve_fields(boxes, rules)
+    assert result.fields["suara_sah"].reason == "beberapa bacaan memenuhi aturan (157 / 159)"
+    assert result.fields["suara_tidak_sah"].reason == "beberapa bacaan memenuhi aturan (3 / 5)"
+    # A rival whose least likely box the model hardly saw is no reason to doubt the sum.
+    boxes["suara_sah"][2] = [("7", 0.95), ("9", 0.03)]
+    result = resolve_fields(boxes, rules)
+    assert result.fields["suara_sah"].value == 157 and not result.fields["suara_sah"].flagged
+    assert not result.fields["suara_tidak_sah"].flagged
+
+
 def test_one_holding_sum_settles_one_doubtful_field_not_two() -> None:
     # Two doubted pens in one sum would each be settled on the other: 131 + 5 = 136 holds
     # as 191 + 5 = 196 would, and nothing but the doubted boxes says which (seed 904937's
