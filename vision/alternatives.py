@@ -122,15 +122,9 @@ def twin_ratio(
     """How likely `rival` is against `first` (per field, the readings of the fields it
     changes) when every box it changes, at least two, makes one and the same substitution:
     its least likely box's ratio alone. 0 for any other rival (the product model holds)."""
-    swaps: set[tuple[str, str]] = set()
-    ratios: list[float] = []
-    for name, alt in rival.items():
-        for place, (was, now) in enumerate(zip(first[name].labels, alt.labels, strict=True)):
-            if was != now:
-                seen = dict(boxes[name][place])
-                swaps.add((was, now))
-                ratios.append(seen.get(now, 0.0) / max(seen.get(was, 0.0), 1e-9))
-    return min(ratios) if len(swaps) == 1 and len(ratios) >= 2 else 0.0
+    changes = _changed_boxes(first, rival, boxes)
+    swaps = {swap for swap, _ in changes}
+    return min(r for _, r in changes) if len(swaps) == 1 and len(changes) >= 2 else 0.0
 
 
 def cancelling_ratio(
@@ -141,10 +135,21 @@ def cancelling_ratio(
     """How likely `rival` is against `first` when it changes boxes in two fields or more
     (errors that cancel in a sum): its least likely box's ratio alone. 0 for a rival that
     changes one field."""
-    ratios: list[float] = []
+    changes = _changed_boxes(first, rival, boxes)
+    return min(r for _, r in changes) if len(rival) >= 2 and changes else 0.0
+
+
+def _changed_boxes(
+    first: Mapping[str, Alternative],
+    rival: Mapping[str, Alternative],
+    boxes: Mapping[str, Sequence[BoxCandidates]],
+) -> list[tuple[tuple[str, str], float]]:
+    """Each box `rival` reads otherwise than `first`: (first's label, rival's label) and the
+    model's probability of the rival's label over first's."""
+    out = []
     for name, alt in rival.items():
         for place, (was, now) in enumerate(zip(first[name].labels, alt.labels, strict=True)):
             if was != now:
                 seen = dict(boxes[name][place])
-                ratios.append(seen.get(now, 0.0) / max(seen.get(was, 0.0), 1e-9))
-    return min(ratios) if len(rival) >= 2 and ratios else 0.0
+                out.append(((was, now), seen.get(now, 0.0) / max(seen.get(was, 0.0), 1e-9)))
+    return out
