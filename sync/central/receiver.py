@@ -106,6 +106,7 @@ class Receiver:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
         self.lost = None
         self.connect_started = time.monotonic()
         try:
@@ -136,6 +137,18 @@ class Receiver:
         client.subscribe(SUBSCRIPTION, qos=1)
         self.connected = True
         self.backoff.reset()
+
+    def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int,
+                      reason_codes: list[Any], props: Any) -> None:
+        # Ready once the broker holds the subscription (its SUBACK), not when it was asked
+        # for: a box publishing in between would find no subscriber, and that message would
+        # wait for the box's resend (seen once as a test waiting 15 s for an ack, on a
+        # loaded machine).
+        refused = [rc for rc in reason_codes if rc.is_failure]
+        if refused:
+            # Nothing would ever arrive: reconnect with backoff, saying why.
+            self.lost = f"subscription refused: {refused[0]}"
+            return
         self.ready.set()
         logger.info("central subscribed to %s", SUBSCRIPTION)
 

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from collections.abc import Callable
 from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.reasoncodes import ReasonCode
 
+from sync.central.config import CentralConfig
 from sync.central.receiver import Receiver
 from sync.central.store import CentralStore
 from sync.envelope import Envelope, ack_topic, encode, topic_for
@@ -127,3 +131,24 @@ def test_central_asks_for_missing_seqs_and_the_relay_resends(
     wait_until(lambda: status(central)["boxes"][0]["gaps"] == [] and
                status(central)["boxes"][0]["stored"] == 4, 30, "seq 2 back at central")
     wait_until(box.all_delivered, 30)
+
+
+
+
+def test_central_is_ready_only_once_the_broker_grants_its_subscription(
+    central_config: CentralConfig,
+) -> None:
+    # Ready means the broker holds the subscription (its SUBACK), not that it was asked for:
+    # a box publishing in between finds no subscriber. A refused one (a broker's ACL) is
+    # never ready: nothing could ever arrive, so central reconnects, saying why.
+    receiver = Receiver(central_config, threading.Event())
+    client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    assert not receiver.ready.is_set()
+    receiver._on_subscribe(client, None, 1, [ReasonCode(PacketTypes.SUBACK, "Not authorized")],
+                           None)
+    assert not receiver.ready.is_set()
+    assert receiver.lost is not None and "Not authorized" in receiver.lost
+    receiver.lost = None
+    receiver._on_subscribe(client, None, 2, [ReasonCode(PacketTypes.SUBACK, "Granted QoS 1")],
+                           None)
+    assert receiver.ready.is_set() and receiver.lost is None
