@@ -40,6 +40,9 @@ SETTLED_ALT_MIN = 0.1
 # so this bounds the risk; only an equality (or the bubbles) removes it.
 UNCHECKED_BOX_MIN = 251 / 256
 UNCHECKED_RIVAL_MAX = 3 / 256
+# A doubted box's runner-up at least this likely is a confusion worth looking for in the
+# partners that would settle it (`_same_confusion`): the alternatives' own floor.
+CONFUSION_MIN = 0.02
 # Bounds that leave this few numbers (the day of the count: 14 or 15) check a field whose
 # doubtful boxes have no rival reading inside them.
 WINDOW_VALUES = 2
@@ -67,18 +70,37 @@ def yields_to_failure(f: FieldReading) -> bool:
 
 
 def settling_equalities(
-    fields: Mapping[str, FieldReading], ruled: Sequence[str], rules: Sequence[Rule]
+    fields: Mapping[str, FieldReading], ruled: Sequence[str], rules: Sequence[Rule],
+    boxes: Mapping[str, Sequence[BoxCandidates]] | None = None,
 ) -> dict[str, int]:
     """Per field, the equalities that may settle the model's doubt about it: one holding
     sum settles one doubt, not two, so an equality counts only when no other field in it is
     doubted too (each would be settled on the other: 131 + 5 = 136 holds as 191 + 5 = 196
-    would, and nothing but the doubted boxes says which)."""
+    would, and nothing but the doubted boxes says which). Nor when, given `boxes`, a partner
+    shows the doubted box's confusion (`_same_confusion`)."""
     doubts = {n for n in ruled if fields[n].reason == REASON_LOW_CONFIDENCE}
+
+    def settles(rule: Rule, name: str) -> bool:
+        others = set(rule.fields) - {name}
+        if others & doubts:
+            return False
+        return boxes is None or not any(_same_confusion(boxes[name], boxes[o]) for o in others)
+
     return {
-        name: sum(1 for r in rules if r.op == "eq" and name in r.fields
-                  and not (set(r.fields) - {name}) & doubts)
+        name: sum(1 for r in rules if r.op == "eq" and name in r.fields and settles(r, name))
         for name in ruled
     }
+
+
+def _same_confusion(doubted: Sequence[BoxCandidates], partner: Sequence[BoxCandidates]) -> bool:
+    """Does a partner's box read the label a doubted box reads, with the doubted box's
+    runner-up as its own, at any weight? One hand's errors go together: seed 912231's marker
+    `2`s in a disability row's L and J read `8`, L 0.992 (`2` 0.008) and J 0.82 (`2` 0.18);
+    L + P = J held at 8 + 0 = 8, and the nearly sure L settled the doubted J."""
+    confusions = {(c[0][0], c[1][0]) for c in doubted
+                  if len(c) > 1 and not box_sure(c) and c[1][1] >= CONFUSION_MIN}
+    return any(len(c) > 1 and c[1][1] > 0 and (c[0][0], c[1][0]) in confusions
+               for c in partner)
 
 
 def share_failures(

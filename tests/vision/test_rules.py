@@ -614,6 +614,25 @@ def test_two_errors_that_cancel_in_a_sum_go_to_a_person_with_both_readings() -> 
     assert not result.fields["suara_tidak_sah"].flagged
 
 
+def test_a_partner_showing_the_doubted_box_s_confusion_does_not_settle_it() -> None:
+    # Seed 912231 (marker): the `2`s of a disability row's L and J read `8`, L 0.992 (`2`
+    # 0.008) and J 0.82 (`2` 0.18). 8 + 0 = 8 held, and the nearly sure L settled J: one
+    # hand's `2` read `8` in both. A partner reading the doubted box's label with its
+    # runner-up, at any weight, is no witness for it.
+    rules = [r for r in PAGE1 if r.id == "pengguna_disabilitas_lpj"]
+    zero = [("0", INT8_TOP)]
+    boxes = {"pengguna_disabilitas_l": [zero, zero, [("8", 0.992), ("2", 0.008)]],
+             "pengguna_disabilitas_p": [zero, zero, zero],
+             "pengguna_disabilitas_j": [zero, zero, [("8", 0.816), ("2", 0.18)]]}
+    result = resolve_fields(boxes, rules)
+    assert result.fields["pengguna_disabilitas_j"].flagged
+    # The same sum settles J when L's runner-up is another digit: no shared confusion.
+    boxes["pengguna_disabilitas_l"][2] = [("8", 0.992), ("3", 0.008)]
+    result = resolve_fields(boxes, rules)
+    assert not result.fields["pengguna_disabilitas_j"].flagged
+    assert result.fields["pengguna_disabilitas_j"].reason == "dikuatkan oleh aritmetika"
+
+
 def test_one_holding_sum_settles_one_doubtful_field_not_two() -> None:
     # Two doubted pens in one sum would each be settled on the other: 131 + 5 = 136 holds
     # as 191 + 5 = 196 would, and nothing but the doubted boxes says which (seed 904937's
