@@ -41,7 +41,7 @@ SETTLED_ALT_MIN = 0.1
 UNCHECKED_BOX_MIN = 251 / 256
 UNCHECKED_RIVAL_MAX = 3 / 256
 # A doubted box's runner-up at least this likely is a confusion worth looking for in the
-# partners that would settle it (`_same_confusion`): the alternatives' own floor.
+# partners that would settle it (`_confusions`): the alternatives' own floor.
 CONFUSION_MIN = 0.02
 # Bounds that leave this few numbers (the day of the count: 14 or 15) check a field whose
 # doubtful boxes have no rival reading inside them.
@@ -71,20 +71,21 @@ def yields_to_failure(f: FieldReading) -> bool:
 
 def settling_equalities(
     fields: Mapping[str, FieldReading], ruled: Sequence[str], rules: Sequence[Rule],
-    boxes: Mapping[str, Sequence[BoxCandidates]] | None = None,
+    boxes: Mapping[str, Sequence[BoxCandidates]],
 ) -> dict[str, int]:
     """Per field, the equalities that may settle the model's doubt about it: one holding
     sum settles one doubt, not two, so an equality counts only when no other field in it is
     doubted too (each would be settled on the other: 131 + 5 = 136 holds as 191 + 5 = 196
-    would, and nothing but the doubted boxes says which). Nor when, given `boxes`, a partner
-    shows the doubted box's confusion (`_same_confusion`)."""
+    would, and nothing but the doubted boxes says which). Nor when a partner shows one of
+    the field's confusions (`_confusions`, `_shows`)."""
     doubts = {n for n in ruled if fields[n].reason == REASON_LOW_CONFIDENCE}
+    confusions = {name: _confusions(boxes[name]) for name in ruled}
 
     def settles(rule: Rule, name: str) -> bool:
         others = set(rule.fields) - {name}
         if others & doubts:
             return False
-        return boxes is None or not any(_same_confusion(boxes[name], boxes[o]) for o in others)
+        return not any(_shows(boxes[o], confusions[name]) for o in others)
 
     return {
         name: sum(1 for r in rules if r.op == "eq" and name in r.fields and settles(r, name))
@@ -92,13 +93,18 @@ def settling_equalities(
     }
 
 
-def _same_confusion(doubted: Sequence[BoxCandidates], partner: Sequence[BoxCandidates]) -> bool:
-    """Does a partner's box read the label a doubted box reads, with the doubted box's
-    runner-up as its own, at any weight? One hand's errors go together: seed 912231's marker
-    `2`s in a disability row's L and J read `8`, L 0.992 (`2` 0.008) and J 0.82 (`2` 0.18);
-    L + P = J held at 8 + 0 = 8, and the nearly sure L settled the doubted J."""
-    confusions = {(c[0][0], c[1][0]) for c in doubted
-                  if len(c) > 1 and not box_sure(c) and c[1][1] >= CONFUSION_MIN}
+def _confusions(boxes: Sequence[BoxCandidates]) -> set[tuple[str, str]]:
+    """(label, runner-up) of each box of a field the model doubts, its runner-up at least
+    CONFUSION_MIN likely."""
+    return {(c[0][0], c[1][0]) for c in boxes
+            if len(c) > 1 and not box_sure(c) and c[1][1] >= CONFUSION_MIN}
+
+
+def _shows(partner: Sequence[BoxCandidates], confusions: set[tuple[str, str]]) -> bool:
+    """Does a partner's box read one of these labels with its runner-up as its own, at any
+    weight? One hand's errors go together: seed 912231's marker `2`s in a disability row's L
+    and J read `8`, L 0.992 (`2` 0.008) and J 0.82 (`2` 0.18); L + P = J held at 8 + 0 = 8,
+    and the nearly sure L settled the doubted J."""
     return any(len(c) > 1 and c[1][1] > 0 and (c[0][0], c[1][0]) in confusions
                for c in partner)
 

@@ -669,7 +669,8 @@ def test_an_equality_counts_toward_settling_a_doubt_only_when_no_other_field_in_
     fields = {name: read(value, False) for name, value in TRUTH.items()}
     fields["pengguna_total_l"] = read(155, True)
     fields["pengguna_total_j"] = read(228, True)
-    settling = settling_equalities(fields, sorted(fields), PAGE1_RULES)
+    boxes = {name: written(f.value or 0, p=INT8_TOP) for name, f in fields.items()}
+    settling = settling_equalities(fields, sorted(fields), PAGE1_RULES, boxes)
     assert settling["pengguna_total_l"] == 1  # its column, pengguna_total_l
     assert settling["pengguna_total_j"] == 1  # its column, pengguna_total_j
     assert settling["pengguna_total_p"] == 1  # its column
