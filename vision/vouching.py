@@ -29,8 +29,9 @@ CONFIRM_MIN_TWO_EQ = 0.2
 # balanced sum can be luck, two independent ones (its row and its column) are evidence...
 CORRECTION_MIN_EQ_RULES = 2
 # ...or when an equality with a constant alone settles it (the year: 2024) and the model
-# itself gave each corrected box this much probability. Sure partners are not enough: the
-# 23 read as 73 at 0.992 was "sure", and a correction balancing a sum with it was wrong.
+# itself gave each corrected box this much probability (a field first read as that value:
+# each box). Sure partners are not enough: the 23 read as 73 at 0.992 was "sure", and a
+# correction balancing a sum with it was wrong.
 SETTLED_ALT_MIN = 0.1
 
 # A field no equality checks (dates, page 2 without its bubbles) is accepted on the model's
@@ -232,11 +233,14 @@ def require_arithmetic(
         ):
             # The count's date bounds settle a doubtful box the way an equality would.
             fields[name] = f = replace(f, flagged=False, reason=REASON_CONFIRMED)
-        settled = f.corrected and _settled_by_constant(name, fields, boxes, active, params)
+        settled = _settled_by_constant(name, fields, boxes, active, params)
         if settled and f.flagged and f.reason == REASON_CORRECTED_CHECK.format(read=f.read_text):
             fields[name] = f = replace(
                 f, flagged=False, reason=REASON_CORRECTED.format(read=f.read_text)
             )
+        elif settled and f.flagged and f.reason == REASON_LOW_CONFIDENCE and not f.corrected:
+            # Read as the one value the constant allows: as good as a correction to it.
+            fields[name] = f = replace(f, flagged=False, reason=REASON_CONFIRMED)
         if f.flagged or f.value is None:
             continue
         equalities = [r for r in active if r.op == "eq" and name in r.fields]
@@ -247,7 +251,8 @@ def require_arithmetic(
             if count < CORRECTION_MIN_EQ_RULES and not settled:
                 reason = REASON_CORRECTED_CHECK.format(read=f.read_text)
                 fields[name] = replace(f, flagged=True, reason=reason)
-        elif f.reason == REASON_CONFIRMED and f.confidence < CONFIRM_MIN and count < 2:
+        elif (f.reason == REASON_CONFIRMED and f.confidence < CONFIRM_MIN and count < 2
+              and not settled):
             # Confirmed below CONFIRM_MIN on two equalities, and one of them did not vouch.
             fields[name] = replace(f, flagged=True, reason=REASON_LOW_CONFIDENCE)
         elif equalities and count == 0:
@@ -266,13 +271,19 @@ def _settled_by_constant(
     active: Sequence[Rule],
     params: Mapping[str, int | None],
 ) -> bool:
-    """Is this corrected field fixed by an equality with a constant alone (`tahun = 2024`),
-    each box the correction changed having the new label among the model's likely ones?"""
+    """Is this field fixed by an equality with a constant alone (`tahun = 2024`), each box
+    that reading rests on having its label among the model's likely ones: the boxes a
+    correction changed, or every box of a field read so at first? The first reading then
+    needs no more than a correction to the same value would (seed 10161: the year's `0` read
+    0.43, `6` 0.37; 2624 is no year of this count, and a `0` at 0.38 corrected to was)."""
     f = fields[name]
-    if f.read_text is None or len(f.read_text) != len(f.text):
+    if f.value is None:
         return False
-    for i, (was, now) in enumerate(zip(f.read_text, f.text, strict=True)):
-        if was != now:
+    read = f.read_text if f.corrected else f.text
+    if read is None or len(read) != len(f.text):
+        return False
+    for i, (was, now) in enumerate(zip(read, f.text, strict=True)):
+        if was != now or not f.corrected:
             label = "" if now == "_" else now
             if next((p for lbl, p in boxes[name][i] if lbl == label), 0.0) < SETTLED_ALT_MIN:
                 return False

@@ -764,3 +764,20 @@ def test_two_corrections_each_fixed_twice_over_leave_their_partners_checked() ->
     assert result.fields["pengguna_dpt_l"].corrected and result.fields["pengguna_total_p"].corrected
     flagged = {n: f.reason for n, f in result.fields.items() if f.flagged}
     assert flagged == {}
+
+
+def test_a_year_first_read_as_2024_with_a_doubt_passes_as_a_correction_to_it_would() -> None:
+    # Seed 10161: the year's `0` read 0.43, `6` 0.37. 2624 is no year of this count, and a
+    # correction to 2024 resting on a `0` at 0.38 already passes; the first reading did not.
+    year = [[("2", INT8_TOP)], [("0", 0.426), ("6", 0.367)], [("2", INT8_TOP)], [("4", INT8_TOP)]]
+    field = resolve_fields(SURE_DATE | {"tanggal_tahun": year}, DATE_RULES).fields["tanggal_tahun"]
+    assert field.value == 2024 and not field.corrected and not field.flagged
+    assert field.reason == "dikuatkan oleh aritmetika"
+    # A box the model hardly gives its label (a scaled-down look) is no reading: a person.
+    year[1] = [("0", 0.08), ("6", 0.07)]
+    field = resolve_fields(SURE_DATE | {"tanggal_tahun": year}, DATE_RULES).fields["tanggal_tahun"]
+    assert field.flagged
+    # The day has a window of two values, not one: a doubted units box stays with a person.
+    day = [[("1", INT8_TOP)], [("4", 0.859), ("9", 0.137)]]
+    field = resolve_fields(SURE_DATE | {"tanggal_hari": day}, DATE_RULES).fields["tanggal_hari"]
+    assert field.flagged
