@@ -207,7 +207,7 @@ def _search_alternatives(
         else:
             # Every ruled field, not only the searched ones: a pen the model doubts with no
             # runner-up worth trying (under ALT_MIN) is never searched, yet its sums hold.
-            settling = settling_equalities(fields, ruled, counted or active, boxes)
+            settling = settling_equalities(fields, ruled, counted or active, boxes, params)
             for name in ruled:
                 f = fields[name]
                 doubted = f.flagged and f.reason == REASON_LOW_CONFIDENCE
@@ -244,7 +244,7 @@ def _search_alternatives(
                         corrected=True,
                         read_text=f.text,
                     )
-            settling = settling_equalities(fields, ruled, counted or active, boxes)
+            settling = settling_equalities(fields, ruled, counted or active, boxes, params)
             for name in ruled:
                 # The doubted pens left as read, searched or not (no runner-up worth trying),
                 # whose sums now hold; `require_arithmetic` then drops every sum a flagged

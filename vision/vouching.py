@@ -15,6 +15,7 @@ from vision.alternatives import field_alternatives
 from vision.fields import REASON_LOW_CONFIDENCE, BoxCandidates
 from vision.reading import FieldReading
 from vision.template import Rule
+from vision.twin_readings import twin_holds
 
 # A doubtful field that the arithmetic confirms is accepted only above this confidence:
 # half, less the int8 softmax's rounding. Its ceiling is 255/256, never 1, so a field with one
@@ -72,21 +73,28 @@ def yields_to_failure(f: FieldReading) -> bool:
 
 def settling_equalities(
     fields: Mapping[str, FieldReading], ruled: Sequence[str], rules: Sequence[Rule],
-    boxes: Mapping[str, Sequence[BoxCandidates]],
+    boxes: Mapping[str, Sequence[BoxCandidates]], params: Mapping[str, int | None],
 ) -> dict[str, int]:
     """Per field, the equalities that may settle the model's doubt about it: one holding
     sum settles one doubt, not two, so an equality counts only when no other field in it is
     doubted too (each would be settled on the other: 131 + 5 = 136 holds as 191 + 5 = 196
     would, and nothing but the doubted boxes says which). Nor when a partner shows one of
-    the field's confusions (`_confusions`, `_shows`)."""
+    the field's confusions (`_confusions`, `_shows`) and the two read the other way would
+    break no rule (`twin_readings`)."""
     doubts = {n for n in ruled if fields[n].reason == REASON_LOW_CONFIDENCE}
     confusions = {name: _confusions(boxes[name]) for name in ruled}
+    hard = [r for r in rules if not r.soft]
+    values = {n: f.value for n, f in fields.items()}
 
     def settles(rule: Rule, name: str) -> bool:
         others = set(rule.fields) - {name}
         if others & doubts:
             return False
-        return not any(_shows(boxes[o], confusions[name]) for o in others)
+        return not any(
+            _shows(boxes[o], confusions[name])
+            and twin_holds(name, o, boxes, confusions[name], values, hard, params)
+            for o in others
+        )
 
     return {
         name: sum(1 for r in rules if r.op == "eq" and name in r.fields and settles(r, name))

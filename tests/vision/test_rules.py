@@ -633,6 +633,23 @@ def test_a_partner_showing_the_doubted_box_s_confusion_does_not_settle_it() -> N
     assert result.fields["pengguna_disabilitas_j"].reason == "dikuatkan oleh aritmetika"
 
 
+def test_a_partner_s_shared_confusion_matters_only_when_the_twin_reading_breaks_no_rule(
+) -> None:
+    # Seed 10105: P's leading `1` doubted against `7` (0.79 / 0.15), J's `1` sure with `7` at
+    # 0.004. 710 + 81 = 791 balances the row as 110 + 81 = 191 does, but a TPS has at most
+    # 300 voters: the twin is no reading of any form, and the row settles P.
+    row = [r for r in PAGE1 if r.id == "pemilih_dpt_lpj"]
+    bound = [r for r in PAGE1 if r.id == "dpt_max"]
+    boxes = {"pemilih_dpt_l": written(81, 3, INT8_TOP),
+             "pemilih_dpt_p": [[("1", 0.793), ("7", 0.148)], [("1", INT8_TOP)], [("0", INT8_TOP)]],
+             "pemilih_dpt_j": [[("1", 0.992), ("7", 0.004)], [("9", INT8_TOP)], [("1", INT8_TOP)]]}
+    field = resolve_fields(boxes, row + bound).fields["pemilih_dpt_p"]
+    assert field.value == 110 and not field.flagged
+    assert field.reason == "dikuatkan oleh aritmetika"
+    # Without the bound the twin would be a form like any other: J is no witness.
+    assert resolve_fields(boxes, row).fields["pemilih_dpt_p"].flagged
+
+
 def test_one_holding_sum_settles_one_doubtful_field_not_two() -> None:
     # Two doubted pens in one sum would each be settled on the other: 131 + 5 = 136 holds
     # as 191 + 5 = 196 would, and nothing but the doubted boxes says which (seed 904937's
@@ -670,7 +687,7 @@ def test_an_equality_counts_toward_settling_a_doubt_only_when_no_other_field_in_
     fields["pengguna_total_l"] = read(155, True)
     fields["pengguna_total_j"] = read(228, True)
     boxes = {name: written(f.value or 0, p=INT8_TOP) for name, f in fields.items()}
-    settling = settling_equalities(fields, sorted(fields), PAGE1_RULES, boxes)
+    settling = settling_equalities(fields, sorted(fields), PAGE1_RULES, boxes, {})
     assert settling["pengguna_total_l"] == 1  # its column, pengguna_total_l
     assert settling["pengguna_total_j"] == 1  # its column, pengguna_total_j
     assert settling["pengguna_total_p"] == 1  # its column
