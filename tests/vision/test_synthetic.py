@@ -383,7 +383,9 @@ def test_big_writing_runs_over_the_box_lines_and_stays_the_same_officer() -> Non
                                   printed, 1, k)
     written_normal, spilling_normal = _spilling(filled_page(1, values, seed=5, dpi=dpi),
                                                 printed, 1, k)
-    assert written == written_normal > 20
+    # The same boxes written (the officer's numbers, `boxes` below); a big hand's spill may
+    # also reach into a neighbour left empty.
+    assert written >= written_normal > 20
     assert spilling > 0.4 * written
     assert spilling_normal < 0.1 * written_normal
     a, b = synthetic_photo(1, seed=5), synthetic_photo(1, seed=5, sizes=BIG_WRITING)
