@@ -17,7 +17,7 @@ import numpy as np
 from vision.fields import BLANK, CONFIDENT, CROSS, REASON_LOW_CONFIDENCE
 from vision.omr import FILL_MIN, ColumnReading, faint_digit
 from vision.reading import FieldReading, Reading
-from vision.vouching import REASON_UNCHECKED, box_sure
+from vision.vouching import REASON_UNCHECKED, box_stands_alone
 
 # How often a clearly read column is wrong, for raising a box's confidence on agreement.
 OMR_ERROR = 0.05
@@ -63,7 +63,7 @@ def fuse_field(
     (`_speaks_against`: a faint fill elsewhere, two filled bubbles neither the box's), flags
     the field with both readings. `labels`/`probs` are the boxes as finally read (after any
     arithmetic correction); `sure`: per box, whether the model's reading of it alone clears
-    the bar a field with no rule to check it must clear (`vision.vouching.box_sure`).
+    the bar a field with no rule to check it must clear (`vision.vouching.box_stands_alone`).
     """
     known = [c for c in columns if c.state == "ok" and c.digit is not None and c.box < len(labels)]
     against = {c.box: f"bulatan {c.digit}" for c in known
@@ -127,7 +127,7 @@ def fuse_bubbles(
         labels, probs = _final_labels(field, candidates[name])
         # The model alone vouches for a box only when it read it as written (not corrected).
         sure = [
-            box_sure(cands) and cands[0][0] == label
+            box_stands_alone(cands) and cands[0][0] == label
             for label, cands in zip(labels, candidates[name], strict=True)
         ]
         reading.fields[name] = fuse_field(field, labels, probs, read, sure)

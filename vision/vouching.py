@@ -42,6 +42,14 @@ SETTLED_ALT_MIN = 0.1
 # so this bounds the risk; only an equality (or the bubbles) removes it.
 UNCHECKED_BOX_MIN = 251 / 256
 UNCHECKED_RIVAL_MAX = 3 / 256
+# ...and, where nothing at all checks it (no equality, no bubble: `box_stands_alone`), with
+# no rival the model gave even one step. Whole-TPS hunts found page 2 read alone without
+# its bubbles passing 4 sure misreads with the truth one step behind (`7` 255/256 for a `1`,
+# `5` for a `3`, `5` for a `6`, `7` for a `2`); all 4 are flagged with this bar, 1 with
+# every box saturated still passes (and is flagged once its TPS is read together). Its price
+# (2026-12-08): the 150 page 2 photos with no bubble filled go to a person 51.3 -> 64.7% read
+# alone; their TPS read together 22.7 -> 26.0% (`bench_tps`); pages with bubbles the same.
+ALONE_RIVAL_MAX = 0.5 / 256
 # A doubted box's runner-up at least this likely is a confusion worth looking for in the
 # partners that would settle it (`_confusions`): the alternatives' own floor.
 CONFUSION_MIN = 0.02
@@ -266,7 +274,7 @@ def require_arithmetic(
         elif equalities and count == 0:
             reason = REASON_UNVERIFIED.format(rules=", ".join(named))
             fields[name] = replace(f, flagged=True, reason=reason)
-        elif not equalities and not boxes_sure(boxes[name]) and not _pinned_by_window(
+        elif not equalities and not boxes_stand_alone(boxes[name]) and not _pinned_by_window(
             name, f.value, boxes[name], active
         ):
             fields[name] = replace(f, flagged=True, reason=REASON_UNCHECKED)
@@ -353,6 +361,18 @@ def boxes_sure(boxes: Sequence[BoxCandidates]) -> bool:
     faint `1` and bare paper look alike (`_32` may be 132).
     """
     return all(box_sure(candidates) for candidates in boxes)
+
+
+def boxes_stand_alone(boxes: Sequence[BoxCandidates]) -> bool:
+    """May the model's word alone carry this field? Every box `box_stands_alone`."""
+    return all(box_stands_alone(candidates) for candidates in boxes)
+
+
+def box_stands_alone(candidates: BoxCandidates) -> bool:
+    """`box_sure`, and the model gave no other label even one step (ALONE_RIVAL_MAX)."""
+    return box_sure(candidates) and not (
+        len(candidates) > 1 and candidates[1][1] > ALONE_RIVAL_MAX
+    )
 
 
 def unsure_boxes(boxes: Sequence[BoxCandidates]) -> tuple[int, ...]:

@@ -202,9 +202,9 @@ def test_three_real_photos_of_one_tps_whose_officer_filled_no_bubbles() -> None:
     from vision.pipeline import read_form
     from vision.synthetic import BUBBLE_SKIP, BUBBLES_SKIPPED, synthetic_photo
 
-    # Page 2 read alone: suara_paslon_2 `_56`, its column unbubbled and nothing to check it.
+    # Page 2 read alone: suara_paslon_2 `X71`, its columns unbubbled and nothing to check it.
     # The procedural hand, so the photos are the same with or without ../shared.
-    photos = {page: synthetic_photo(page, seed=10_008, source="procedural",
+    photos = {page: synthetic_photo(page, seed=10_011, source="procedural",
                                     bubble_skip=BUBBLES_SKIPPED if page == 2 else BUBBLE_SKIP)
               for page in (1, 2, 3)}
     dpt = photos[1].values["pemilih_dpt_j"]
