@@ -39,7 +39,7 @@ from vision.reading import (
     Reading,
 )
 from vision.template import Rule
-from vision.vouching import REASON_UNCHECKED, REASON_UNVERIFIED, sums_settle
+from vision.vouching import REASON_UNCHECKED, REASON_UNVERIFIED, sums_settle, vouching_rules
 
 REASON_CROSS_PAGE = "dikuatkan oleh aturan lintas halaman ({rules})"
 REASON_CROSS_PAGE_FAILS = "aturan lintas halaman tidak terpenuhi: {rules}"
@@ -97,7 +97,7 @@ def vouch_tps(pages: Mapping[int, Reading], *, dpt: int | None = None) -> TpsRea
         for page, reading in read.items():
             mine = [c for c in failing if any(page_of.get(n) == page for n in c.fields)]
             if mine:
-                out.pages[page] = _with_failing(reading, mine)
+                out.pages[page] = _unchecked_now(reading, _with_failing(reading, mine), params)
         return out
     if not checks:
         return out
@@ -157,6 +157,33 @@ def _with_failing(reading: Reading, failing: list[Check]) -> Reading:
             fields[name] = replace(f, flagged=True, reason=reason)
             reasons.append(f"{name}: {reason}")
     return replace(reading, fields=fields, reasons=reasons, status=STATUS_NEEDS_REVIEW)
+
+
+def _unchecked_now(before: Reading, after: Reading,
+                   params: Mapping[str, int | None]) -> Reading:
+    """`after` (the page with the fields a cross-page rule fails on flagged) with every field
+    its page's equalities vouched for before, and vouch for no more, flagged as a page alone
+    would flag it (`vouching.require_arithmetic`). Hunt TPS 1903248: page 3 lost the leading
+    `1` of `suara_sah` 141 and of `suara_total` 144 alike; 41 + 3 = 44 held and vouched for
+    both. Page 1's 144 voters flagged `suara_total`, and `suara_sah` passed on a sum with it."""
+    from vision.checks import load_rules
+    from vision.template import template_for_page
+
+    if after.page is None:
+        return after
+    rules = [r for r in load_rules(template_for_page(after.page).rules)
+             if r.applies(params) and all(n in after.fields for n in r.fields)]
+    had = vouching_rules(before.fields, rules, params)
+    has = vouching_rules(after.fields, rules, params)
+    fields = dict(after.fields)
+    reasons = list(after.reasons)
+    for name, f in after.fields.items():
+        if f.flagged or not had.get(name) or has.get(name):
+            continue
+        reason = REASON_UNVERIFIED.format(rules=", ".join(had[name]))
+        fields[name] = replace(f, flagged=True, reason=reason)
+        reasons.append(f"{name}: {reason}")
+    return replace(after, fields=fields, reasons=reasons)
 
 
 def _with_vouched(reading: Reading, vouched: Mapping[str, list[str]]) -> Reading:

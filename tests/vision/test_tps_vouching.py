@@ -98,8 +98,36 @@ def test_a_page_that_passed_alone_goes_to_a_person_when_a_cross_page_rule_fails(
     f = result.pages[2].fields["suara_paslon_1"]
     assert f.flagged and f.reason == "aturan lintas halaman tidak terpenuhi: suara_paslon_sama_sah"
     assert result.pages[3].fields["suara_sah"].flagged
-    assert not result.pages[3].fields["suara_tidak_sah"].flagged
+    # `suara_sah` in doubt, its page's sum (286 = 281 + 5) vouches for its partners no more:
+    # were 281 wrong, one of them would be too.
+    for name in ("suara_tidak_sah", "suara_total"):
+        f = result.pages[3].fields[name]
+        assert f.flagged and f.reason == (
+            "tidak dapat diperiksa dengan aritmetika (suara_total), mohon periksa")
     assert pages[2].status == "accepted"  # the page as read alone is left as it was
+
+
+def test_a_sum_that_held_on_a_field_the_tps_flags_vouches_for_nothing_more() -> None:
+    # Hunt TPS 1903248 (written small, dim): page 3 lost the leading `1` of `suara_sah` 141
+    # and of `suara_total` 144 alike, 41 + 3 = 44 held and vouched for both. Page 1's 144
+    # voters flag `suara_total`; `suara_sah` rested on that same sum and goes with it.
+    pages = tps()
+    pages[1].fields["pengguna_total_j"] = sure(144)
+    pages[1].fields["surat_suara_digunakan"] = sure(144)
+    # Page 2 unreadable in one box (as there): its sum with `suara_sah` says nothing.
+    gap = FieldReading(value=None, text="X1_", confidence=0.5, flagged=True,
+                       reason="kotak kosong di antara angka")
+    pages[2] = reading(2, {"suara_paslon_1": gap, "suara_paslon_2": sure(47),
+                           "suara_paslon_3": sure(83)})
+    pages[3] = reading(3, {"suara_sah": sure(41), "suara_tidak_sah": sure(3),
+                           "suara_total": sure(44)})
+    result = vouch_tps(pages, dpt=300)
+    assert "suara_total_sama_pengguna" in [c.rule for c in result.checks if not c.ok]
+    page3 = result.pages[3]
+    assert page3.status == "needs_review"
+    assert all(page3.fields[n].flagged for n in ("suara_sah", "suara_tidak_sah", "suara_total"))
+    assert page3.fields["suara_sah"].reason == (
+        "tidak dapat diperiksa dengan aritmetika (suara_total), mohon periksa")
 
 
 def test_a_sure_page_beside_a_doubted_one_goes_to_a_person_when_their_sum_fails() -> None:
