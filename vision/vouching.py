@@ -44,9 +44,10 @@ UNCHECKED_BOX_MIN = 251 / 256
 UNCHECKED_RIVAL_MAX = 3 / 256
 # ...and, where nothing at all checks it (no equality, no bubble: `box_stands_alone`), with
 # no rival the model gave even one step. Whole-TPS hunts found page 2 read alone without
-# its bubbles passing 4 sure misreads with the truth one step behind (`7` 255/256 for a `1`,
-# `5` for a `3`, `5` for a `6`, `7` for a `2`); all 4 are flagged with this bar, 1 with
-# every box saturated still passes (and is flagged once its TPS is read together). Its price
+# its bubbles passing 5 sure misreads: `X27` for 21, `X65` for 63 and `X75` for 76 with the
+# truth one step behind (a `7` at 255/256 for a `1`, `5` for `3`, `5` for `6`), `X79` for 29
+# and `X14` for 44. This bar flags the first four; the last, every box saturated, still
+# passes alone (and is flagged once its TPS is read together). Its price
 # (2026-12-08): the 150 page 2 photos with no bubble filled go to a person 51.3 -> 64.7% read
 # alone; their TPS read together 22.7 -> 26.0% (`bench_tps`); pages with bubbles the same.
 ALONE_RIVAL_MAX = 0.5 / 256
@@ -291,7 +292,8 @@ def _settled_by_constant(
     that reading rests on having its label among the model's likely ones: the boxes a
     correction changed, or every box of a field read so at first? The first reading then
     needs no more than a correction to the same value would (seed 10161: the year's `0` read
-    0.43, `6` 0.37; 2624 is no year of this count, and a `0` at 0.38 corrected to was)."""
+    0.43, `6` 0.37; 2624 is no year of this count, and a correction to 2024 resting on a `0`
+    at 0.38 already passed)."""
     f = fields[name]
     if f.value is None:
         return False
@@ -354,17 +356,12 @@ def _pinned_by_window(
     return not any(v is not None and window[0] <= v <= window[1] for v in rivals)
 
 
-def boxes_sure(boxes: Sequence[BoxCandidates]) -> bool:
-    """Every box is marked, its first label near the model's ceiling, no rival in sight.
-
-    An empty box is never sure: emptiness is decided by ink mass before the model, so a
-    faint `1` and bare paper look alike (`_32` may be 132).
-    """
-    return all(box_sure(candidates) for candidates in boxes)
-
-
 def boxes_stand_alone(boxes: Sequence[BoxCandidates]) -> bool:
-    """May the model's word alone carry this field? Every box `box_stands_alone`."""
+    """May the model's word alone carry this field? Every box `box_stands_alone`.
+
+    An empty box never does: emptiness is decided by ink mass before the model, so a faint
+    `1` and bare paper look alike (`_32` may be 132).
+    """
     return all(box_stands_alone(candidates) for candidates in boxes)
 
 
@@ -381,7 +378,7 @@ def unsure_boxes(boxes: Sequence[BoxCandidates]) -> tuple[int, ...]:
 
 
 def box_sure(candidates: BoxCandidates) -> bool:
-    """One box of `boxes_sure`: marked, near the ceiling, no rival in sight."""
+    """Marked, its first label near the model's ceiling, no rival in sight (3 steps)."""
     if not candidates or candidates[0][0] == "":
         return False
     if candidates[0][1] < UNCHECKED_BOX_MIN:

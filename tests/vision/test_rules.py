@@ -9,7 +9,7 @@ import pytest
 from vision.checks import TPS_RULES_PATH, check_rules, check_tps, load_rules
 from vision.rules import resolve_fields, rule_groups
 from vision.template import Rule, load_templates
-from vision.vouching import REASON_UNCHECKED, boxes_sure, vouching_rules
+from vision.vouching import REASON_UNCHECKED, box_sure, boxes_stand_alone, vouching_rules
 
 Boxes = list[list[tuple[str, float]]]
 
@@ -378,12 +378,16 @@ def test_a_field_in_no_rule_at_all_is_held_to_the_same_bar() -> None:
     assert result.fields["suara_paslon_3"].reason == REASON_UNCHECKED
 
 
-def test_boxes_sure_wants_the_ceiling_and_no_rival() -> None:
-    assert boxes_sure([[("1", 0.996)], [("4", 0.996), ("7", 0.004)]])
-    assert not boxes_sure([[("1", 0.996)], [("4", 0.98)]])
-    assert boxes_sure([[("1", 0.988)], [("4", 0.992), ("7", 0.0117)]])
-    assert not boxes_sure([[("1", 0.996)], [("4", 0.984), ("7", 0.016)]])
-    assert not boxes_sure([[("", 0.996)], [("4", 0.996)]])
+def test_box_sure_wants_the_ceiling_and_no_rival_standing_alone_not_one_step() -> None:
+    assert box_sure([("4", 0.996), ("7", 0.004)])
+    assert not box_sure([("4", 0.98)])
+    assert box_sure([("4", 0.992), ("7", 0.0117)])
+    assert not box_sure([("4", 0.984), ("7", 0.016)])
+    assert not box_sure([("", 0.996)])
+    # Nothing else to check it: the rival one step of 256 is a doubt too.
+    assert boxes_stand_alone([[("1", 0.996)], [("4", 0.996)]])
+    assert not boxes_stand_alone([[("1", 0.996)], [("4", 0.996), ("7", 1 / 256)]])
+    assert not boxes_stand_alone([[("", 0.996)], [("4", 0.996)]])
 
 
 def doubtful(value: int, box: int, rival: str, p: float) -> Boxes:
