@@ -86,13 +86,13 @@ def test_read_json_prints_nothing_but_json_lines_on_stdout(tmp_path: Path) -> No
 
 
 def test_same_tps_reads_the_pages_together(cli: click.Group, tmp_path: Path) -> None:
-    # TPS seed 10008, its page 2 with no bubble filled: read alone, `suara_paslon_2` (`_56`)
+    # TPS seed 10011, its page 2 with no bubble filled: read alone, `suara_paslon_2` (`X71`)
     # has nothing to check it; page 3's `suara_sah` does, once the pages are read together.
     from vision.synthetic import BUBBLE_SKIP, BUBBLES_SKIPPED, synthetic_photo
 
     paths = []
     for page in (1, 2, 3):
-        photo = synthetic_photo(page, seed=10_008, source="procedural",
+        photo = synthetic_photo(page, seed=10_011, source="procedural",
                                 bubble_skip=BUBBLES_SKIPPED if page == 2 else BUBBLE_SKIP)
         paths.append(tmp_path / f"p{page}.jpg")
         paths[-1].write_bytes(photo.jpeg)
