@@ -122,9 +122,7 @@ def twin_ratio(
     """How likely `rival` is against `first` (per field, the readings of the fields it
     changes) when every box it changes, at least two, makes one and the same substitution:
     its least likely box's ratio alone. 0 for any other rival (the product model holds)."""
-    changes = _changed_boxes(first, rival, boxes)
-    swaps = {swap for swap, _ in changes}
-    return min(r for _, r in changes) if len(swaps) == 1 and len(changes) >= 2 else 0.0
+    return _twin(_changed_boxes(first, rival, boxes))
 
 
 def cancelling_ratio(
@@ -135,15 +133,37 @@ def cancelling_ratio(
     """How likely `rival` is against `first` when it changes boxes in two fields or more
     (errors that cancel in a sum): its least likely box's ratio alone. 0 for a rival that
     changes one field."""
+    return _cancelling(_changed_boxes(first, rival, boxes), len(rival))
+
+
+def rival_ratio(
+    first: Mapping[str, Alternative],
+    rival: Mapping[str, Alternative],
+    boxes: Mapping[str, Sequence[BoxCandidates]],
+) -> float:
+    """The larger of `twin_ratio` and `cancelling_ratio`, from one walk over the boxes
+    `rival` changes: the rival is ambiguous with `first` from TWIN_RATIO."""
     changes = _changed_boxes(first, rival, boxes)
-    return min(r for _, r in changes) if len(rival) >= 2 and changes else 0.0
+    return max(_twin(changes), _cancelling(changes, len(rival)))
+
+
+Change = tuple[tuple[str, str], float]  # (first's label, rival's label), their ratio
+
+
+def _twin(changes: Sequence[Change]) -> float:
+    swaps = {swap for swap, _ in changes}
+    return min(r for _, r in changes) if len(swaps) == 1 and len(changes) >= 2 else 0.0
+
+
+def _cancelling(changes: Sequence[Change], fields: int) -> float:
+    return min(r for _, r in changes) if fields >= 2 and changes else 0.0
 
 
 def _changed_boxes(
     first: Mapping[str, Alternative],
     rival: Mapping[str, Alternative],
     boxes: Mapping[str, Sequence[BoxCandidates]],
-) -> list[tuple[tuple[str, str], float]]:
+) -> list[Change]:
     """Each box `rival` reads otherwise than `first`: (first's label, rival's label) and the
     model's probability of the rival's label over first's."""
     out = []

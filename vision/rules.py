@@ -23,11 +23,10 @@ from dataclasses import dataclass, field, replace
 from vision.alternatives import (
     TWIN_RATIO,
     Alternative,
-    cancelling_ratio,
     consistent_assignments,
     field_alternatives,
+    rival_ratio,
     top_value,
-    twin_ratio,
 )
 from vision.checks import check_rules
 from vision.fields import (
@@ -269,8 +268,8 @@ def _twins(
     alternatives: Mapping[str, Sequence[Alternative]],
     boxes: Mapping[str, Sequence[BoxCandidates]],
 ) -> list[tuple[int | None, ...]]:
-    """The rivals of the first reading made by one substitution repeated, at least
-    TWIN_RATIO as likely as it (`alternatives.twin_ratio`)."""
+    """The rivals of the first reading made by one substitution repeated, or changing two
+    fields or more, at least TWIN_RATIO as likely as it (`alternatives.rival_ratio`)."""
     def reading(name: str, value: int | None) -> Alternative:
         return next(a for a in alternatives[name] if a.value == value)
 
@@ -279,8 +278,7 @@ def _twins(
     for key in rivals:
         changed = {n: reading(n, v) for n, v, w in zip(searched, key, first_key, strict=True)
                    if v != w}
-        if max(twin_ratio(first, changed, boxes),
-               cancelling_ratio(first, changed, boxes)) >= TWIN_RATIO:
+        if rival_ratio(first, changed, boxes) >= TWIN_RATIO:
             out.append(key)
     return out
 

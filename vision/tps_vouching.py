@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from vision.checks import check_rules, load_tps_rules
+from vision.checks import check_rules, load_rules, load_tps_rules
 from vision.fields import REASON_LOW_CONFIDENCE
 from vision.reading import (
     STATUS_ACCEPTED,
@@ -38,7 +38,7 @@ from vision.reading import (
     FieldReading,
     Reading,
 )
-from vision.template import Rule
+from vision.template import Rule, template_for_page
 from vision.vouching import REASON_UNCHECKED, REASON_UNVERIFIED, sums_settle, vouching_rules
 
 REASON_CROSS_PAGE = "dikuatkan oleh aturan lintas halaman ({rules})"
@@ -166,9 +166,6 @@ def _unchecked_now(before: Reading, after: Reading,
     would flag it (`vouching.require_arithmetic`). Hunt TPS 1903248: page 3 lost the leading
     `1` of `suara_sah` 141 and of `suara_total` 144 alike; 41 + 3 = 44 held and vouched for
     both. Page 1's 144 voters flagged `suara_total`, and `suara_sah` passed on a sum with it."""
-    from vision.checks import load_rules
-    from vision.template import template_for_page
-
     if after.page is None:
         return after
     rules = [r for r in load_rules(template_for_page(after.page).rules)
