@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from vision import cellprep, faint
+from vision.mnist_style import SHAPELESS_SHARE
 
 logger = logging.getLogger(__name__)
 
@@ -151,7 +152,8 @@ def classify_cells(
     A box prepared as blank that holds a faint or short mark (`faint.faint_marks`) reads as
     that mark, at most half sure, or as blank but not surely when the mark reads as nothing
     clear (`faint.doubt`); a box blacked out (`vision.blots`) as blank or what the model reads
-    in it, neither surely. All boxes and marks in one invoke."""
+    in it, neither surely; a blob or a dot (`mnist_style.shapeless`) as what the model
+    reads, at most half sure. All boxes and marks in one invoke."""
     if not crops:
         return []
     prepared = cellprep.prepare_all(crops)
@@ -165,6 +167,8 @@ def classify_cells(
     for i, one in enumerate(prepared):
         if one.blot:
             out[i] = faint.doubted([out[i]], 1)[0]
+        elif one.shapeless:
+            out[i] = (out[i][0], SHAPELESS_SHARE * out[i][1])
     return out
 
 

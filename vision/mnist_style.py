@@ -27,6 +27,21 @@ STROKE = 2.2  # target stroke width in the 28x28 image, about MNIST's
 # (99.47%); above 4.0 or 3.5: 98.46 / 98.52%, the default 99.41% (one box).
 THIN_ABOVE = 4.5
 THIN_TO = 3.0
+# A solid mark with no length to it has no shape to read: a blob, a dot, a dash barely
+# longer than wide. Measured on the mark's own ellipse (the one with its second moments): it
+# fills at least SHAPELESS_FILL of it (a filled ellipse fills 1, a rectangle 0.955; a digit's
+# strokes, holes and bends far less) and is under SHAPELESS_ASPECT times as long as wide (a
+# written `1` is longer). The model reads such a mark as a `0` or an `8` and can be sure:
+# hunt find 2002052 (small writing with a marker, 8 MP) had two `1`s shrunk to dots (fill
+# 0.996 and 1.0, 1.6 and 1.4 long) read `0` 0.98 sure beside a real `0`, also a dot, and
+# L + P = J held at 0 + 0 = 0. The first look's written boxes (2026-12-08; 60 photos each):
+# the default hand 0 of 1,690; a marker 15 of 1,692 (2 read wrong); written small 23 of
+# 1,664 (4 wrong); written small with a marker 990 of 1,637 (506 wrong).
+SHAPELESS_FILL = 0.97
+SHAPELESS_ASPECT = 2.0
+# Such a box's confidence, scaled: at most half sure, as a partly seen box's
+# (`page_boxes.PARTLY_SEEN_SHARE`): one holding sum beside sure boxes may settle it.
+SHAPELESS_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -38,6 +53,7 @@ class Prepared:
     ink_fraction: float
     blot: bool = False  # blacked out somewhere (`vision.blots`): never a sure reading
     cut: bool = False  # its writing runs on past the crop's edge: part of it is not seen
+    shapeless: bool = False  # a blob or a dot (`shapeless`): never a sure reading
 
 
 def blank_box(fraction: float = 0.0) -> Prepared:
@@ -60,6 +76,24 @@ def _spans(present: Any) -> tuple[Image, Image]:
     """Per tile (rows of a 2-D bool array, each with a True): first True and one past the last."""
     first = np.argmax(present, axis=1)
     return first, present.shape[1] - np.argmax(present[:, ::-1], axis=1)
+
+
+def shapeless(mask: U8) -> Image:
+    """Per tile (each with ink): is the mark a solid blob (SHAPELESS_FILL, SHAPELESS_ASPECT)?
+    From the tile's moments, through its row and column sums."""
+    m = mask.astype(np.float64)
+    ys, xs = np.arange(m.shape[1], dtype=np.float64), np.arange(m.shape[2], dtype=np.float64)
+    rows, cols = m.sum(axis=2), m.sum(axis=1)
+    area = np.maximum(rows.sum(axis=1), 1.0)
+    cy, cx = rows @ ys / area, cols @ xs / area
+    vy = rows @ (ys * ys) / area - cy * cy
+    vx = cols @ (xs * xs) / area - cx * cx
+    cov = (m @ xs) @ ys / area - cx * cy
+    half, det = (vy + vx) / 2, np.maximum(vy * vx - cov * cov, 1e-9)
+    spread = np.sqrt(np.maximum(half * half - det, 0.0))
+    fill = area / (4 * np.pi * np.sqrt(det))
+    aspect = np.sqrt((half + spread) / np.maximum(half - spread, 1e-9))
+    return np.asarray((fill >= SHAPELESS_FILL) & (aspect < SHAPELESS_ASPECT))
 
 
 def _to_mnist_width(ink: F32, mask: U8, widths: Image, marker_px: float | None = None) -> F32:
@@ -142,9 +176,11 @@ def draw(result: list[Prepared], inked: Image, written: Image, fraction: Image, 
     np.divide(ink, seed3 * 1.5, out=ink)
     np.clip(ink, 0.0, 1.0, out=ink)
     np.copyto(ink, 0.0, where=~keep)
+    blobs = shapeless(mask).tolist()
     images = _centre(_to_mnist_width(ink, mask, _stroke_widths(mask), marker_px))
     for k, j in enumerate(todo):
-        result[int(inked[j])] = Prepared(images[k], False, float(fraction[j]))
+        result[int(inked[j])] = Prepared(images[k], False, float(fraction[j]),
+                                         shapeless=blobs[k])
 
 
 def with_blots(result: list[Prepared], blots: Image) -> list[Prepared]:

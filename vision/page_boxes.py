@@ -58,6 +58,7 @@ class Boxes:
     doubted: list[int]
     blotted: list[int] = field(default_factory=list)  # blacked out (`vision.blots`)
     cut: list[int] = field(default_factory=list)  # writing running past the crop's edge
+    shapeless: list[int] = field(default_factory=list)  # a blob or a dot (`mnist_style`)
 
     def cut_fields(self) -> set[str]:
         """The fields with a box whose writing runs past its crop."""
@@ -172,7 +173,8 @@ def prepare_crops(crops: dict[str, list[Any]]) -> Boxes:
     return Boxes(counts={name: len(boxes) for name, boxes in crops.items()},
                  batch=np.concatenate([cellprep.model_input(prepared), marks]),
                  doubted=doubted, blotted=[i for i, one in enumerate(prepared) if one.blot],
-                 cut=[i for i, one in enumerate(prepared) if one.cut])
+                 cut=[i for i, one in enumerate(prepared) if one.cut],
+                 shapeless=[i for i, one in enumerate(prepared) if one.shapeless])
 
 
 def past_the_box(fields: dict[str, FieldReading], cut: Collection[str]) -> dict[str, FieldReading]:
@@ -202,9 +204,10 @@ def classify(boxes: Boxes) -> dict[str, list[list[tuple[str, float]]]]:
     doubted: blank or what the mark reads as, half and half, so neither is sure and the
     arithmetic or a person decides (a lost `1` before `12` reads 12 instead of 112, and the
     sums can hold either way). A box blacked out (`vision.blots`) is doubted the same way.
-    A box whose writing runs past its crop is read only `partly_seen`.
+    A box whose writing runs past its crop is read only `partly_seen`, and so is a blob or a
+    dot (`mnist_style.shapeless`): writing, but which digit its shape does not say.
     """
-    from vision import digits, faint
+    from vision import digits, faint, mnist_style
 
     total = sum(boxes.counts.values())
     if not total:
@@ -220,4 +223,7 @@ def classify(boxes: Boxes) -> dict[str, list[list[tuple[str, float]]]]:
         ranked[i] = faint.doubted(ranked[i], TOP_K)
     for i in boxes.cut:
         ranked[i] = partly_seen(ranked[i])
+    for i in boxes.shapeless:
+        if i not in boxes.cut:
+            ranked[i] = _scaled(ranked[i], mnist_style.SHAPELESS_SHARE)
     return {name: ranked[places.start:places.stop] for name, places in boxes.spans().items()}
