@@ -39,6 +39,7 @@ THIN_TO = 3.0
 # 1,664 (4 wrong); written small with a marker 990 of 1,637 (506 wrong).
 SHAPELESS_FILL = 0.97
 SHAPELESS_ASPECT = 2.0
+SHAPELESS_SCREEN = 4.5
 # Such a box's confidence, scaled: at most half sure, as a partly seen box's
 # (`page_boxes.PARTLY_SEEN_SHARE`): one holding sum beside sure boxes may settle it.
 SHAPELESS_SHARE = 0.5
@@ -78,8 +79,26 @@ def _spans(present: Any) -> tuple[Image, Image]:
     return first, present.shape[1] - np.argmax(present[:, ::-1], axis=1)
 
 
-def shapeless(mask: U8) -> Image:
-    """Per tile (each with ink): is the mark a solid blob (SHAPELESS_FILL, SHAPELESS_ASPECT)?
+def _extents(mask: U8) -> Image:
+    """Per tile (each with ink): the longer side of the ink's bounding box, pixels."""
+    (top, bottom), (left, right) = _spans(mask.any(axis=2)), _spans(mask.any(axis=1))
+    return np.asarray(np.maximum(bottom - top, right - left))
+
+
+def shapeless(mask: U8, widths: Image, extents: Image) -> Image:
+    """Per tile (each with ink; its strokes' mean width, its longer side): is the mark a
+    solid blob (SHAPELESS_FILL, SHAPELESS_ASPECT)? Only marks under SHAPELESS_SCREEN stroke
+    widths across are measured: a blob's longer side is at most ~3.6 of them (a disk's 2.6),
+    most writing's far more, and measuring every box cost ~0.9 ms a page."""
+    near = np.flatnonzero(extents < SHAPELESS_SCREEN * widths)
+    out = np.zeros(len(mask), bool)
+    if near.size:
+        out[near] = _solid_and_short(mask[near])
+    return out
+
+
+def _solid_and_short(mask: U8) -> Image:
+    """Per tile: does the mark fill its moments' ellipse and is it barely longer than wide?
     From the tile's moments, through its row and column sums."""
     m = mask.astype(np.float64)
     ys, xs = np.arange(m.shape[1], dtype=np.float64), np.arange(m.shape[2], dtype=np.float64)
@@ -96,15 +115,14 @@ def shapeless(mask: U8) -> Image:
     return np.asarray((fill >= SHAPELESS_FILL) & (aspect < SHAPELESS_ASPECT))
 
 
-def _to_mnist_width(ink: F32, mask: U8, widths: Image, marker_px: float | None = None) -> F32:
+def _to_mnist_width(ink: F32, extents: Image, widths: Image,
+                    marker_px: float | None = None) -> F32:
     """Widen fine pen strokes so they reach MNIST's thickness after scaling to 20 px, and thin
     a marker's (at least `marker_px` wide, and wider than THIN_ABOVE there) to THIN_TO.
 
     Per tile of the stack, in place; the kernel depends on the tile's ink extent and width.
     """
-    (top, bottom), (left, right) = _spans(mask.any(axis=2)), _spans(mask.any(axis=1))
-    extents = np.maximum(bottom - top, right - left).tolist()
-    for k, (extent, width) in enumerate(zip(extents, widths.tolist(), strict=True)):
+    for k, (extent, width) in enumerate(zip(extents.tolist(), widths.tolist(), strict=True)):
         scale = FIT / extent
         if marker_px is not None and width >= marker_px and width * scale > THIN_ABOVE:
             # An erosion by a disk n + 1 across takes n px off a stroke's width.
@@ -176,8 +194,9 @@ def draw(result: list[Prepared], inked: Image, written: Image, fraction: Image, 
     np.divide(ink, seed3 * 1.5, out=ink)
     np.clip(ink, 0.0, 1.0, out=ink)
     np.copyto(ink, 0.0, where=~keep)
-    blobs = shapeless(mask).tolist()
-    images = _centre(_to_mnist_width(ink, mask, _stroke_widths(mask), marker_px))
+    widths, extents = _stroke_widths(mask), _extents(mask)
+    blobs = shapeless(mask, widths, extents).tolist()
+    images = _centre(_to_mnist_width(ink, extents, widths, marker_px))
     for k, j in enumerate(todo):
         result[int(inked[j])] = Prepared(images[k], False, float(fraction[j]),
                                          shapeless=blobs[k])
