@@ -55,7 +55,8 @@ def test_shapeless_is_a_solid_mark_barely_longer_than_wide() -> None:
     cv2.circle(mask[3], (20, 20), 9, 1, 3)  # a `0`: a ring
     cv2.putText(mask[4], "7", (8, 34), cv2.FONT_HERSHEY_SIMPLEX, 1.1, 1, 5)  # a bold `7`
     widths, extents = mnist_style._stroke_widths(mask), mnist_style._extents(mask)
-    assert mnist_style.shapeless(mask, widths, extents).tolist() == [True, True, False, False, False]
+    found = mnist_style.shapeless(mask, widths, extents)
+    assert found.tolist() == [True, True, False, False, False]
 
 
 def test_dots_balancing_a_row_do_not_pass_as_zeros() -> None:
