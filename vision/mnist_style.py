@@ -39,7 +39,7 @@ THIN_TO = 3.0
 # 1,664 (4 wrong); written small with a marker 990 of 1,637 (506 wrong).
 SHAPELESS_FILL = 0.97
 SHAPELESS_ASPECT = 2.0
-SHAPELESS_SCREEN = 4.5
+SHAPELESS_SCREEN = 4.5  # only marks under this many stroke widths across are measured
 # Such a box's confidence, scaled: at most half sure, as a partly seen box's
 # (`page_boxes.PARTLY_SEEN_SHARE`): one holding sum beside sure boxes may settle it.
 SHAPELESS_SHARE = 0.5

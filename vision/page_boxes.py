@@ -204,8 +204,9 @@ def classify(boxes: Boxes) -> dict[str, list[list[tuple[str, float]]]]:
     doubted: blank or what the mark reads as, half and half, so neither is sure and the
     arithmetic or a person decides (a lost `1` before `12` reads 12 instead of 112, and the
     sums can hold either way). A box blacked out (`vision.blots`) is doubted the same way.
-    A box whose writing runs past its crop is read only `partly_seen`, and so is a blob or a
-    dot (`mnist_style.shapeless`): writing, but which digit its shape does not say.
+    A box whose writing runs past its crop is read only `partly_seen`; a blob or a dot
+    (`mnist_style.shapeless`) at most SHAPELESS_SHARE as sure: writing, but which digit its
+    shape does not say.
     """
     from vision import digits, faint, mnist_style
 
@@ -223,7 +224,7 @@ def classify(boxes: Boxes) -> dict[str, list[list[tuple[str, float]]]]:
         ranked[i] = faint.doubted(ranked[i], TOP_K)
     for i in boxes.cut:
         ranked[i] = partly_seen(ranked[i])
-    for i in boxes.shapeless:
-        if i not in boxes.cut:
-            ranked[i] = _scaled(ranked[i], mnist_style.SHAPELESS_SHARE)
+    # A box cut or blacked out is already no more than half sure.
+    for i in sorted(set(boxes.shapeless) - set(boxes.cut) - set(boxes.blotted)):
+        ranked[i] = _scaled(ranked[i], mnist_style.SHAPELESS_SHARE)
     return {name: ranked[places.start:places.stop] for name, places in boxes.spans().items()}

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tests.vision.test_cellprep import paper, u8, write
-from vision import cellprep, classify_cells, mnist_style
+from vision import cellprep, classify_cells, faint, mnist_style, page_boxes
 from vision.photo_sim import photograph
 from vision.pipeline import read_form
 from vision.render import px_per_mm
@@ -80,3 +80,13 @@ def test_dots_balancing_a_row_do_not_pass_as_zeros() -> None:
     for name in DISABILITY:
         assert fields[name].flagged, (name, fields[name])
         assert fields[name].confidence <= mnist_style.SHAPELESS_SHARE
+
+
+def test_a_blot_or_a_cut_box_that_is_also_a_blob_is_not_doubted_twice() -> None:
+    batch = cellprep.model_input([cellprep.prepare_one(dotted((6, 6)))] * 3)
+    plain = page_boxes.classify(page_boxes.Boxes(counts={"f": 3}, batch=batch, doubted=[]))
+    read = page_boxes.classify(page_boxes.Boxes(
+        counts={"f": 3}, batch=batch, doubted=[], blotted=[0], cut=[1], shapeless=[0, 1, 2]))
+    assert read["f"][0] == faint.doubted(plain["f"][0], page_boxes.TOP_K)
+    assert read["f"][1] == page_boxes.partly_seen(plain["f"][1])
+    assert read["f"][2] == page_boxes._scaled(plain["f"][2], mnist_style.SHAPELESS_SHARE)
