@@ -45,6 +45,13 @@ CLOSER_SHARE = 0.975
 # (the closer look is the better one more often than not); mixing both looks at even
 # weight instead of either: boxes 99.71 -> 99.65%, pages 4.4 -> 5.4%.
 DISPUTED_MAX = 0.45
+# ...and at most this sure when it reads another label than the first look did, which was
+# not sure of its own: under `fields.CONFIDENT`, so the field is a doubt that its sum must
+# settle, and a sum settles one doubt, not two. Hunt find 914861 (page 3, small writing, 9 MP):
+# the first look read `suara_sah` 108 (its tens `0` 0.43 sure, a `6`) and `suara_total` 176,
+# which broke 108 + 8 = 176; closer, the total's tens `7` (0.81) read `1` (0.97), and
+# 108 + 8 = 116 held on two wrong counts.
+CHANGED_MAX = 0.89
 
 
 @dataclass(frozen=True)
@@ -140,8 +147,9 @@ def read_wider(ranked: list[tuple[str, float]]) -> list[tuple[str, float]]:
 def read_closer(first: list[tuple[str, float]],
                 again: list[tuple[str, float]]) -> list[tuple[str, float]]:
     """A box's top labels from the closer look, CLOSER_SHARE as sure when the first look
-    was not sure of it, and at most DISPUTED_MAX sure when the first look's label is not
-    among them or the first look was sure of another label."""
+    was not sure of it (at most CHANGED_MAX when the two read different labels), and at most
+    DISPUTED_MAX sure when the first look's label is not among them or the first look was
+    sure of another label."""
     from vision.vouching import UNCHECKED_BOX_MIN
 
     if not (first and again):
@@ -154,6 +162,8 @@ def read_closer(first: list[tuple[str, float]],
         return _scaled(again, min(CLOSER_SHARE, DISPUTED_MAX / again[0][1]))
     if sure:
         return again
+    if again[0][0] != first[0][0] and again[0][1] * CLOSER_SHARE > CHANGED_MAX:
+        return _scaled(again, CHANGED_MAX / again[0][1])
     return _scaled(again, CLOSER_SHARE)
 
 

@@ -169,3 +169,30 @@ def test_a_box_whose_closer_look_rules_out_the_first_is_never_settled_by_one_sum
     again = [("3", 0.852), ("5", 0.137)]
     assert page_boxes.read_closer([("3", 0.9), ("8", 0.05)], again) == [
         ("3", 0.852 * page_boxes.CLOSER_SHARE), ("5", 0.137 * page_boxes.CLOSER_SHARE)]
+
+
+def test_a_closer_look_that_reads_another_label_leaves_the_field_to_its_sum() -> None:
+    # Hunt find 914861 (page 3, small writing, 9 MP): the first look read `suara_sah` 108 (its
+    # tens `0` 0.43 sure, truly a `6`) and `suara_total` 176, and 108 + 8 = 176 failed.
+    # Closer, the total's tens `7` read `1` 0.97 sure: 108 + 8 = 116 held on two wrong counts.
+    from vision.checks import load_rules
+    from vision.fields import CONFIDENT
+    from vision.rules import resolve_fields
+    from vision.template import load_templates
+
+    sah = page_boxes.read_closer([("0", 0.434), ("8", 0.023), ("6", 0.008)],
+                                 [("0", 0.895), ("8", 0.027), ("6", 0.02)])
+    total = page_boxes.read_closer([("7", 0.805), ("4", 0.07), ("1", 0.059)],
+                                   [("1", 0.969), ("7", 0.02), ("", 0.004)])
+    assert sah[0] == ("0", 0.895 * page_boxes.CLOSER_SHARE)  # the two looks agree
+    assert total[0][0] == "1" and total[0][1] == pytest.approx(page_boxes.CHANGED_MAX)
+    assert total[0][1] < CONFIDENT
+    sure = [("1", 0.996)]
+    boxes = {"suara_sah": [sure, sah, [("8", 0.83)]],
+             "suara_tidak_sah": [[("0", 0.996)], [("0", 0.996)], [("8", 0.93)]],
+             "suara_total": [sure, total, [("6", 0.996)]]}
+    rules = [r for r in load_rules(load_templates()[103].rules) if r.id == "suara_total"]
+    fields = resolve_fields(boxes, rules).fields
+    # One sum settles one doubt, not two: both counts go to a person.
+    assert fields["suara_sah"].value == 108 and fields["suara_sah"].flagged
+    assert fields["suara_total"].value == 116 and fields["suara_total"].flagged
